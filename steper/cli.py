@@ -1,0 +1,55 @@
+"""`steper <stage> ...`: the entry points the Snakemake rules call, one subcommand group per stage.
+
+Each stage package owns its subcommands in `steper/<stage>/cli.py` (a `register(subparsers)`
+function); this module only wires them together, importing a stage when it is asked for so that
+`steper data ...` never pays for importing torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from steper.io import InputError, setup_logging
+
+STAGES: dict[str, tuple[str, str]] = {
+    "data": ("steper.data.cli", "datasets: toy world, downloads, readers, splits, corpora"),
+    "retrieval": ("steper.retrieval.cli", "BM25 indexes and retrieval evaluation"),
+    "models": ("steper.models.cli", "base models: GGUF conversion, layer pruning, tiny random models"),
+    "teacher": ("steper.frameworks.cli", "few-shot teacher traces with IRCoT or Self-Ask"),
+    "stepwise": ("steper.distill.stepwise_cli", "step-wise datasets from teacher traces"),
+    "train": ("steper.distill.cli", "student training with StepER and baseline losses"),
+    "evaluate": ("steper.evaluate.cli", "students and in-context baselines on the test questions"),
+    "paper": ("steper.paper.cli", "tables, figures and the reproduction report"),
+}
+
+
+def build_parser(stage: str | None = None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="steper", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    stages = parser.add_subparsers(dest="stage", required=True, metavar="STAGE")
+    for name, (module, help_text) in STAGES.items():
+        stage_parser = stages.add_parser(name, help=help_text)
+        if name == stage:
+            commands = stage_parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+            importlib.import_module(module).register(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    stage = next((arg for arg in argv if not arg.startswith("-")), None)
+    args = build_parser(stage if stage in STAGES else None).parse_args(argv)
+    setup_logging(logging.DEBUG if args.verbose else logging.INFO)
+    try:
+        return int(args.func(args) or 0)
+    except InputError as error:
+        logging.getLogger("steper").error("%s", error)
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
