@@ -1,0 +1,35 @@
+"""StepER reproduction: raw corpora -> BM25 indexes -> teacher traces -> step-wise data -> students
+-> evaluation -> tables and figures. The paper tier is the default config; the demo and smoke tiers
+are `--configfile config/demo.yaml` / `config/smoke.yaml`. Every rule calls `steper <stage> ...`.
+"""
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+# The paper tier is the default; `--configfile config/demo.yaml` replaces it rather than merging into it.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
+
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/retrieval.smk"
+include: "workflow/rules/models.smk"
+include: "workflow/rules/teacher.smk"
+include: "workflow/rules/stepwise.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/paper.smk"
+
+
+rule all:
+    input:
+        PAPER_OUTPUTS,
+    default_target: True

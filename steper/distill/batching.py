@@ -1,0 +1,158 @@
+"""Tokenised training features, kind-mixing batches and left-padded collation.
+
+Difficulty-aware weighting learns one sigma per kind from the losses of each batch, so a batch
+should carry every kind that has data: the sampler spreads each kind evenly over the epoch
+instead of letting shuffling produce batches of a single kind. Length grouping (optional) then
+sorts each kind by length inside windows of batches so that batches pad less, without undoing
+the mixing.
+
+Batches are padded on the LEFT: every completion then ends at the last position, so the model
+only has to produce logits for the last (longest completion + 1) positions of the batch instead
+of the whole prompt, which is most of the sequence in retrieval-augmented prompts.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch.utils.data import Sampler
+
+from steper.distill.losses import IGNORE_INDEX
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Features:
+    """One tokenised example: prompt tokens carry label -100, completion tokens (+ EOS) their ids."""
+
+    input_ids: list[int]
+    labels: list[int]
+    kind: int
+
+    @property
+    def n_completion(self) -> int:
+        return sum(label != IGNORE_INDEX for label in self.labels)
+
+
+def render_prompt(tokenizer: Any, example: dict[str, Any], chat_template: bool) -> str:
+    """The text the student sees before the completion, as at inference time."""
+    if not chat_template:
+        return example["prompt"]
+    from steper.models.prompting import Prompt, render
+
+    return render(tokenizer, Prompt(example["context"], example["continuation"]), chat_template=True)
+
+
+def encode_example(tokenizer: Any, example: dict[str, Any], kind: int, max_length: int, chat_template: bool) -> Features:
+    """Tokenise prompt and completion separately (as generation sees them) and mask the prompt.
+
+    Too long: tokens are dropped from the LEFT of the prompt (after a leading BOS), since the
+    completion and the most recent context (question, latest passages, earlier steps) matter most.
+    A chat-rendered prompt already contains its special tokens, so none are added to it.
+    """
+    eos = tokenizer.eos_token_id
+    if eos is None:
+        raise ValueError("the student tokenizer has no EOS token")
+    text = render_prompt(tokenizer, example, chat_template)
+    prompt = tokenizer(text, add_special_tokens=not chat_template)["input_ids"]
+    completion = tokenizer(example["completion"], add_special_tokens=False)["input_ids"] + [eos]
+    completion = completion[: max_length - 1]
+    room = max_length - len(completion)
+    if len(prompt) > room:
+        bos = tokenizer.bos_token_id
+        head = prompt[:1] if bos is not None and prompt and prompt[0] == bos and room > 1 else []
+        prompt = head + prompt[len(prompt) - (room - len(head)) :]
+    return Features(prompt + completion, [IGNORE_INDEX] * len(prompt) + completion, kind)
+
+
+def mixed_batches(
+    kind_ids: Sequence[int], lengths: Sequence[int], batch_size: int, seed: int, group_by_length: bool, window: int = 32
+) -> list[list[int]]:
+    """Batches of example indices in which each kind is spread evenly over the epoch.
+
+    Each kind's (shuffled) members get evenly spaced keys (j + u) / n_kind with a random phase u;
+    sorting all keys interleaves the kinds in proportion, so a kind with at least 1/batch_size of
+    the data appears in every batch. With `group_by_length`, inside each window of `window`
+    batches every kind's members are re-ordered by length over the slots that kind already
+    holds, then full batches are shuffled; the last, partial batch stays last so that a
+    DataLoader chunking this order into `batch_size` reproduces the batches exactly.
+    """
+    rng = random.Random(seed)
+    keyed: list[tuple[float, float, int]] = []
+    for kind in sorted(set(kind_ids)):
+        members = [index for index, k in enumerate(kind_ids) if k == kind]
+        rng.shuffle(members)
+        phase = rng.random()
+        keyed.extend(((j + phase) / len(members), rng.random(), index) for j, index in enumerate(members))
+    keyed.sort()
+    order = [index for _, _, index in keyed]
+    if group_by_length:
+        span = batch_size * window
+        for start in range(0, len(order), span):
+            chunk = order[start : start + span]
+            for kind in set(kind_ids[i] for i in chunk):
+                slots = [pos for pos, index in enumerate(chunk) if kind_ids[index] == kind]
+                ranked = sorted((chunk[pos] for pos in slots), key=lambda index: lengths[index])
+                for pos, index in zip(slots, ranked):
+                    chunk[pos] = index
+            order[start : start + span] = chunk
+    batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+    tail = [batches.pop()] if batches and len(batches[-1]) < batch_size else []
+    if group_by_length:
+        rng.shuffle(batches)
+    return batches + tail
+
+
+class KindMixingSampler(Sampler[int]):
+    """Yields the indices of `mixed_batches`, a new permutation at each pass (= epoch).
+
+    The epoch is counted by the sampler itself because the Trainer does not forward `set_epoch`
+    through every dataloader wrapper; every rank draws the same permutation from the same seed.
+    """
+
+    def __init__(self, kind_ids: Sequence[int], lengths: Sequence[int], batch_size: int, seed: int, group_by_length: bool):
+        self.kind_ids = list(kind_ids)
+        self.lengths = list(lengths)
+        self.batch_size = batch_size
+        self.seed = seed
+        self.group_by_length = group_by_length
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return len(self.kind_ids)
+
+    def __iter__(self) -> Iterator[int]:
+        batches = mixed_batches(self.kind_ids, self.lengths, self.batch_size, self.seed + self.epoch, self.group_by_length)
+        self.epoch += 1
+        for batch in batches:
+            yield from batch
+
+
+def collate(features: Sequence[Features], pad_id: int) -> dict[str, torch.Tensor]:
+    """Left-pad a batch; position ids count real tokens only, so padding never shifts positions."""
+    width = max(len(f.input_ids) for f in features)
+    size = (len(features), width)
+    input_ids = torch.full(size, pad_id, dtype=torch.long)
+    labels = torch.full(size, IGNORE_INDEX, dtype=torch.long)
+    attention_mask = torch.zeros(size, dtype=torch.long)
+    position_ids = torch.zeros(size, dtype=torch.long)
+    for row, feature in enumerate(features):
+        n = len(feature.input_ids)
+        input_ids[row, width - n :] = torch.tensor(feature.input_ids)
+        labels[row, width - n :] = torch.tensor(feature.labels)
+        attention_mask[row, width - n :] = 1
+        position_ids[row, width - n :] = torch.arange(n)
+    kind_ids = torch.tensor([f.kind for f in features], dtype=torch.long)
+    return {
+        "input_ids": input_ids,
+        "attention_mask": attention_mask,
+        "position_ids": position_ids,
+        "labels": labels,
+        "kind_ids": kind_ids,
+    }

@@ -1,0 +1,95 @@
+"""Per-step ability scores: an automatic proxy for the paper's GPT-4-judged Figure 3.
+
+StepER's Figure 3 asks GPT-4 whether a chain initialises, expands and aggregates its reasoning
+correctly. We have no judge model, but every question with a gold decomposition (toy world,
+MuSiQue, 2WikiMultihopQA from its evidence triples) tells us which intermediate answer each hop
+must reach, so the three abilities can be measured as string containment. The proxy is strict
+(a paraphrased hop answer counts as missed) and says nothing about reasoning validity beyond
+reaching the right entities, so it is a lower bound to compare methods, not a GPT-4 replica.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from steper.metrics import normalize_answer, score
+
+ABILITY_DEFINITIONS = """\
+Ability scores (automatic proxy for the paper's GPT-4 judgement, Figure 3). A question with a gold
+decomposition has hop answers a_1 … a_n (n ≥ 2; a_n is the final answer); the chain has step
+outputs o_1 … o_S. "x appears in o" means the normalised x (HotpotQA normalisation, no aliases) occurs
+in the normalised o as a whole-token span.
+- Initialization: % of questions with n ≥ 2 whose first step output o_1 contains a_1.
+- Expansion: over questions with n ≥ 3 (undefined for 2-hop questions, which are excluded), the
+  fraction of intermediate hop answers a_2 … a_{n-1} that appear in any later step output
+  o_2 … o_S, averaged over questions (%). The chain length is the model's choice, so a hop only
+  has to be reached after the first step, not at a fixed step.
+- Aggregation: Acc of the final prediction (max over the answer aliases) over the questions with
+  n ≥ 2 whose step outputs o_1 … o_S contain every intermediate answer a_1 … a_{n-1}: given that
+  the chain collected the evidence, did it conclude the right answer (%).
+- Supporting recall: % of a question's gold supporting passages among the documents retrieved at
+  any step (ids = first 16 hex of sha256(title + " " + text), the corpus ids), averaged over
+  questions with supporting passages.
+Each score comes with its number of questions (n_*); a score with no defined question is null."""
+
+
+def passage_id(title: str, text: str) -> str:
+    """The corpus id of a passage: the same hash the corpus builder deduplicates by."""
+    return hashlib.sha256(f"{title} {text}".encode("utf-8")).hexdigest()[:16]
+
+
+def appears(answer: str, text: str) -> bool:
+    """Whole-token containment after normalisation, so '19' is not found inside '1999'."""
+    needle = normalize_answer(answer)
+    if not needle:
+        return False
+    return f" {needle} " in f" {normalize_answer(text)} "
+
+
+def _outputs(trace: Mapping[str, Any]) -> list[str]:
+    return [str(step.get("output") or "") for step in sorted(trace["steps"], key=lambda step: step.get("step", 0))]
+
+
+def question_abilities(trace: Mapping[str, Any], record: Mapping[str, Any]) -> dict[str, float | None]:
+    """The four per-question scores in [0, 1]; None where the definition excludes the question."""
+    outputs = _outputs(trace)
+    hops = [str(hop.get("answer") or "") for hop in record.get("decomposition") or []]
+    result: dict[str, float | None] = {
+        "initialization": None,
+        "expansion": None,
+        "aggregation": None,
+        "supporting_recall": None,
+    }
+    if len(hops) >= 2 and outputs:
+        result["initialization"] = float(appears(hops[0], outputs[0]))
+        middle = [hop for hop in hops[1:-1] if normalize_answer(hop)]
+        if middle:
+            later = " \n ".join(outputs[1:])
+            result["expansion"] = sum(appears(hop, later) for hop in middle) / len(middle)
+        every = " \n ".join(outputs)
+        if all(appears(hop, every) for hop in hops[:-1]):
+            result["aggregation"] = score(trace["prediction"], record.get("answers") or []).acc
+    supporting = {passage_id(p["title"], p["text"]) for p in record.get("supporting") or []}
+    if supporting:
+        retrieved = {doc for step in trace["steps"] for doc in step.get("retrieved") or []}
+        result["supporting_recall"] = len(supporting & retrieved) / len(supporting)
+    return result
+
+
+def ability_scores(traces: Iterable[Mapping[str, Any]], records: Mapping[str, Mapping[str, Any]]) -> dict[str, float | int | None]:
+    """Macro-averaged ability scores in percent with their question counts (see ABILITY_DEFINITIONS)."""
+    values: dict[str, list[float]] = {name: [] for name in ("initialization", "expansion", "aggregation", "supporting_recall")}
+    for trace in traces:
+        record = records.get(trace["id"])
+        if record is None:
+            continue
+        for name, value in question_abilities(trace, record).items():
+            if value is not None:
+                values[name].append(value)
+    result: dict[str, float | int | None] = {}
+    for name, scores in values.items():
+        result[name] = 100.0 * sum(scores) / len(scores) if scores else None
+        result[f"n_{name}"] = len(scores)
+    return result

@@ -1,0 +1,118 @@
+"""`steper evaluate run|score`: predictions for a system on the test questions, and their scores.
+
+`run` generates the predictions (resumable, through the same framework runner the teacher uses)
+and scores them; `score` scores an existing trace file, so teacher traces and predictions made
+elsewhere get the same evaluation JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from steper.evaluate.result import build_result
+from steper.io import write_json
+from steper.settings import parse_settings, save_resolved, settings_dict
+
+log = logging.getLogger(__name__)
+
+FRAMEWORKS = ("ircot", "selfask", "direct", "cot", "rag")
+
+
+@dataclass
+class EvaluateSettings:
+    """The same two slices `steper teacher run` takes: framework loop and generation backend."""
+
+    framework: dict[str, Any] = field(default_factory=dict)
+    generation: dict[str, Any] = field(default_factory=dict)
+
+
+def resolve_settings(value: str | None) -> dict[str, Any]:
+    """Validate both slices against the runner's dataclasses and return them with defaults filled in."""
+    from steper.frameworks.runner import FrameworkSettings
+    from steper.models.generation import GenerationSettings
+
+    raw = parse_settings(value, EvaluateSettings)
+    framework = parse_settings(raw.framework, FrameworkSettings, source="--settings framework")
+    generation = parse_settings(raw.generation, GenerationSettings, source="--settings generation")
+    return {"framework": settings_dict(framework), "generation": settings_dict(generation)}
+
+
+def settings_path(output: str | Path) -> Path:
+    return Path(f"{output}.settings.json")
+
+
+def _run(args: argparse.Namespace) -> int:
+    from steper.frameworks.runner import FrameworkSettings, run_framework
+    from steper.models.generation import GenerationSettings
+
+    settings = resolve_settings(args.settings)
+    summary = run_framework(
+        args.framework,
+        args.records,
+        args.predictions,
+        args.model,
+        args.system,
+        args.index_dir,
+        FrameworkSettings(**settings["framework"]),
+        GenerationSettings(**settings["generation"]),
+        demonstrations_path=args.demonstrations,
+    )
+    log.info("framework run finished: %s", summary)
+    result = build_result(
+        system=args.system,
+        framework=args.framework,
+        dataset=args.dataset,
+        predictions_path=args.predictions,
+        records_path=args.records,
+        model_dir=args.model,
+        settings=settings,
+    )
+    write_json(args.output, result)
+    save_resolved(settings_path(args.output), settings, system=args.system, framework=args.framework, dataset=args.dataset)
+    return 0
+
+
+def _score(args: argparse.Namespace) -> int:
+    settings = resolve_settings(args.settings) if args.settings else None
+    result = build_result(
+        system=args.system,
+        framework=args.framework,
+        dataset=args.dataset,
+        predictions_path=args.predictions,
+        records_path=args.records,
+        model_dir=args.model,
+        settings=settings,
+        allow_partial=args.partial,
+    )
+    write_json(args.output, result)
+    return 0
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--framework", required=True, choices=FRAMEWORKS)
+    parser.add_argument("--dataset", required=True, help="dataset name (recorded in the output)")
+    parser.add_argument("--system", required=True, help="'{student}--{method}' or '{model}--fewshot'")
+    parser.add_argument("--records", required=True, help="unified records (test.jsonl) with gold answers")
+    parser.add_argument("--predictions", required=True, help="trace-format predictions (.predictions.jsonl)")
+    parser.add_argument("--output", required=True, help="evaluation JSON")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    run = subparsers.add_parser("run", help="run a framework with a model on test records, then score it")
+    _common(run)
+    run.add_argument("--index-dir", required=True, help="results/{run}/index/{dataset}")
+    run.add_argument("--model", required=True, help="model directory (HF format)")
+    run.add_argument("--demonstrations", default=None, help="demonstrations.jsonl for few-shot prompts")
+    run.add_argument("--settings", default=None, help='JSON or JSON/YAML path: {"framework": {...}, "generation": {...}}')
+    run.set_defaults(func=_run)
+
+    score = subparsers.add_parser("score", help="score an existing predictions or trace file")
+    _common(score)
+    score.add_argument("--model", default=None, help="model directory, to record its parameter count")
+    score.add_argument("--settings", default=None, help="settings the traces were made with (recorded, not used)")
+    score.add_argument("--partial", action="store_true", help="allow records without a prediction")
+    score.set_defaults(func=_score)

@@ -1,0 +1,109 @@
+"""The evaluation JSON of one system: metrics, abilities, model size and provenance.
+
+This file is what `steper paper` reads, so it carries everything a table or figure needs (the
+parameter count for the scaling figure, seconds per question for the latency figure) and no
+timestamps: the same predictions give a byte-identical file.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import struct
+from pathlib import Path
+from typing import Any
+
+from steper.evaluate.abilities import ability_scores
+from steper.evaluate.aggregate import aggregate, read_traces
+from steper.io import InputError, read_jsonl
+from steper.settings import config_hash, git_revision
+
+log = logging.getLogger(__name__)
+
+
+def load_records(path: str | os.PathLike) -> dict[str, dict[str, Any]]:
+    records: dict[str, dict[str, Any]] = {}
+    for number, record in enumerate(read_jsonl(path, required=("id", "answers")), start=1):
+        if record["id"] in records:
+            raise InputError(path, f"duplicate id '{record['id']}'", line=number, field="id")
+        records[record["id"]] = record
+    return records
+
+
+def count_parameters(model_dir: str | os.PathLike) -> int | None:
+    """Parameters stored in the model's safetensors files, read from their headers only.
+
+    A safetensors file starts with an 8-byte little-endian header length and a JSON header
+    giving each tensor's shape, so a 70B checkpoint is counted without reading its weights.
+    Tied weights are stored once and counted once. None when the directory has no safetensors.
+    """
+    files = sorted(Path(model_dir).glob("*.safetensors"))
+    if not files:
+        return None
+    total = 0
+    for file in files:
+        with open(file, "rb") as handle:
+            prefix = handle.read(8)
+            if len(prefix) != 8:
+                raise InputError(file, "truncated safetensors header")
+            (length,) = struct.unpack("<Q", prefix)
+            try:
+                header = json.loads(handle.read(length))
+            except json.JSONDecodeError as error:
+                raise InputError(file, f"malformed safetensors header ({error.msg})") from None
+        for name, tensor in header.items():
+            if name == "__metadata__":
+                continue
+            size = 1
+            for dim in tensor["shape"]:
+                size *= int(dim)
+            total += size
+    return total
+
+
+def build_result(
+    *,
+    system: str,
+    framework: str,
+    dataset: str,
+    predictions_path: str | os.PathLike,
+    records_path: str | os.PathLike,
+    model_dir: str | os.PathLike | None = None,
+    settings: dict[str, Any] | None = None,
+    allow_partial: bool = False,
+) -> dict[str, Any]:
+    """Score a predictions file against its records.
+
+    Every prediction must belong to a record; a record without a prediction is an error unless
+    `allow_partial`, because a half-finished run would otherwise be reported as a full test set.
+    """
+    traces = read_traces(predictions_path)
+    records = load_records(records_path)
+    for trace in traces:
+        if trace["id"] not in records:
+            raise InputError(predictions_path, f"id '{trace['id']}' is not in {records_path}", field="id")
+    missing = len(records) - len(traces)
+    if missing and not allow_partial:
+        raise InputError(predictions_path, f"{missing} of {len(records)} records in {records_path} have no prediction")
+    if missing:
+        log.warning("%s: scoring %d of %d records", predictions_path, len(traces), len(records))
+    metrics = aggregate(traces, records)
+    abilities = ability_scores(traces, records)
+    log.info("%s %s %s: EM %.2f F1 %.2f Acc %.2f (n=%d)", system, framework, dataset, metrics.em, metrics.f1, metrics.acc, metrics.n)
+    identity = {"system": system, "framework": framework, "dataset": dataset, "settings": settings}
+    return {
+        "system": system,
+        "framework": framework,
+        "dataset": dataset,
+        "model_dir": None if model_dir is None else str(model_dir),
+        "n_parameters": None if model_dir is None else count_parameters(model_dir),
+        "metrics": metrics.to_dict(),
+        "abilities": abilities,
+        "n_records": len(records),
+        "predictions": str(predictions_path),
+        "records": str(records_path),
+        "settings": settings,
+        "config_hash": config_hash(identity),
+        "git_revision": git_revision(),
+    }

@@ -1,0 +1,91 @@
+"""Single-step baselines, written as one-step chains so they share the loop and the trace format.
+
+- direct: no retrieval; the prompt "Q: Answer the following question.\n<q>\nA:" is extended with
+  "So the answer is:" and the model completes the answer.
+- cot: no retrieval; IRCoT's prompt without passages, one generation of the whole chain of
+  thought until "So the answer is: ...". The demonstrations are shown without their passages.
+- rag: one retrieval with the question, then the cot generation over those passages (IRCoT's
+  "OneR"). It retrieves k = min(top_k * max_steps, max_passages) passages: the most a multi-step
+  run could have gathered, so the comparison isolates the interleaving, not the passage budget.
+A chain that never states an answer gets "So the answer is:" appended, as at IRCoT's step limit.
+"""
+
+from __future__ import annotations
+
+from steper.frameworks.answers import ircot_answer
+from steper.frameworks.chain import Chain, Parsed
+from steper.frameworks.prompts import IRCOT_FORCE, direct_prompt, ircot_prompt
+from steper.frameworks.sentences import ANSWER_MARKER, answer_end, first_sentence, step_end
+from steper.models.prompting import Prompt
+
+STOP = ["\n\n", "\nQ:", "Wikipedia Title:"]
+
+
+def chain_end(text: str) -> int | None:
+    """Cut a whole chain of thought once its answer sentence is complete (or at a line break)."""
+    end = answer_end(text)
+    if end is not None:
+        return end
+    newline = text.find("\n", len(text) - len(text.lstrip()))
+    return newline if newline >= 0 else None
+
+
+def _chain_text(text: str) -> str:
+    end = answer_end(text, final=True) if ANSWER_MARKER in text else chain_end(text)
+    return " ".join((text[:end] if end is not None else text).split())
+
+
+class Direct:
+    stop = STOP
+    retrieves = False
+
+    def prompt(self, chain: Chain, demos: str) -> Prompt:
+        return Prompt(direct_prompt(chain.question, demos).context, " " + IRCOT_FORCE)
+
+    def step_end(self, text: str) -> int | None:
+        end = step_end(IRCOT_FORCE + text)
+        return None if end is None else max(end - len(IRCOT_FORCE), 0)
+
+    def parse(self, text: str) -> Parsed:
+        sentence = first_sentence(IRCOT_FORCE + text)
+        return Parsed(sentence, answer=ircot_answer(sentence) or "")
+
+    def force_prompt(self, chain: Chain, demos: str) -> Prompt:
+        return self.prompt(chain, demos)
+
+    def parse_forced(self, chain: Chain, text: str) -> Parsed:
+        return self.parse(text)
+
+
+class ChainOfThought:
+    """cot (retrieves=False) and rag (retrieves=True): one generation of the whole chain."""
+
+    stop = STOP
+
+    def __init__(self, retrieves: bool):
+        self.retrieves = retrieves
+
+    def prompt(self, chain: Chain, demos: str) -> Prompt:
+        return ircot_prompt(chain.question, chain.passages, [], demos)
+
+    def step_end(self, text: str) -> int | None:
+        return chain_end(text)
+
+    def parse(self, text: str) -> Parsed:
+        output = _chain_text(text)
+        answer = ircot_answer(output) if ANSWER_MARKER in output else None
+        return Parsed(output, answer=answer)
+
+    def force_prompt(self, chain: Chain, demos: str) -> Prompt:
+        prompt = ircot_prompt(chain.question, chain.passages, [o for o in chain.outputs if o], demos)
+        return Prompt(prompt.context, prompt.continuation + " " + IRCOT_FORCE)
+
+    def parse_forced(self, chain: Chain, text: str) -> Parsed:
+        sentence = first_sentence(IRCOT_FORCE + text)
+        last = chain.steps[-1]["output"]
+        return Parsed(f"{last} {sentence}" if last else sentence, answer=ircot_answer(sentence) or "")
+
+
+def rag_k(top_k: int, max_steps: int, max_passages: int) -> int:
+    return min(top_k * max_steps, max_passages)
+

@@ -1,0 +1,217 @@
+"""Few-shot demonstrations: the annotation file, prompt-set sampling, and IRCoT's annotations.
+
+Annotation file (demonstrations.jsonl, one question per line; written by the toy world and by
+`steper teacher annotations`):
+  {"id", "question", "answer",
+   "contexts": [{"title", "text"}],            gold + distractor passages, in prompt order
+   "cot": ["sentence.", ..., "So the answer is: <answer>."],
+   "followups": [{"question", "answer"}]}      Self-Ask decomposition (may be empty)
+
+IRCoT's published annotations (prompt_generator/data_annotations/{dataset}.jsonnet in
+StonyBrookNLP/ircot) are a jsonnet list of
+  {"question_id", "question_text", "reasoning_steps": [
+     {"paragraphs": [{"title", "text_substring", "supporting_snippet"?}], "cot_sent"}]}
+where a step whose paragraph title is null adds no passage (it is an inference or the answer
+step), `text_substring` locates the paragraph in the dataset and `supporting_snippet` (absent in
+MuSiQue) quotes the sentence that supports the step. The jsonnet used is plain JSON plus `#`
+comments, single-quoted strings and trailing commas. The converter takes each paragraph's full
+text from unified records (matching by question id, so the record's distractors come along as
+in IRCoT's prompts) or from a corpus (matching title + substring), and falls back to the
+snippet. Those annotations carry no Self-Ask decomposition, so `followups` stays empty and a
+Self-Ask run needs demonstrations from another source (the toy world writes both).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import re
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from steper.io import InputError, read_jsonl, write_jsonl
+
+log = logging.getLogger(__name__)
+
+REQUIRED = ("id", "question", "answer", "contexts", "cot")
+
+
+@dataclass
+class Demonstration:
+    id: str
+    question: str
+    answer: str
+    contexts: list[dict[str, str]]
+    cot: list[str]
+    followups: list[dict[str, str]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def load_demonstrations(path: str | os.PathLike) -> list[Demonstration]:
+    demos = []
+    for number, line in enumerate(read_jsonl(path, required=REQUIRED), start=1):
+        for name in ("contexts", "cot"):
+            if not isinstance(line[name], list):
+                raise InputError(path, "must be a list", line=number, field=name)
+        for context in line["contexts"]:
+            if not isinstance(context, dict) or "title" not in context or "text" not in context:
+                raise InputError(path, "each context needs 'title' and 'text'", line=number, field="contexts")
+        followups = line.get("followups") or []
+        for followup in followups:
+            if not isinstance(followup, dict) or "question" not in followup or "answer" not in followup:
+                raise InputError(path, "each follow-up needs 'question' and 'answer'", line=number, field="followups")
+        demos.append(
+            Demonstration(
+                id=str(line["id"]),
+                question=line["question"],
+                answer=line["answer"],
+                contexts=[{"title": c["title"], "text": c["text"]} for c in line["contexts"]],
+                cot=list(line["cot"]),
+                followups=[{"question": f["question"], "answer": f["answer"]} for f in followups],
+            )
+        )
+    return demos
+
+
+def select_demonstrations(demos: list[Demonstration], shots: int, seed: int, framework: str) -> list[Demonstration]:
+    """One prompt set: `shots` demonstrations sampled with `seed`, shared by every question.
+
+    Sharing one set keeps the prompt prefix identical across questions (prefix caching) and is
+    how IRCoT builds its prompt sets. Self-Ask needs demonstrations with a decomposition.
+    """
+    if shots <= 0:
+        return []
+    usable = [d for d in demos if d.followups] if framework == "selfask" else list(demos)
+    if len(usable) < shots:
+        raise InputError("demonstrations", f"{shots} shots requested for {framework} but only {len(usable)} usable demonstrations")
+    return random.Random(seed).sample(usable, shots)
+
+
+# ---------------------------------------------------------------------------------------------
+# IRCoT annotation conversion
+
+def _jsonnet_to_json(text: str) -> str:
+    """Rewrite the jsonnet subset to JSON: drop `#` comments and trailing commas, and turn
+    single-quoted strings into double-quoted ones, never touching the inside of a string."""
+    out: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        char = text[i]
+        if char == '"':
+            j = i + 1
+            while j < n and text[j] != '"':
+                j += 2 if text[j] == "\\" else 1
+            out.append(text[i : j + 1])
+            i = j + 1
+        elif char == "'":
+            body: list[str] = []
+            j = i + 1
+            while j < n and text[j] != "'":
+                if text[j] == "\\" and j + 1 < n:
+                    body.append("'" if text[j + 1] == "'" else text[j : j + 2])
+                    j += 2
+                    continue
+                body.append('\\"' if text[j] == '"' else text[j])
+                j += 1
+            out.append('"' + "".join(body) + '"')
+            i = j + 1
+        elif char == "#":
+            while i < n and text[i] != "\n":
+                i += 1
+        elif char == ",":
+            j = i + 1
+            while j < n and (text[j].isspace() or text[j] == "#"):
+                if text[j] == "#":
+                    while j < n and text[j] != "\n":
+                        j += 1
+                else:
+                    j += 1
+            if j < n and text[j] in "]}":
+                i += 1
+                continue
+            out.append(char)
+            i += 1
+        else:
+            out.append(char)
+            i += 1
+    return "".join(out)
+
+
+def parse_annotation_jsonnet(text: str, source: str = "annotations") -> list[dict[str, Any]]:
+    """Parse the JSON subset of jsonnet the IRCoT annotation files use."""
+    try:
+        data = json.loads(_jsonnet_to_json(text))
+    except json.JSONDecodeError as error:
+        raise InputError(source, f"not a parsable annotation list ({error.msg})", line=error.lineno) from None
+    if not isinstance(data, list):
+        raise InputError(source, "expected a list of annotated questions")
+    return data
+
+
+def _read_source(source: str) -> str:
+    if re.match(r"^https?://", source):
+        log.info("fetching %s", source)
+        with urllib.request.urlopen(source, timeout=60) as response:
+            return response.read().decode("utf-8")
+    path = Path(source)
+    if not path.is_file():
+        raise InputError(source, "annotation file does not exist")
+    return path.read_text(encoding="utf-8")
+
+
+def _passage_text(title: str, substring: str | None, snippet: str | None, pool: list[dict[str, str]]) -> str:
+    for passage in pool:
+        if passage["title"] == title and (not substring or substring in passage["text"]):
+            return passage["text"]
+    return snippet or substring or ""
+
+
+def convert_annotations(
+    source: str,
+    records_path: str | os.PathLike | None = None,
+    corpus_path: str | os.PathLike | None = None,
+) -> list[Demonstration]:
+    """IRCoT annotations -> demonstrations in the annotation-file format."""
+    data = parse_annotation_jsonnet(_read_source(source), source=source)
+    records: dict[str, list[dict[str, str]]] = {}
+    if records_path:
+        for record in read_jsonl(records_path, required=("id", "contexts")):
+            records[str(record["id"])] = [{"title": c["title"], "text": c["text"]} for c in record["contexts"]]
+    corpus: list[dict[str, str]] = []
+    if corpus_path:
+        corpus = [{"title": c["title"], "text": c["contents"]} for c in read_jsonl(corpus_path, required=("title", "contents"))]
+    demos = []
+    for number, item in enumerate(data, start=1):
+        for name in ("question_id", "question_text", "reasoning_steps"):
+            if name not in item:
+                raise InputError(source, f"annotation {number} is missing it", field=name)
+        qid = str(item["question_id"])
+        pool = records.get(qid, []) + corpus
+        gold: list[dict[str, str]] = []
+        cot = []
+        for step in item["reasoning_steps"]:
+            cot.append(" ".join(step["cot_sent"].split()))
+            for paragraph in step.get("paragraphs", []):
+                title = paragraph.get("title")
+                if not title:
+                    continue
+                text = _passage_text(title, paragraph.get("text_substring"), paragraph.get("supporting_snippet"), pool)
+                if not any(p["title"] == title and p["text"] == text for p in gold):
+                    gold.append({"title": title, "text": text})
+        if not cot or "answer is" not in cot[-1]:
+            raise InputError(source, f"annotation {number} ({qid}) does not end with an answer sentence", field="cot_sent")
+        answer = re.sub(r"^.*answer is:?\s*", "", cot[-1])
+        answer = answer[:-1] if answer.endswith(".") else answer
+        contexts = records.get(qid) or gold
+        demos.append(Demonstration(id=qid, question=item["question_text"], answer=answer, contexts=contexts, cot=cot))
+    return demos
+
+
+def write_demonstrations(path: str | os.PathLike, demos: list[Demonstration]) -> int:
+    return write_jsonl(path, (demo.to_dict() for demo in demos))

@@ -1,0 +1,141 @@
+"""Prompt text of every framework, and the step-wise prompts rebuilt from a trace.
+
+Layout (IRCoT's format): demonstrations first, then the question's passages, then the question
+header, then the steps written so far. The demonstrations are the same for every question, so
+they form a shared prefix the generation backend can cache. A prompt ends exactly at "A:" (or,
+for Self-Ask, at the end of the header line) or at the last completed step, never with a
+trailing space: the model writes the separator itself, as it saw in the demonstrations.
+
+`Prompt.context` holds demonstrations + passages + question header and `Prompt.continuation` the
+steps so far (each IRCoT step preceded by a space, each Self-Ask step by a newline), so a chat
+student can be rendered as chat(user=context) + continuation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Protocol
+
+from steper.frameworks.demonstrations import Demonstration
+from steper.models.prompting import Prompt
+
+IRCOT_INSTRUCTION = "Answer the following question by reasoning step-by-step."
+DIRECT_INSTRUCTION = "Answer the following question."
+FOLLOWUPS_NEEDED = "Are follow up questions needed here: Yes."
+IRCOT_FORCE = "So the answer is:"
+SELFASK_FORCE = "So the final answer is:"
+DEMO_SEPARATOR = "\n\n\n"
+
+
+class HasText(Protocol):
+    title: str
+    text: str
+
+
+def passage_block(title: str, text: str) -> str:
+    return f"Wikipedia Title: {title}\n{text}\n\n"
+
+
+def passages_text(passages: Iterable[HasText | dict[str, str]]) -> str:
+    parts = []
+    for passage in passages:
+        if isinstance(passage, dict):
+            parts.append(passage_block(passage["title"], passage["text"]))
+        else:
+            parts.append(passage_block(passage.title, passage.text))
+    return "".join(parts)
+
+
+def ircot_header(question: str) -> str:
+    return f"Q: {IRCOT_INSTRUCTION}\n{question}\nA:"
+
+
+def direct_header(question: str) -> str:
+    return f"Q: {DIRECT_INSTRUCTION}\n{question}\nA:"
+
+
+def selfask_header(question: str) -> str:
+    return f"Question: {question}\n{FOLLOWUPS_NEEDED}"
+
+
+def ircot_continuation(steps: Sequence[str]) -> str:
+    return "".join(" " + step for step in steps)
+
+
+def selfask_continuation(steps: Sequence[str]) -> str:
+    return "".join("\n" + step for step in steps)
+
+
+def selfask_chain(demo: Demonstration) -> list[str]:
+    """A demonstration's Self-Ask lines, grouped into the steps the loop would write.
+
+    Step 1 is the first follow-up; every later step is the intermediate answer of the previous
+    follow-up plus the next follow-up (or the final answer), because each step of the loop is
+    one generation between two retrievals.
+    """
+    lines = [f"Follow up: {demo.followups[0]['question']}"]
+    for index, followup in enumerate(demo.followups):
+        following = demo.followups[index + 1 : index + 2]
+        tail = f"Follow up: {following[0]['question']}" if following else f"{SELFASK_FORCE} {demo.answer}"
+        lines.append(f"Intermediate answer: {followup['answer']}\n{tail}")
+    return lines
+
+
+def demonstrations_text(demos: Sequence[Demonstration], framework: str) -> str:
+    """The few-shot prefix: each demonstration in the framework's format, blank lines between."""
+    if not demos:
+        return ""
+    blocks = []
+    for demo in demos:
+        if framework == "selfask":
+            blocks.append(passages_text(demo.contexts) + selfask_header(demo.question) + selfask_continuation(selfask_chain(demo)))
+        elif framework == "direct":
+            blocks.append(direct_header(demo.question) + f" {IRCOT_FORCE} {demo.answer}.")
+        elif framework == "cot":
+            blocks.append(ircot_header(demo.question) + ircot_continuation(demo.cot))
+        else:
+            blocks.append(passages_text(demo.contexts) + ircot_header(demo.question) + ircot_continuation(demo.cot))
+    return DEMO_SEPARATOR.join(blocks) + DEMO_SEPARATOR
+
+
+def ircot_prompt(question: str, passages: Iterable[HasText], steps: Sequence[str], demos: str = "") -> Prompt:
+    return Prompt(context=demos + passages_text(passages) + ircot_header(question), continuation=ircot_continuation(steps))
+
+
+def selfask_prompt(question: str, passages: Iterable[HasText], steps: Sequence[str], demos: str = "") -> Prompt:
+    return Prompt(context=demos + passages_text(passages) + selfask_header(question), continuation=selfask_continuation(steps))
+
+
+def direct_prompt(question: str, demos: str = "") -> Prompt:
+    return Prompt(context=demos + direct_header(question))
+
+
+def framework_prompt(framework: str, question: str, passages: Iterable[HasText], steps: Sequence[str], demos: str = "") -> Prompt:
+    """The prompt a framework shows before its next step (passages empty for cot and direct)."""
+    if framework == "selfask":
+        return selfask_prompt(question, passages, steps, demos)
+    if framework == "direct":
+        return direct_prompt(question, demos)
+    return ircot_prompt(question, passages, steps, demos)
+
+
+def step_separator(framework: str) -> str:
+    return "\n" if framework == "selfask" else " "
+
+
+def stepwise_prompts(trace: dict[str, Any], lookup: Callable[[str], HasText], framework: str) -> list[tuple[int, Prompt, str]]:
+    """(step, zero-shot prompt before that step, teacher's completion) for every step of a trace.
+
+    A step's passages are those retrieved at it and before it (each step's `retrieved` lists the
+    passages it added), and the completion is the step's text with the separator it has in the
+    chain, so prompt.plain + completion of the last step is the whole zero-shot chain.
+    """
+    passages: list[HasText] = []
+    outputs: list[str] = []
+    examples = []
+    for step in trace["steps"]:
+        passages.extend(lookup(doc_id) for doc_id in step.get("retrieved", []))
+        prompt = framework_prompt(framework, trace["question"], passages, outputs)
+        examples.append((int(step["step"]), prompt, step_separator(framework) + step["output"]))
+        outputs.append(step["output"])
+    return examples

@@ -1,0 +1,56 @@
+"""A pure-Python approximation of Lucene's English analyzer, for the bm25s backend.
+
+pyserini indexes with Anserini's default English analyzer: StandardTokenizer, possessive removal,
+lower-casing, Lucene's 33 English stop words and the Porter stemmer. Using the same steps for bm25s
+keeps the two backends' rankings close (see benchmarks/retrieval_agreement.py), so the cheap
+backend is a fair stand-in when no JVM is available.
+
+The Porter stemmer comes from PyStemmer when it is installed; without it tokens stay unstemmed,
+and the index records `stemmer: null` so a mismatch between index and query time is caught.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from collections.abc import Callable
+
+from bm25s.stopwords import STOPWORDS_EN
+
+# Lucene's EnglishAnalyzer.ENGLISH_STOP_WORDS_SET; bm25s ships the identical list.
+LUCENE_STOPWORDS = frozenset(STOPWORDS_EN)
+
+# Word characters joined by inner apostrophes/periods stay one token ("o'neil", "3.5", "u.s"), as
+# in Unicode word segmentation (UAX #29), which Lucene's StandardTokenizer implements.
+_TOKEN = re.compile(r"[^\W_]+(?:['’.][^\W_]+)*")
+_POSSESSIVE = re.compile(r"['’]s$")
+
+
+def available_stemmer() -> str | None:
+    """Name of the stemmer this machine can apply ("porter" with PyStemmer), or None."""
+    return "porter" if importlib.util.find_spec("Stemmer") is not None else None
+
+
+def make_stemmer(name: str | None) -> Callable[[str], str] | None:
+    if name is None:
+        return None
+    import Stemmer
+
+    return Stemmer.Stemmer(name).stemWord
+
+
+class EnglishAnalyzer:
+    """Text -> index terms; the same instance must be used at index and at query time."""
+
+    def __init__(self, stemmer: str | None):
+        self.stemmer = stemmer
+        self._stem = make_stemmer(stemmer)
+
+    def __call__(self, text: str) -> list[str]:
+        terms = []
+        for token in _TOKEN.findall(text.lower()):
+            token = _POSSESSIVE.sub("", token)
+            if not token or token in LUCENE_STOPWORDS:
+                continue
+            terms.append(self._stem(token) if self._stem else token)
+        return terms

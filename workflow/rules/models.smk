@@ -1,0 +1,71 @@
+"""Base models: downloaded (paper), converted from GGUF (demo), layer-pruned, or tiny random (smoke)."""
+
+
+def models_from(source):
+    return [name for name, spec in MODELS.items() if spec["source"] == source]
+
+
+rule model_download:
+    output:
+        directory(R("models/{model}")),
+    wildcard_constraints:
+        model=one_of(models_from("hub")),
+    params:
+        repo=lambda w: MODELS[w.model]["path"],
+        revision=lambda w: f"--revision {MODELS[w.model]['revision']}" if MODELS[w.model]["revision"] else "",
+    log:
+        LOG("models/download/{model}"),
+    benchmark:
+        BENCH("models/download/{model}")
+    shell:
+        "steper models download --repo-id {params.repo} {params.revision} --output {output} 2> {log}"
+
+
+rule model_gguf:
+    output:
+        directory(R("models/{model}")),
+    wildcard_constraints:
+        model=one_of(models_from("gguf")),
+    params:
+        package=lambda w: MODELS[w.model]["package"],
+        file=lambda w: MODELS[w.model]["file"],
+    log:
+        LOG("models/gguf/{model}"),
+    benchmark:
+        BENCH("models/gguf/{model}")
+    shell:
+        "steper models gguf --package {params.package:q} --file {params.file:q} --output {output} 2> {log}"
+
+
+rule model_prune:
+    input:
+        lambda w: model_dir(MODELS[w.model]["base"]),
+    output:
+        directory(R("models/{model}")),
+    wildcard_constraints:
+        model=one_of(models_from("prune")),
+    params:
+        layers=lambda w: ",".join(str(i) for i in MODELS[w.model]["keep_layers"]),
+    log:
+        LOG("models/prune/{model}"),
+    benchmark:
+        BENCH("models/prune/{model}")
+    shell:
+        "steper models prune --base {input} --keep-layers {params.layers} --output {output} 2> {log}"
+
+
+rule model_random:
+    input:
+        expand(R("corpus/{dataset}.jsonl"), dataset=DATASETS),
+    output:
+        directory(R("models/{model}")),
+    wildcard_constraints:
+        model=one_of(models_from("random")),
+    params:
+        settings=lambda w: as_json(MODELS[w.model]["random"]),
+    log:
+        LOG("models/random/{model}"),
+    benchmark:
+        BENCH("models/random/{model}")
+    shell:
+        "steper models random --corpus {input} --output {output} --settings {params.settings:q} 2> {log}"

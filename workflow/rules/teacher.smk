@@ -1,0 +1,55 @@
+"""Few-shot teacher traces: the teacher runs IRCoT or Self-Ask over a split (code: steper/frameworks/).
+
+A trace file is produced by `shards` parallel jobs, then merged. Each shard job is resumable: it
+appends finished questions to `<shard>.partial` (not a Snakemake output, so Snakemake never deletes
+it) and renames it into place when done, so a killed job restarted loses and recomputes nothing.
+"""
+
+SHARDS = config["teacher"]["shards"]
+
+
+def teacher_settings(wildcards):
+    return as_json(
+        {
+            "framework": framework_settings(config["teacher"]["framework"]),
+            "generation": generation_settings(config["teacher"]["generation"], wildcards.model),
+        }
+    )
+
+
+rule teacher_shard:
+    input:
+        records=R("data/{dataset}/{split}.jsonl"),
+        index=R(f"index/{{dataset}}/{config['retrieval']['backend']}"),
+        model=lambda w: model_dir(w.model),
+        demonstrations=lambda w: demonstrations(w.dataset),
+    output:
+        R("traces/{framework}/{dataset}/{model}/{split}.shards/{shard}-of-{n}.jsonl"),
+    params:
+        settings=teacher_settings,
+    threads: config["teacher"]["resources"]["threads"]
+    resources:
+        **resources("teacher"),
+    log:
+        LOG("teacher/{framework}/{dataset}/{model}/{split}.{shard}-of-{n}"),
+    benchmark:
+        BENCH("teacher/{framework}/{dataset}/{model}/{split}.{shard}-of-{n}")
+    shell:
+        "OMP_NUM_THREADS={threads} steper teacher run --framework {wildcards.framework}"
+        " --records {input.records} --index-dir $(dirname {input.index}) --model {input.model}"
+        " --model-name {wildcards.model} --demonstrations {input.demonstrations}"
+        " --shard {wildcards.shard} --num-shards {wildcards.n} --output {output}"
+        " --settings {params.settings:q} 2> {log}"
+
+
+rule teacher_merge:
+    input:
+        records=R("data/{dataset}/{split}.jsonl"),
+        shards=expand(R("traces/{{framework}}/{{dataset}}/{{model}}/{{split}}.shards/{shard}-of-{n}.jsonl"), shard=range(SHARDS), n=SHARDS),
+    output:
+        traces=R("traces/{framework}/{dataset}/{model}/{split}.jsonl"),
+        summary=R("traces/{framework}/{dataset}/{model}/{split}.jsonl.summary.json"),
+    log:
+        LOG("teacher/{framework}/{dataset}/{model}/{split}.merge"),
+    shell:
+        "steper teacher merge --inputs {input.shards} --records {input.records} --output {output.traces} 2> {log}"
