@@ -8,6 +8,8 @@ import json
 import re
 
 RUN = config["run"]
+ENV_CPU = "../envs/steper.yaml"
+ENV_GPU = "../envs/gpu.yaml"
 DATASETS = config["datasets"]
 FRAMEWORKS = config["frameworks"]
 MODELS = config["models"]

@@ -26,6 +26,8 @@ if TOY:
             demonstrations=R("raw/annotations/{dataset}.jsonl"),
         params:
             settings=as_json(config["data"]["toy"]),
+        conda:
+            ENV_CPU
         log:
             LOG("data/toy_world/{dataset}"),
         benchmark:
@@ -41,6 +43,8 @@ else:
             directory(R("raw/{name}")),
         wildcard_constraints:
             name="hotpotqa|hotpotqa-wiki|2wikimultihopqa|musique",
+        conda:
+            ENV_CPU
         log:
             LOG("data/download/{name}"),
         benchmark:
@@ -53,6 +57,8 @@ else:
             R("raw/annotations/{dataset}.jsonl"),
         params:
             url=lambda w: config["data"]["annotations"]["url"].format(dataset=w.dataset),
+        conda:
+            ENV_CPU
         log:
             LOG("data/annotations/{dataset}"),
         shell:
@@ -79,6 +85,8 @@ rule prepare:
         part="train|dev",
     params:
         flags=prepare_flags,
+    conda:
+        ENV_CPU
     log:
         LOG("data/prepare/{dataset}_{part}"),
     benchmark:
@@ -97,6 +105,8 @@ rule split:
         test=R("data/{dataset}/test.jsonl"),
     params:
         settings=as_json(config["data"]["split"]),
+    conda:
+        ENV_CPU
     log:
         LOG("data/split/{dataset}"),
     benchmark:
@@ -129,6 +139,8 @@ rule corpus:
         R("corpus/{dataset}.jsonl"),
     params:
         flags=corpus_flags,
+    conda:
+        ENV_CPU
     log:
         LOG("data/corpus/{dataset}"),
     benchmark:

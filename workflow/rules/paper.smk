@@ -44,6 +44,8 @@ rule paper:
         PAPER_OUTPUTS,
     params:
         settings=paper_settings(),
+    conda:
+        ENV_CPU
     log:
         LOG("paper/render"),
     benchmark:
@@ -59,6 +61,8 @@ rule check:
         expected=f"config/expected/{RUN}.yaml",
     output:
         f"paper/{RUN}/CHECK.txt",
+    conda:
+        ENV_CPU
     log:
         LOG("paper/check"),
     shell:

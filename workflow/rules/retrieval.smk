@@ -11,6 +11,8 @@ rule index:
     params:
         settings=as_json(dict(BM25, threads=2)),
     threads: 2
+    conda:
+        ENV_CPU
     log:
         LOG("retrieval/index/{dataset}_{backend}"),
     benchmark:
@@ -29,6 +31,8 @@ rule retrieval_eval:
     params:
         backends=" ".join(BACKENDS),
         settings=as_json(dict(BM25, ks=config["retrieval"]["eval_k"])),
+    conda:
+        ENV_CPU
     log:
         LOG("retrieval/evaluate/{dataset}"),
     benchmark:

@@ -13,6 +13,8 @@ rule stepwise:
         teacher=one_of(TEACHERS),
     params:
         settings=as_json({"filter": config["stepwise"]["filter"], "variants": VARIANTS}),
+    conda:
+        ENV_CPU
     log:
         LOG("stepwise/{framework}/{dataset}/{teacher}"),
     benchmark:

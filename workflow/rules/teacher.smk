@@ -30,6 +30,8 @@ rule teacher_shard:
     threads: config["teacher"]["resources"]["threads"]
     resources:
         **resources("teacher"),
+    conda:
+        ENV_GPU
     log:
         LOG("teacher/{framework}/{dataset}/{model}/{split}.{shard}-of-{n}"),
     benchmark:
@@ -49,6 +51,8 @@ rule teacher_merge:
     output:
         traces=R("traces/{framework}/{dataset}/{model}/{split}.jsonl"),
         summary=R("traces/{framework}/{dataset}/{model}/{split}.jsonl.summary.json"),
+    conda:
+        ENV_CPU
     log:
         LOG("teacher/{framework}/{dataset}/{model}/{split}.merge"),
     shell:

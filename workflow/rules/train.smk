@@ -33,6 +33,8 @@ rule train:
     threads: config["training"]["resources"]["threads"]
     resources:
         **resources("training"),
+    conda:
+        ENV_GPU
     log:
         LOG("train/{framework}/{dataset}/{student}/{method}/{hparams}"),
     benchmark:

@@ -1,0 +1,325 @@
+"""Student training on step-wise examples: Vanilla-KD, uniform / fixed multi-task, StepER.
+
+A thin `transformers.Trainer` subclass, so DeepSpeed ZeRO-3, bf16, gradient accumulation and
+multi-GPU come from the HF integration. The model the Trainer sees is `StepwiseModel`: the
+student plus the kind-weighting module, with one forward that returns the combined loss. Keeping
+the weighting inside the trained module is what lets DeepSpeed treat the log-sigmas like any
+other parameter; only the student is saved at the end.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from tqdm import tqdm
+from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainingArguments, set_seed
+
+from steper.distill.batching import Features, KindMixingSampler, collate, encode_example
+from steper.distill.kinds import KINDS, VARIANTS
+from steper.distill.launch import resolve_deepspeed
+from steper.distill.losses import LOSSES, KindWeighting, make_weighting, per_kind_losses
+from steper.io import InputError, append_jsonl, atomic_dir, read_jsonl
+from steper.settings import parse_settings, save_resolved
+
+log = logging.getLogger(__name__)
+
+EXAMPLE_FIELDS = ("id", "kind", "step", "prompt", "completion", "context", "continuation")
+DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
+
+
+@dataclass
+class MethodSettings:
+    """Which step-wise data and which loss: the method of the paper's tables."""
+
+    data: str = "first-mid-final"
+    loss: str = "difficulty_aware"
+    weights: dict[str, float] | None = None
+
+
+@dataclass
+class TrainingSettings:
+    """Optimisation; defaults are the paper's (lr 5e-6, 2 epochs, cosine with linear warm-up)."""
+
+    lr: float = 5e-6
+    epochs: float = 2
+    batch_size: int = 8
+    grad_accum: int = 1
+    warmup_ratio: float = 0.1
+    max_length: int = 2048
+    sigma_lr: float | None = None
+    bf16: bool = True
+    gradient_checkpointing: bool = False
+    deepspeed: str | None = None
+    gpus: int = 1
+    group_by_length: bool = True
+    max_steps: int | None = None
+    log_every: int = 1
+    seed: int = 0
+    weight_decay: float = 0.0
+    max_grad_norm: float = 1.0
+
+
+@dataclass
+class StudentSettings:
+    """How the student reads prompts and in which dtype its checkpoint is written."""
+
+    chat_template: bool = False
+    dtype: str = "bfloat16"
+
+
+@dataclass
+class TrainSettings:
+    method: MethodSettings = field(default_factory=MethodSettings)
+    training: TrainingSettings = field(default_factory=TrainingSettings)
+    student: StudentSettings = field(default_factory=StudentSettings)
+
+
+def parse_train_settings(value: str | dict[str, Any] | None) -> TrainSettings:
+    """`--settings` -> TrainSettings; unknown keys at any level and bad values name their field."""
+    top = parse_settings(value, TrainSettings)
+    parts = {}
+    for name, cls in (("method", MethodSettings), ("training", TrainingSettings), ("student", StudentSettings)):
+        part = getattr(top, name)
+        parts[name] = part if isinstance(part, cls) else parse_settings(part, cls, source=f"--settings.{name}")
+    settings = TrainSettings(**parts)
+    method = settings.method
+    if method.data not in VARIANTS:
+        raise InputError("--settings", f"unknown data variant {method.data!r} (known: {', '.join(VARIANTS)})", field="method.data")
+    if method.loss not in LOSSES:
+        raise InputError("--settings", f"unknown loss {method.loss!r} (known: {', '.join(LOSSES)})", field="method.loss")
+    if method.loss == "fixed" and not method.weights:
+        raise InputError("--settings", "loss 'fixed' needs weights per kind", field="method.weights")
+    if method.weights and set(method.weights) - set(KINDS):
+        raise InputError("--settings", f"weights for unknown kinds (known: {', '.join(KINDS)})", field="method.weights")
+    if settings.student.dtype not in DTYPES:
+        raise InputError("--settings", f"unknown dtype (known: {', '.join(DTYPES)})", field="student.dtype")
+    return settings
+
+
+def trained_kinds(method: MethodSettings) -> tuple[str, ...]:
+    """Kinds a method learns from: its data variant's kinds; Vanilla-KD learns from final steps only."""
+    return ("final",) if method.loss == "vanilla" else VARIANTS[method.data]
+
+
+def load_examples(path: str | os.PathLike, kinds: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Step-wise examples of the wanted kinds; an unknown kind is an input error."""
+    examples, skipped = [], Counter()
+    for number, example in enumerate(read_jsonl(path, required=EXAMPLE_FIELDS), start=1):
+        if example["kind"] not in KINDS:
+            raise InputError(path, f"unknown kind {example['kind']!r} (known: {', '.join(KINDS)})", line=number, field="kind")
+        if not isinstance(example["completion"], str) or not example["completion"]:
+            raise InputError(path, "must be a non-empty string", line=number, field="completion")
+        if example["kind"] in kinds:
+            examples.append(example)
+        else:
+            skipped[example["kind"]] += 1
+    if skipped:
+        log.info("%s: left out %s (method trains on %s)", path, dict(skipped), ", ".join(kinds))
+    if not examples:
+        raise InputError(path, f"no examples of kinds {', '.join(kinds)}")
+    return examples
+
+
+class StepwiseModel(nn.Module):
+    """Student + kind weighting; forward returns the weighted loss and the per-kind losses.
+
+    Only the logits of the completion positions are computed (`logits_to_keep`): the batch is
+    left-padded, so all completions sit in the last positions.
+    """
+
+    def __init__(self, student: nn.Module, weighting: KindWeighting):
+        super().__init__()
+        self.student = student
+        self.weighting = weighting
+
+    def forward(self, input_ids, attention_mask, position_ids, labels, kind_ids) -> dict[str, Any]:
+        has_label = (labels != -100).any(dim=0)
+        first = max(int(has_label.nonzero()[0]), 1)
+        keep = input_ids.size(1) - first + 1
+        outputs = self.student(
+            input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, logits_to_keep=keep, use_cache=False
+        )
+        logits = outputs.logits[:, :-1]
+        kind_losses = per_kind_losses(logits, labels[:, first:], kind_ids, self.weighting.kinds)
+        return {"loss": self.weighting(kind_losses), "kind_losses": {k: v.detach() for k, v in kind_losses.items()}}
+
+
+class StepwiseTrainer(Trainer):
+    """Adds the kind-mixing sampler, a separate lr for the weighting, and train_log.jsonl."""
+
+    def __init__(self, *args: Any, sampler: KindMixingSampler, sigma_lr: float | None, log_path: Path | None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.kind_sampler = sampler
+        self.sigma_lr = sigma_lr
+        self.log_path = log_path
+        self._kind_sums: Counter = Counter()
+        self._kind_counts: Counter = Counter()
+
+    def _get_train_sampler(self, train_dataset=None):
+        return self.kind_sampler
+
+    def create_optimizer(self, model=None):
+        """Student parameters as usual; the weighting's parameters in their own group (own lr, no decay)."""
+        if self.optimizer is None:
+            wrapper = self.model if model is None else model
+            weighting_ids = {id(p) for p in wrapper.weighting.parameters()}
+            decay = set(self.get_decay_parameter_names(wrapper))
+            named = [(n, p) for n, p in wrapper.named_parameters() if p.requires_grad and id(p) not in weighting_ids]
+            groups = [
+                {"params": [p for n, p in named if n in decay], "weight_decay": self.args.weight_decay},
+                {"params": [p for n, p in named if n not in decay], "weight_decay": 0.0},
+                {"params": list(wrapper.weighting.parameters()), "weight_decay": 0.0, "lr": self.sigma_lr or self.args.learning_rate},
+            ]
+            optimizer_cls, optimizer_kwargs = Trainer.get_optimizer_cls_and_kwargs(self.args, wrapper)
+            self.optimizer = optimizer_cls([g for g in groups if g["params"]], **optimizer_kwargs)
+        return self.optimizer
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        outputs = model(**inputs)
+        if model.training:
+            for kind, value in outputs["kind_losses"].items():
+                self._kind_sums[kind] += float(value)
+                self._kind_counts[kind] += 1
+        return (outputs["loss"], outputs) if return_outputs else outputs["loss"]
+
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        if "loss" not in logs:
+            super().log(logs, start_time)
+            return
+        weighting: KindWeighting = self.model.weighting
+        kind_losses = {k: self._kind_sums[k] / self._kind_counts[k] for k in weighting.kinds if self._kind_counts[k]}
+        self._kind_sums.clear()
+        self._kind_counts.clear()
+        sigmas = weighting.sigmas()
+        weights = weighting.effective_weights()
+        for kind, value in kind_losses.items():
+            logs[f"loss_{kind}"] = round(value, 6)
+        for kind in weighting.kinds:
+            if sigmas is not None:
+                logs[f"sigma_{kind}"] = round(sigmas[kind], 6)
+        super().log(logs, start_time)
+        if self.log_path is not None and self.is_world_process_zero():
+            record = {
+                "step": self.state.global_step,
+                "epoch": self.state.epoch,
+                "lr": logs.get("learning_rate"),
+                "loss": logs["loss"],
+                "grad_norm": logs.get("grad_norm"),
+                "kind_losses": kind_losses,
+                "sigma": sigmas,
+                "weights": weights,
+            }
+            with open(self.log_path, "a", encoding="utf-8") as handle:
+                append_jsonl(handle, record)
+
+
+def encode_all(tokenizer: Any, examples: list[dict[str, Any]], kinds: tuple[str, ...], settings: TrainSettings) -> list[Features]:
+    features = [
+        encode_example(tokenizer, ex, kinds.index(ex["kind"]), settings.training.max_length, settings.student.chat_template)
+        for ex in tqdm(examples, desc="tokenise", unit="ex", mininterval=5)
+    ]
+    truncated = sum(len(f.input_ids) >= settings.training.max_length for f in features)
+    if truncated:
+        log.info("%d of %d examples reach max_length=%d (prompt cut on the left)", truncated, len(features), settings.training.max_length)
+    return features
+
+
+def training_arguments(settings: TrainSettings, output_dir: Path) -> TrainingArguments:
+    """TrainingArguments from our settings. Built BEFORE the model is loaded: with ZeRO-3 this is
+    what makes `from_pretrained` partition the weights while loading (HfDeepSpeedConfig)."""
+    t = settings.training
+    return TrainingArguments(
+        output_dir=str(output_dir),
+        learning_rate=t.lr,
+        num_train_epochs=t.epochs,
+        max_steps=t.max_steps if t.max_steps is not None else -1,
+        per_device_train_batch_size=t.batch_size,
+        gradient_accumulation_steps=t.grad_accum,
+        lr_scheduler_type="cosine",
+        warmup_steps=t.warmup_ratio,
+        weight_decay=t.weight_decay,
+        max_grad_norm=t.max_grad_norm,
+        bf16=t.bf16,
+        use_cpu=not torch.cuda.is_available(),
+        deepspeed=resolve_deepspeed(t.deepspeed),
+        logging_strategy="steps",
+        logging_steps=t.log_every,
+        logging_first_step=True,
+        save_strategy="no",
+        report_to="none",
+        remove_unused_columns=False,
+        seed=t.seed,
+        data_seed=t.seed,
+        dataloader_drop_last=False,
+    )
+
+
+def _save_student(trainer: StepwiseTrainer, student: nn.Module, tokenizer: Any, directory: Path, dtype: torch.dtype) -> None:
+    """Write the student alone (not the weighting) in `dtype`; under ZeRO-3 the shards are gathered first."""
+    if trainer.is_deepspeed_enabled:
+        state = trainer.accelerator.get_state_dict(trainer.deepspeed)
+        state = {k.removeprefix("student."): v.to(dtype) for k, v in state.items() if k.startswith("student.")}
+    else:
+        student.to(dtype)
+        state = None
+    if trainer.is_world_process_zero():
+        student.config.dtype = dtype
+        student.save_pretrained(directory, state_dict=state)
+        tokenizer.save_pretrained(directory)
+
+
+def train(data_path: str | os.PathLike, model_dir: str | os.PathLike, output_dir: str | os.PathLike, settings: TrainSettings) -> dict[str, Any]:
+    """Fine-tune the student at `model_dir` on the step-wise examples; write model, log and settings."""
+    set_seed(settings.training.seed)
+    kinds = trained_kinds(settings.method)
+    examples = load_examples(data_path, kinds)
+    counts = Counter(ex["kind"] for ex in examples)
+    log.info("%d examples from %s: %s; loss %s", len(examples), data_path, dict(counts), settings.method.loss)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    features = encode_all(tokenizer, examples, kinds, settings)
+
+    is_main = int(os.environ.get("RANK", "0")) == 0
+    # Only the main process owns the output directory; other ranks train in a throwaway one.
+    staging_dir = atomic_dir(output_dir) if is_main else tempfile.TemporaryDirectory()
+    with staging_dir as staging:
+        staging = Path(staging)
+        log_path = staging / "train_log.jsonl" if is_main else None
+        args = training_arguments(settings, staging)
+        student = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+        if settings.training.gradient_checkpointing:
+            student.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        weighting = make_weighting(settings.method.loss, settings.method.weights, kinds)
+        model = StepwiseModel(student, weighting)
+        pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        sampler = KindMixingSampler(
+            [f.kind for f in features], [len(f.input_ids) for f in features],
+            settings.training.batch_size, settings.training.seed, settings.training.group_by_length,
+        )
+        trainer = StepwiseTrainer(
+            model=model, args=args, train_dataset=features, data_collator=lambda batch: collate(batch, pad_id),
+            sampler=sampler, sigma_lr=settings.training.sigma_lr, log_path=log_path,
+        )
+        result = trainer.train()
+        _save_student(trainer, student, tokenizer, staging, DTYPES[settings.student.dtype])
+        summary = {
+            "data": str(data_path),
+            "model": str(model_dir),
+            "examples": dict(counts),
+            "kinds": list(kinds),
+            "steps": trainer.state.global_step,
+            "train_loss": result.training_loss,
+            "sigma": weighting.sigmas(),
+            "weights": weighting.effective_weights(),
+        }
+        if is_main:
+            save_resolved(staging / "steper_settings.json", settings, summary=summary)
+    log.info("trained %d steps, final loss %.4f -> %s", summary["steps"], summary["train_loss"], output_dir)
+    return summary

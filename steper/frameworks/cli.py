@@ -1,0 +1,85 @@
+"""`steper teacher ...`: run a framework over questions, merge shards, convert IRCoT annotations."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from steper.frameworks.demonstrations import convert_annotations, write_demonstrations
+from steper.frameworks.runner import FRAMEWORKS, FrameworkSettings, merge, run_framework
+from steper.io import InputError
+from steper.models.generation import GenerationSettings
+from steper.settings import parse_settings, save_resolved
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TeacherSettings:
+    """The `--settings` of `steper teacher run`: the framework's and the generation backend's."""
+
+    framework: dict[str, Any] = field(default_factory=dict)
+    generation: dict[str, Any] = field(default_factory=dict)
+
+
+def _run(args: argparse.Namespace) -> None:
+    raw = parse_settings(args.settings, TeacherSettings)
+    framework = parse_settings(raw.framework, FrameworkSettings, source="--settings framework")
+    generation = parse_settings(raw.generation, GenerationSettings, source="--settings generation")
+    shard = None
+    if args.shard is not None or args.num_shards is not None:
+        if args.shard is None or args.num_shards is None:
+            raise InputError("--shard", "--shard and --num-shards go together")
+        shard = (args.shard, args.num_shards)
+    summary = run_framework(
+        args.framework, args.records, args.output, args.model, args.model_name, args.index_dir,
+        framework, generation, demonstrations_path=args.demonstrations, shard=shard,
+    )
+    save_resolved(
+        f"{args.output}.settings.json",
+        {"framework": dataclasses.asdict(framework), "generation": dataclasses.asdict(generation)},
+        command="teacher run", framework_name=args.framework, model=args.model_name, shard=shard, summary=summary,
+    )
+
+
+def _merge(args: argparse.Namespace) -> None:
+    summary = merge(args.inputs, args.records, args.output)
+    log.info("merged %d shard outputs into %s (%d questions)", len(args.inputs), args.output, summary["n"])
+
+
+def _annotations(args: argparse.Namespace) -> None:
+    demos = convert_annotations(args.input, records_path=args.records, corpus_path=args.corpus)
+    count = write_demonstrations(args.output, demos)
+    log.info("%s: %d demonstrations for %s", args.output, count, args.dataset)
+
+
+def register(subparsers) -> None:
+    run = subparsers.add_parser("run", help="run a framework few-shot (teacher) or zero-shot over a records file")
+    run.add_argument("--framework", required=True, choices=FRAMEWORKS)
+    run.add_argument("--records", required=True, help="unified records (JSON lines)")
+    run.add_argument("--index-dir", default=None, help="results/{run}/index/{dataset} (one subdir per backend)")
+    run.add_argument("--model", required=True, help="model directory")
+    run.add_argument("--model-name", required=True, help="name recorded in every trace line")
+    run.add_argument("--output", required=True, help="trace file (JSON lines); resumed if it exists")
+    run.add_argument("--demonstrations", default=None, help="annotation file (needed when shots > 0)")
+    run.add_argument("--shard", type=int, default=None, help="this job's shard index (0-based)")
+    run.add_argument("--num-shards", type=int, default=None)
+    run.add_argument("--settings", default=None, help='JSON or file: {"framework": {...}, "generation": {...}}')
+    run.set_defaults(func=_run)
+
+    join = subparsers.add_parser("merge", help="merge shard outputs in the records' order")
+    join.add_argument("--inputs", nargs="+", required=True)
+    join.add_argument("--records", required=True)
+    join.add_argument("--output", required=True)
+    join.set_defaults(func=_merge)
+
+    notes = subparsers.add_parser("annotations", help="convert IRCoT's annotated demonstrations (jsonnet) to demonstrations.jsonl")
+    notes.add_argument("--dataset", required=True, choices=("hotpotqa", "2wikimultihopqa", "musique"))
+    notes.add_argument("--input", required=True, help="path or http(s) URL of data_annotations/{dataset}.jsonnet")
+    notes.add_argument("--records", default=None, help="unified records holding the annotated questions (full passages + distractors)")
+    notes.add_argument("--corpus", default=None, help="corpus JSON lines to look the annotated passages up in")
+    notes.add_argument("--output", required=True)
+    notes.set_defaults(func=_annotations)

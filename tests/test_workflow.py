@@ -1,0 +1,124 @@
+"""The Snakemake workflow: config validation, the three tiers' DAGs, and the smoke tier end to end."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def snakemake(*args: str, cwd: Path = ROOT, timeout: int = 900) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(cwd), *args],
+        capture_output=True, text=True, env=env, timeout=timeout,
+    )
+
+
+def write_config(tmp_path: Path, base: str, edit) -> Path:
+    config = yaml.safe_load((ROOT / "config" / base).read_text())
+    edit(config)
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+@pytest.mark.parametrize("tier", ["smoke.yaml", "demo.yaml", "config.yaml"])
+def test_every_tier_plans_without_network(tier, tmp_path):
+    result = snakemake("-n", "--quiet", "rules", "--configfile", str(ROOT / "config" / tier), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert re.search(r"^paper\s+1$", result.stdout, re.M), result.stdout
+
+
+def test_paper_tier_trains_full_grid_on_gpus(tmp_path):
+    result = snakemake("-n", "--configfile", str(ROOT / "config" / "config.yaml"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    expected = len(config["methods"]) * len(config["students"]) * len(config["datasets"]) * len(config["frameworks"])
+    assert re.search(rf"^train\s+{expected}$", result.stdout, re.M)
+    train_jobs = re.findall(r"rule train:.*?(?=\n\n)", result.stdout, re.S)
+    assert len(train_jobs) == expected
+    assert all(re.search(r"resources:.*gpu=4", job, re.S) for job in train_jobs)
+    for rule in ("download", "corpus", "index", "model_download", "teacher_shard", "teacher_merge"):
+        assert f"rule {rule}:" in result.stdout
+
+
+def test_misspelt_key_stops_the_run_and_names_it(tmp_path):
+    def misspell(config):
+        config["trainig"] = config.pop("training")
+
+    path = write_config(tmp_path, "smoke.yaml", misspell)
+    result = snakemake("-n", "--configfile", str(path), cwd=tmp_path)
+    assert result.returncode != 0
+    assert "trainig" in result.stderr + result.stdout
+
+
+def test_wrong_type_stops_the_run_and_names_the_key(tmp_path):
+    def wrong(config):
+        config["training"]["lr"] = "fast"
+
+    path = write_config(tmp_path, "smoke.yaml", wrong)
+    result = snakemake("-n", "--configfile", str(path), cwd=tmp_path)
+    assert result.returncode != 0
+    out = result.stderr + result.stdout
+    assert "lr" in out and "fast" in out
+
+
+def test_dangling_reference_is_named(tmp_path):
+    def dangling(config):
+        config["students"]["tiny"]["teacher"] = "giant"
+
+    path = write_config(tmp_path, "smoke.yaml", dangling)
+    result = snakemake("-n", "--configfile", str(path), cwd=tmp_path)
+    assert result.returncode != 0
+    assert "students.tiny.teacher" in result.stderr + result.stdout
+
+
+def _table_rows(markdown: str) -> list[list[str]]:
+    rows = [line for line in markdown.splitlines() if line.startswith("|")]
+    return [[cell.strip() for cell in row.strip("|").split("|")] for row in rows[2:]]
+
+
+@pytest.mark.slow
+def test_smoke_dag_end_to_end(tmp_path):
+    workdir = tmp_path / "run"
+    workdir.mkdir()
+    config = str(ROOT / "config" / "smoke.yaml")
+    result = snakemake("--cores", "2", "--configfile", config, cwd=workdir, timeout=1500)
+    assert result.returncode == 0, (result.stdout[-4000:], result.stderr[-4000:])
+
+    table = (workdir / "paper/smoke/tables/table1_main.md").read_text()
+    rows = _table_rows(table)
+    methods = yaml.safe_load(Path(config).read_text())["methods"]
+    labels = " ".join(row[0] for row in rows).lower()
+    for method in ("vanilla", "steper"):
+        assert method in labels, table
+    assert len(rows) >= len(methods)
+    for row in rows:
+        numbers = [float(cell) for cell in row[1:] if re.fullmatch(r"-?\d+(\.\d+)?", cell)]
+        assert numbers, row
+        assert all(0.0 <= value <= 100.0 for value in numbers), row
+    assert (workdir / "paper/smoke/figures/fig_sigma.png").stat().st_size > 0
+
+    again = snakemake("-n", "--configfile", config, cwd=workdir)
+    assert again.returncode == 0
+    assert "Nothing to be done" in again.stdout + again.stderr
+
+    trace = workdir / "results/smoke/traces/ircot/musique/tiny/train.jsonl"
+    trace.unlink()
+    rerun = snakemake("-n", "--quiet", "rules", "--configfile", config, cwd=workdir)
+    assert rerun.returncode == 0
+    planned = dict(re.findall(r"^(\w+)\s+(\d+)$", rerun.stdout, re.M))
+    assert planned.get("teacher_merge") == "1"
+    assert planned.get("stepwise") == "1"
+    assert planned.get("train") == "2"
+    for upstream in ("toy_world", "prepare", "index", "teacher_shard", "model_random"):
+        assert upstream not in planned
