@@ -4,7 +4,7 @@ Everything downstream reads the unified record (`steper.data.records.Record`) an
 so the four native formats (HotpotQA, 2WikiMultihopQA, MuSiQue, IRCoT processed) end here.
 """
 
-from steper.data.records import Record
 from steper.data.readers import FORMATS, read_records
+from steper.data.records import Record
 
 __all__ = ["FORMATS", "Record", "read_records"]

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import bz2
 import hashlib
-import io
 import json
 import logging
 import os
@@ -33,7 +32,7 @@ EXPECTED_COUNTS = {"hotpotqa": 5_233_329, "2wikimultihopqa": 430_225, "musique":
 
 
 def doc_id(title: str, text: str) -> str:
-    return hashlib.sha256(f"{title} {text}".encode("utf-8")).hexdigest()[:16]
+    return hashlib.sha256(f"{title} {text}".encode()).hexdigest()[:16]
 
 
 def record_paragraphs(paths: Iterable[str | os.PathLike]) -> Iterator[tuple[str, str]]:
@@ -41,7 +40,11 @@ def record_paragraphs(paths: Iterable[str | os.PathLike]) -> Iterator[tuple[str,
     for path in paths:
         for where, record in iter_json_lines(path):
             for index, context in enumerate(where.get(record, "contexts", list)):
-                if not isinstance(context, dict) or not isinstance(context.get("title"), str) or not isinstance(context.get("text"), str):
+                if (
+                    not isinstance(context, dict)
+                    or not isinstance(context.get("title"), str)
+                    or not isinstance(context.get("text"), str)
+                ):
                     raise where.error(f"contexts[{index}]", "must have string 'title' and 'text'")
                 yield context["title"], context["text"]
 
@@ -70,9 +73,9 @@ def wiki_abstracts(path: str | os.PathLike) -> Iterator[tuple[str, str]]:
             for member in archive:
                 if not (member.isfile() and member.name.endswith(".bz2")):
                     continue
-                raw = archive.extractfile(member)
-                with io.TextIOWrapper(bz2.BZ2File(raw), encoding="utf-8") as handle:
-                    yield from _abstract_lines(handle, f"{path}:{member.name}")
+                # members are small (a few MB each); a streamed tar member cannot be wrapped lazily
+                text = bz2.decompress(archive.extractfile(member).read()).decode("utf-8")
+                yield from _abstract_lines(text.splitlines(), f"{path}:{member.name}")
     except (tarfile.TarError, OSError, EOFError) as error:
         raise InputError(path, f"not a readable tar.bz2 of bz2 JSON-lines files ({error})") from None
 
@@ -129,5 +132,12 @@ def write_corpus(
     log.info("corpus %s: %d documents (%d duplicates dropped) -> %s", dataset, len(seen), duplicates, output)
     if expected is not None:
         level = logging.INFO if stats["match"] else logging.WARNING
-        log.log(level, "corpus %s: %d documents, expected %d (%s)", dataset, len(seen), expected, "match" if stats["match"] else "MISMATCH")
+        log.log(
+            level,
+            "corpus %s: %d documents, expected %d (%s)",
+            dataset,
+            len(seen),
+            expected,
+            "match" if stats["match"] else "MISMATCH",
+        )
     return stats

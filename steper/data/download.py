@@ -11,6 +11,7 @@ import hashlib
 import logging
 import os
 import shutil
+import urllib.error
 import urllib.request
 import zipfile
 from dataclasses import dataclass
@@ -37,7 +38,9 @@ class Source:
 SOURCES: dict[str, list[Source]] = {
     "hotpotqa": [
         Source("http://curtis.ml.cmu.edu/datasets/hotpot/hotpot_train_v1.1.json", "hotpot_train_v1.1.json"),
-        Source("http://curtis.ml.cmu.edu/datasets/hotpot/hotpot_dev_distractor_v1.json", "hotpot_dev_distractor_v1.json"),
+        Source(
+            "http://curtis.ml.cmu.edu/datasets/hotpot/hotpot_dev_distractor_v1.json", "hotpot_dev_distractor_v1.json"
+        ),
     ],
     "hotpotqa-wiki": [
         Source(
@@ -73,13 +76,17 @@ def fetch(url: str, target: str | os.PathLike, expected: str | None, recorded: s
     target = Path(target)
     digest = hashlib.sha256()
     with atomic_path(target) as tmp:
-        with urllib.request.urlopen(url) as response, open(tmp, "wb") as handle:
-            total = int(response.headers.get("Content-Length") or 0) or None
-            with tqdm(total=total, unit="B", unit_scale=True, desc=target.name, disable=None) as bar:
-                while chunk := response.read(1 << 20):
-                    digest.update(chunk)
-                    handle.write(chunk)
-                    bar.update(len(chunk))
+        request = urllib.request.Request(url, headers={"User-Agent": "steper-data-download"})
+        try:
+            with urllib.request.urlopen(request, timeout=120) as response, open(tmp, "wb") as handle:
+                total = int(response.headers.get("Content-Length") or 0) or None
+                with tqdm(total=total, unit="B", unit_scale=True, desc=target.name, disable=None) as bar:
+                    while chunk := response.read(1 << 20):
+                        digest.update(chunk)
+                        handle.write(chunk)
+                        bar.update(len(chunk))
+        except urllib.error.URLError as error:
+            raise InputError(url, f"download failed ({error.reason})") from None
         actual = digest.hexdigest()
         if expected is not None and actual != expected:
             raise ChecksumError(url, f"sha256 mismatch for {target.name}: expected {expected}, got {actual}")
@@ -88,7 +95,12 @@ def fetch(url: str, target: str | os.PathLike, expected: str | None, recorded: s
     if expected is None:
         with open(recorded, "a", encoding="utf-8") as handle:
             handle.write(f"{actual}  {target.name}\n")
-        log.warning("NO KNOWN SHA256 for %s: recorded %s in %s; add it to steper/data/sha256.json", target.name, actual, recorded)
+        log.warning(
+            "NO KNOWN SHA256 for %s: recorded %s in %s; add it to steper/data/sha256.json",
+            target.name,
+            actual,
+            recorded,
+        )
     else:
         log.info("%s: sha256 verified", target.name)
     return actual

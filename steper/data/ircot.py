@@ -46,7 +46,11 @@ def contexts(where: Where, record: dict[str, Any]) -> list[dict[str, Any]]:
             if not isinstance(item.get(name), str):
                 raise where.error(f"contexts[{index}].{name}", "is missing or not a string")
         result.append(
-            {"title": item["title"].strip(), "text": item["paragraph_text"].strip(), "is_supporting": bool(item.get("is_supporting", False))}
+            {
+                "title": item["title"].strip(),
+                "text": item["paragraph_text"].strip(),
+                "is_supporting": bool(item.get("is_supporting", False)),
+            }
         )
     return result
 

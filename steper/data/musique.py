@@ -27,7 +27,11 @@ def paragraphs(where: Where, record: dict[str, Any]) -> list[dict[str, Any]]:
             if not isinstance(item.get(name), str):
                 raise where.error(f"paragraphs[{index}].{name}", "is missing or not a string")
         result.append(
-            {"title": item["title"].strip(), "text": item["paragraph_text"].strip(), "is_supporting": bool(item.get("is_supporting", False))}
+            {
+                "title": item["title"].strip(),
+                "text": item["paragraph_text"].strip(),
+                "is_supporting": bool(item.get("is_supporting", False)),
+            }
         )
     return result
 
@@ -35,7 +39,11 @@ def paragraphs(where: Where, record: dict[str, Any]) -> list[dict[str, Any]]:
 def decomposition(where: Where, record: dict[str, Any]) -> list[dict[str, str]]:
     steps = []
     for index, step in enumerate(where.get(record, "question_decomposition", list)):
-        if not isinstance(step, dict) or not isinstance(step.get("question"), str) or not isinstance(step.get("answer"), str):
+        if (
+            not isinstance(step, dict)
+            or not isinstance(step.get("question"), str)
+            or not isinstance(step.get("answer"), str)
+        ):
             raise where.error(f"question_decomposition[{index}]", "must have string 'question' and 'answer'")
         steps.append({"question": step["question"], "answer": step["answer"]})
     return steps

@@ -41,7 +41,9 @@ def read_records(
     ({id, decomposition}) that fill the decomposition of records whose format has none."""
     check_format(fmt, path)
     if aliases is not None and fmt != "2wikimultihopqa":
-        raise InputError(aliases, f"answer aliases by entity id only exist for 2wikimultihopqa, not {fmt!r}", field="aliases")
+        raise InputError(
+            aliases, f"answer aliases by entity id only exist for 2wikimultihopqa, not {fmt!r}", field="aliases"
+        )
     known = load_chains(chains) if chains is not None else {}
     if fmt == "2wikimultihopqa":
         records = twowiki.read(path, dataset, twowiki.load_aliases(aliases) if aliases else None)
@@ -59,7 +61,11 @@ def load_chains(path: str | os.PathLike) -> dict[str, list[dict[str, str]]]:
         identifier = str(where.get(line, "id", (str, int)))
         steps = where.get(line, "decomposition", list)
         for index, step in enumerate(steps):
-            if not isinstance(step, dict) or not isinstance(step.get("question"), str) or not isinstance(step.get("answer"), str):
+            if (
+                not isinstance(step, dict)
+                or not isinstance(step.get("question"), str)
+                or not isinstance(step.get("answer"), str)
+            ):
                 raise where.error(f"decomposition[{index}]", "must have string 'question' and 'answer'")
         chains[identifier] = [{"question": s["question"], "answer": s["answer"]} for s in steps]
     return chains

@@ -39,7 +39,16 @@ class Record:
         for name in ("id", "dataset", "question", "answers"):
             if name not in data:
                 raise fail(name, "is missing")
-        unknown = set(data) - {"id", "dataset", "question", "answers", "type", "supporting", "decomposition", "contexts"}
+        unknown = set(data) - {
+            "id",
+            "dataset",
+            "question",
+            "answers",
+            "type",
+            "supporting",
+            "decomposition",
+            "contexts",
+        }
         if unknown:
             raise fail(sorted(unknown)[0], "is not a field of the unified record")
         for name in ("id", "dataset", "question", "type"):

@@ -74,7 +74,9 @@ def iter_json_list(path: str | os.PathLike) -> Iterator[tuple[Where, dict[str, A
                 return
             if index:
                 if buffer[position] != ",":
-                    raise Where(path, index, in_list=True).error(None, "malformed JSON (expected ',' or ']' after this record)")
+                    raise Where(path, index, in_list=True).error(
+                        None, "malformed JSON (expected ',' or ']' after this record)"
+                    )
                 position += 1
                 while True:
                     position = _skip(buffer, position)

@@ -64,7 +64,9 @@ def split_records(train: list[Record], dev: list[Record], settings: SplitSetting
     return {"train": train_sample, "dev": dev_sample, "test": test_sample}
 
 
-def split_files(train_path: str | os.PathLike, dev_path: str | os.PathLike, output_dir: str | os.PathLike, settings: SplitSettings) -> dict[str, int]:
+def split_files(
+    train_path: str | os.PathLike, dev_path: str | os.PathLike, output_dir: str | os.PathLike, settings: SplitSettings
+) -> dict[str, int]:
     splits = split_records(load_records(train_path), load_records(dev_path), settings)
     output_dir = Path(output_dir)
     for name, records in splits.items():

@@ -23,6 +23,7 @@ import torch
 from torch.utils.data import Sampler
 
 from steper.distill.losses import IGNORE_INDEX
+from steper.models.prompting import Prompt, encode
 
 log = logging.getLogger(__name__)
 
@@ -40,27 +41,19 @@ class Features:
         return sum(label != IGNORE_INDEX for label in self.labels)
 
 
-def render_prompt(tokenizer: Any, example: dict[str, Any], chat_template: bool) -> str:
-    """The text the student sees before the completion, as at inference time."""
-    if not chat_template:
-        return example["prompt"]
-    from steper.models.prompting import Prompt, render
-
-    return render(tokenizer, Prompt(example["context"], example["continuation"]), chat_template=True)
-
-
 def encode_example(tokenizer: Any, example: dict[str, Any], kind: int, max_length: int, chat_template: bool) -> Features:
-    """Tokenise prompt and completion separately (as generation sees them) and mask the prompt.
+    """Tokenise prompt and completion separately and mask the prompt.
+
+    The prompt goes through `steper.models.prompting.encode`, the same call the generation
+    backends use, so the student is trained on exactly the token ids it will see at inference.
 
     Too long: tokens are dropped from the LEFT of the prompt (after a leading BOS), since the
     completion and the most recent context (question, latest passages, earlier steps) matter most.
-    A chat-rendered prompt already contains its special tokens, so none are added to it.
     """
     eos = tokenizer.eos_token_id
     if eos is None:
         raise ValueError("the student tokenizer has no EOS token")
-    text = render_prompt(tokenizer, example, chat_template)
-    prompt = tokenizer(text, add_special_tokens=not chat_template)["input_ids"]
+    prompt = encode(tokenizer, [Prompt(example["context"], example["continuation"])], chat_template)[0]
     completion = tokenizer(example["completion"], add_special_tokens=False)["input_ids"] + [eos]
     completion = completion[: max_length - 1]
     room = max_length - len(completion)

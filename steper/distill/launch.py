@@ -9,7 +9,6 @@ filled by the HF integration from TrainingArguments.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -60,19 +59,20 @@ def resolve_deepspeed(value: str | None) -> dict[str, Any] | None:
     return read_json(path)
 
 
-def needs_launch(gpus: int, environ: Mapping[str, str] = os.environ) -> bool:
-    """True when training wants several GPUs but this process was not started by a launcher."""
-    return gpus > 1 and "LOCAL_RANK" not in environ
+def needs_launch(gpus: int, deepspeed: bool, environ: Mapping[str, str]) -> bool:
+    """True when training needs a distributed launcher (several GPUs, or DeepSpeed, which needs a
+    process group even on one device) and this process was not started by one."""
+    return (gpus > 1 or deepspeed) and "LOCAL_RANK" not in environ
 
 
 def launch_command(train_args: Sequence[str], gpus: int, python: str = sys.executable) -> list[str]:
-    """The torchrun command that re-runs `steper train run <train_args>` on `gpus` local GPUs.
+    """The torchrun command that re-runs `steper train run <train_args>` on `gpus` local devices.
 
     torchrun is invoked as `python -m torch.distributed.run` so it is the one of this
     environment; `--standalone` gives a private rendezvous for a single node.
     """
-    if gpus < 2:
-        raise ValueError("a launcher is only needed for 2 or more GPUs")
+    if gpus < 1:
+        raise ValueError(f"gpus must be at least 1, got {gpus}")
     return [
         python, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(gpus),
         "-m", "steper.cli", "train", "run", *train_args,

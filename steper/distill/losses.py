@@ -24,8 +24,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from steper.distill.kinds import KINDS
+from steper.distill.train_settings import LOSSES
 IGNORE_INDEX = -100
-LOSSES: tuple[str, ...] = ("difficulty_aware", "uniform", "fixed", "vanilla")
 
 
 def per_kind_losses(

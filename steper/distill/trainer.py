@@ -13,7 +13,6 @@ import logging
 import os
 import tempfile
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,90 +22,17 @@ from tqdm import tqdm
 from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainingArguments, set_seed
 
 from steper.distill.batching import Features, KindMixingSampler, collate, encode_example
-from steper.distill.kinds import KINDS, VARIANTS
+from steper.distill.kinds import KINDS
 from steper.distill.launch import resolve_deepspeed
-from steper.distill.losses import LOSSES, KindWeighting, make_weighting, per_kind_losses
+from steper.distill.losses import KindWeighting, make_weighting, per_kind_losses
+from steper.distill.train_settings import TrainSettings, trained_kinds
 from steper.io import InputError, append_jsonl, atomic_dir, read_jsonl
-from steper.settings import parse_settings, save_resolved
+from steper.settings import save_resolved
 
 log = logging.getLogger(__name__)
 
 EXAMPLE_FIELDS = ("id", "kind", "step", "prompt", "completion", "context", "continuation")
 DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
-
-
-@dataclass
-class MethodSettings:
-    """Which step-wise data and which loss: the method of the paper's tables."""
-
-    data: str = "first-mid-final"
-    loss: str = "difficulty_aware"
-    weights: dict[str, float] | None = None
-
-
-@dataclass
-class TrainingSettings:
-    """Optimisation; defaults are the paper's (lr 5e-6, 2 epochs, cosine with linear warm-up)."""
-
-    lr: float = 5e-6
-    epochs: float = 2
-    batch_size: int = 8
-    grad_accum: int = 1
-    warmup_ratio: float = 0.1
-    max_length: int = 2048
-    sigma_lr: float | None = None
-    bf16: bool = True
-    gradient_checkpointing: bool = False
-    deepspeed: str | None = None
-    gpus: int = 1
-    group_by_length: bool = True
-    max_steps: int | None = None
-    log_every: int = 1
-    seed: int = 0
-    weight_decay: float = 0.0
-    max_grad_norm: float = 1.0
-
-
-@dataclass
-class StudentSettings:
-    """How the student reads prompts and in which dtype its checkpoint is written."""
-
-    chat_template: bool = False
-    dtype: str = "bfloat16"
-
-
-@dataclass
-class TrainSettings:
-    method: MethodSettings = field(default_factory=MethodSettings)
-    training: TrainingSettings = field(default_factory=TrainingSettings)
-    student: StudentSettings = field(default_factory=StudentSettings)
-
-
-def parse_train_settings(value: str | dict[str, Any] | None) -> TrainSettings:
-    """`--settings` -> TrainSettings; unknown keys at any level and bad values name their field."""
-    top = parse_settings(value, TrainSettings)
-    parts = {}
-    for name, cls in (("method", MethodSettings), ("training", TrainingSettings), ("student", StudentSettings)):
-        part = getattr(top, name)
-        parts[name] = part if isinstance(part, cls) else parse_settings(part, cls, source=f"--settings.{name}")
-    settings = TrainSettings(**parts)
-    method = settings.method
-    if method.data not in VARIANTS:
-        raise InputError("--settings", f"unknown data variant {method.data!r} (known: {', '.join(VARIANTS)})", field="method.data")
-    if method.loss not in LOSSES:
-        raise InputError("--settings", f"unknown loss {method.loss!r} (known: {', '.join(LOSSES)})", field="method.loss")
-    if method.loss == "fixed" and not method.weights:
-        raise InputError("--settings", "loss 'fixed' needs weights per kind", field="method.weights")
-    if method.weights and set(method.weights) - set(KINDS):
-        raise InputError("--settings", f"weights for unknown kinds (known: {', '.join(KINDS)})", field="method.weights")
-    if settings.student.dtype not in DTYPES:
-        raise InputError("--settings", f"unknown dtype (known: {', '.join(DTYPES)})", field="student.dtype")
-    return settings
-
-
-def trained_kinds(method: MethodSettings) -> tuple[str, ...]:
-    """Kinds a method learns from: its data variant's kinds; Vanilla-KD learns from final steps only."""
-    return ("final",) if method.loss == "vanilla" else VARIANTS[method.data]
 
 
 def load_examples(path: str | os.PathLike, kinds: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -117,6 +43,8 @@ def load_examples(path: str | os.PathLike, kinds: tuple[str, ...]) -> list[dict[
             raise InputError(path, f"unknown kind {example['kind']!r} (known: {', '.join(KINDS)})", line=number, field="kind")
         if not isinstance(example["completion"], str) or not example["completion"]:
             raise InputError(path, "must be a non-empty string", line=number, field="completion")
+        if example["prompt"] != example["context"] + example["continuation"]:
+            raise InputError(path, "must equal context + continuation", line=number, field="prompt")
         if example["kind"] in kinds:
             examples.append(example)
         else:
@@ -139,6 +67,11 @@ class StepwiseModel(nn.Module):
         super().__init__()
         self.student = student
         self.weighting = weighting
+
+    @property
+    def config(self):
+        """The student's config: the DeepSpeed integration sizes its "auto" buckets from it."""
+        return self.student.config
 
     def forward(self, input_ids, attention_mask, position_ids, labels, kind_ids) -> dict[str, Any]:
         has_label = (labels != -100).any(dim=0)
@@ -272,6 +205,7 @@ def _save_student(trainer: StepwiseTrainer, student: nn.Module, tokenizer: Any, 
         state = None
     if trainer.is_world_process_zero():
         student.config.dtype = dtype
+        student.config.use_cache = True  # the Trainer turned it off for training; generation wants it
         student.save_pretrained(directory, state_dict=state)
         tokenizer.save_pretrained(directory)
 
@@ -296,7 +230,9 @@ def train(data_path: str | os.PathLike, model_dir: str | os.PathLike, output_dir
         student = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
         if settings.training.gradient_checkpointing:
             student.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-        weighting = make_weighting(settings.method.loss, settings.method.weights, kinds)
+        # Same dtype as the student's parameters: under ZeRO-3 (bf16) all trainable parameters are
+        # partitioned into one flat buffer; the optimizer still keeps fp32 master copies.
+        weighting = make_weighting(settings.method.loss, settings.method.weights, kinds).to(next(student.parameters()).dtype)
         model = StepwiseModel(student, weighting)
         pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         sampler = KindMixingSampler(
@@ -316,6 +252,7 @@ def train(data_path: str | os.PathLike, model_dir: str | os.PathLike, output_dir
             "kinds": list(kinds),
             "steps": trainer.state.global_step,
             "train_loss": result.training_loss,
+            "train_runtime": result.metrics.get("train_runtime"),
             "sigma": weighting.sigmas(),
             "weights": weighting.effective_weights(),
         }

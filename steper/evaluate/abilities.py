@@ -5,21 +5,24 @@ correctly. We have no judge model, but every question with a gold decomposition 
 MuSiQue, 2WikiMultihopQA from its evidence triples) tells us which intermediate answer each hop
 must reach, so the three abilities can be measured as string containment. The proxy is strict
 (a paraphrased hop answer counts as missed) and says nothing about reasoning validity beyond
-reaching the right entities, so it is a lower bound to compare methods, not a GPT-4 replica.
+reaching the right entities: a conservative, reproducible measure to compare methods, not a GPT-4 replica.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from steper.metrics import normalize_answer, score
+from steper.retrieval.corpus import Retriever
+from steper.retrieval.evaluation import found, match_keys, passage_id
 
 ABILITY_DEFINITIONS = """\
 Ability scores (automatic proxy for the paper's GPT-4 judgement, Figure 3). A question with a gold
 decomposition has hop answers a_1 … a_n (n ≥ 2; a_n is the final answer); the chain has step
-outputs o_1 … o_S. "x appears in o" means the normalised x (HotpotQA normalisation, no aliases) occurs
+outputs o_1 … o_S (for Self-Ask, o_s is the s-th intermediate answer, i.e. the output of step s+1:
+a Self-Ask step begins with the answer to the previous step's follow-up question, so its first step
+only asks). "x appears in o" means the normalised x (HotpotQA normalisation, no aliases) occurs
 in the normalised o as a whole-token span.
 - Initialization: % of questions with n ≥ 2 whose first step output o_1 contains a_1.
 - Expansion: over questions with n ≥ 3 (undefined for 2-hop questions, which are excluded), the
@@ -30,14 +33,11 @@ in the normalised o as a whole-token span.
   n ≥ 2 whose step outputs o_1 … o_S contain every intermediate answer a_1 … a_{n-1}: given that
   the chain collected the evidence, did it conclude the right answer (%).
 - Supporting recall: % of a question's gold supporting passages among the documents retrieved at
-  any step (ids = first 16 hex of sha256(title + " " + text), the corpus ids), averaged over
-  questions with supporting passages.
+  any step, averaged over questions with supporting passages. A passage is matched by its corpus id
+  (first 16 hex of sha256(title + " " + text)); when the index is available (`steper evaluate run`)
+  a passage the index does not hold (HotpotQA's abstracts corpus) is matched by title instead,
+  exactly as `steper retrieval evaluate` does.
 Each score comes with its number of questions (n_*); a score with no defined question is null."""
-
-
-def passage_id(title: str, text: str) -> str:
-    """The corpus id of a passage: the same hash the corpus builder deduplicates by."""
-    return hashlib.sha256(f"{title} {text}".encode("utf-8")).hexdigest()[:16]
 
 
 def appears(answer: str, text: str) -> bool:
@@ -49,10 +49,26 @@ def appears(answer: str, text: str) -> bool:
 
 
 def _outputs(trace: Mapping[str, Any]) -> list[str]:
-    return [str(step.get("output") or "") for step in sorted(trace["steps"], key=lambda step: step.get("step", 0))]
+    """The reasoning text of each hop, in order (see ABILITY_DEFINITIONS for Self-Ask's shift)."""
+    outputs = [str(step.get("output") or "") for step in sorted(trace["steps"], key=lambda step: step.get("step", 0))]
+    if trace.get("framework") == "selfask" and len(outputs) > 1:
+        return outputs[1:]
+    return outputs
 
 
-def question_abilities(trace: Mapping[str, Any], record: Mapping[str, Any]) -> dict[str, float | None]:
+def supporting_recall(trace: Mapping[str, Any], record: Mapping[str, Any], retriever: Retriever | None = None) -> float | None:
+    """Fraction of the supporting passages retrieved at any step; by id, or by title via the index."""
+    supporting = [(p["title"], p["text"]) for p in record.get("supporting") or []]
+    if not supporting:
+        return None
+    retrieved = list(dict.fromkeys(doc for step in trace["steps"] for doc in step.get("retrieved") or []))
+    if retriever is None:
+        ids = set(retrieved)
+        return sum(passage_id(title, text) in ids for title, text in supporting) / len(supporting)
+    return found(match_keys(retriever, supporting), [retriever.doc(doc) for doc in retrieved]) / len(supporting)
+
+
+def question_abilities(trace: Mapping[str, Any], record: Mapping[str, Any], retriever: Retriever | None = None) -> dict[str, float | None]:
     """The four per-question scores in [0, 1]; None where the definition excludes the question."""
     outputs = _outputs(trace)
     hops = [str(hop.get("answer") or "") for hop in record.get("decomposition") or []]
@@ -71,21 +87,20 @@ def question_abilities(trace: Mapping[str, Any], record: Mapping[str, Any]) -> d
         every = " \n ".join(outputs)
         if all(appears(hop, every) for hop in hops[:-1]):
             result["aggregation"] = score(trace["prediction"], record.get("answers") or []).acc
-    supporting = {passage_id(p["title"], p["text"]) for p in record.get("supporting") or []}
-    if supporting:
-        retrieved = {doc for step in trace["steps"] for doc in step.get("retrieved") or []}
-        result["supporting_recall"] = len(supporting & retrieved) / len(supporting)
+    result["supporting_recall"] = supporting_recall(trace, record, retriever)
     return result
 
 
-def ability_scores(traces: Iterable[Mapping[str, Any]], records: Mapping[str, Mapping[str, Any]]) -> dict[str, float | int | None]:
+def ability_scores(
+    traces: Iterable[Mapping[str, Any]], records: Mapping[str, Mapping[str, Any]], retriever: Retriever | None = None
+) -> dict[str, float | int | None]:
     """Macro-averaged ability scores in percent with their question counts (see ABILITY_DEFINITIONS)."""
     values: dict[str, list[float]] = {name: [] for name in ("initialization", "expansion", "aggregation", "supporting_recall")}
     for trace in traces:
         record = records.get(trace["id"])
         if record is None:
             continue
-        for name, value in question_abilities(trace, record).items():
+        for name, value in question_abilities(trace, record, retriever).items():
             if value is not None:
                 values[name].append(value)
     result: dict[str, float | int | None] = {}

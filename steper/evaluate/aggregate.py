@@ -43,6 +43,7 @@ def read_traces(path: str | os.PathLike) -> list[dict[str, Any]]:
     traces: list[dict[str, Any]] = []
     seen: set[str] = set()
     for number, trace in enumerate(read_jsonl(path, required=TRACE_FIELDS), start=1):
+        trace["id"] = str(trace["id"])
         if not isinstance(trace["steps"], list):
             raise InputError(path, "must be a list of steps", line=number, field="steps")
         if trace["id"] in seen:

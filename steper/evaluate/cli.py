@@ -20,6 +20,7 @@ from steper.settings import parse_settings, save_resolved, settings_dict
 log = logging.getLogger(__name__)
 
 FRAMEWORKS = ("ircot", "selfask", "direct", "cot", "rag")
+RETRIEVING = ("ircot", "selfask", "rag")
 
 
 @dataclass
@@ -62,6 +63,12 @@ def _run(args: argparse.Namespace) -> int:
         demonstrations_path=args.demonstrations,
     )
     log.info("framework run finished: %s", summary)
+    retriever = None
+    if args.framework in RETRIEVING:
+        from steper.retrieval import open_retriever
+
+        backend = settings["framework"]["retrieval_backend"]
+        retriever = open_retriever(Path(args.index_dir) / backend, backend, k1=settings["framework"]["k1"], b=settings["framework"]["b"])
     result = build_result(
         system=args.system,
         framework=args.framework,
@@ -70,6 +77,7 @@ def _run(args: argparse.Namespace) -> int:
         records_path=args.records,
         model_dir=args.model,
         settings=settings,
+        retriever=retriever,
     )
     write_json(args.output, result)
     save_resolved(settings_path(args.output), settings, system=args.system, framework=args.framework, dataset=args.dataset)

@@ -17,6 +17,7 @@ from typing import Any
 from steper.evaluate.abilities import ability_scores
 from steper.evaluate.aggregate import aggregate, read_traces
 from steper.io import InputError, read_jsonl
+from steper.retrieval.corpus import Retriever
 from steper.settings import config_hash, git_revision
 
 log = logging.getLogger(__name__)
@@ -25,8 +26,11 @@ log = logging.getLogger(__name__)
 def load_records(path: str | os.PathLike) -> dict[str, dict[str, Any]]:
     records: dict[str, dict[str, Any]] = {}
     for number, record in enumerate(read_jsonl(path, required=("id", "answers")), start=1):
+        record["id"] = str(record["id"])  # the runner writes ids as strings
         if record["id"] in records:
             raise InputError(path, f"duplicate id '{record['id']}'", line=number, field="id")
+        if not isinstance(record["answers"], list):
+            raise InputError(path, "must be a list of answers", line=number, field="answers")
         records[record["id"]] = record
     return records
 
@@ -72,11 +76,14 @@ def build_result(
     model_dir: str | os.PathLike | None = None,
     settings: dict[str, Any] | None = None,
     allow_partial: bool = False,
+    retriever: Retriever | None = None,
 ) -> dict[str, Any]:
     """Score a predictions file against its records.
 
     Every prediction must belong to a record; a record without a prediction is an error unless
     `allow_partial`, because a half-finished run would otherwise be reported as a full test set.
+    `retriever` (the index the predictions were retrieved from) lets supporting recall fall back
+    to titles for passages the index does not hold.
     """
     traces = read_traces(predictions_path)
     records = load_records(records_path)
@@ -89,7 +96,7 @@ def build_result(
     if missing:
         log.warning("%s: scoring %d of %d records", predictions_path, len(traces), len(records))
     metrics = aggregate(traces, records)
-    abilities = ability_scores(traces, records)
+    abilities = ability_scores(traces, records, retriever)
     log.info("%s %s %s: EM %.2f F1 %.2f Acc %.2f (n=%d)", system, framework, dataset, metrics.em, metrics.f1, metrics.acc, metrics.n)
     identity = {"system": system, "framework": framework, "dataset": dataset, "settings": settings}
     return {

@@ -93,13 +93,15 @@ def finished_ids(output_path: str | os.PathLike) -> set[str]:
     ids: set[str] = set()
     keep = 0
     with open(path, "rb") as handle:
-        for raw in handle:
+        for number, raw in enumerate(handle, start=1):
             if not raw.endswith(b"\n"):
                 break
             try:
                 line = json.loads(raw)
             except json.JSONDecodeError:
-                break
+                raise InputError(path, "malformed JSON in an earlier output; remove the file to start over", line=number) from None
+            if not isinstance(line, dict) or "id" not in line:
+                raise InputError(path, "is missing in an earlier output", line=number, field="id")
             ids.add(str(line["id"]))
             keep += len(raw)
     if keep != path.stat().st_size:

@@ -28,3 +28,9 @@ def render(tokenizer: PreTrainedTokenizerBase, prompt: Prompt, chat_template: bo
         [{"role": "user", "content": prompt.context}], add_generation_prompt=True, tokenize=False
     )
     return chat + prompt.continuation
+
+
+def encode(tokenizer: PreTrainedTokenizerBase, prompts: list[Prompt], chat_template: bool) -> list[list[int]]:
+    """Token ids as every backend feeds them; a chat template already holds its special tokens."""
+    texts = [render(tokenizer, prompt, chat_template) for prompt in prompts]
+    return tokenizer(texts, add_special_tokens=not chat_template)["input_ids"]

@@ -20,7 +20,7 @@ from transformers import DynamicCache
 
 from steper.models.generation import Generation, GenerationSettings, StepEnd, cut_text, find_cut
 from steper.models.loading import load_causal_lm
-from steper.models.prompting import Prompt, render
+from steper.models.prompting import Prompt, encode
 
 log = logging.getLogger(__name__)
 
@@ -60,19 +60,19 @@ class TransformersBackend:
         self.pad_id = self.tokenizer.pad_token_id
         self.eos_ids = _eos_ids(self.model, self.tokenizer)
         self._prefix: _Prefix | None = None
+        # Work done, for benchmarks and tests: positions prefilled (padding included), prefix tokens reused.
+        self.stats = {"prefill_tokens": 0, "prefix_tokens_reused": 0, "decode_steps": 0}
         torch.manual_seed(settings.seed)
 
-    def encode(self, prompts: list[Prompt]) -> list[list[int]]:
-        """Token ids of the rendered prompts; a chat template already holds its special tokens."""
-        texts = [render(self.tokenizer, prompt, self.settings.chat_template) for prompt in prompts]
-        return self.tokenizer(texts, add_special_tokens=not self.settings.chat_template)["input_ids"]
+    def reset_prefix_cache(self) -> None:
+        self._prefix = None
 
     def generate(
         self, prompts: list[Prompt], max_new_tokens: int, stop: list[str], step_end: StepEnd | None = None
     ) -> list[Generation]:
         if not prompts:
             return []
-        rows = self.encode(prompts)
+        rows = encode(self.tokenizer, prompts, self.settings.chat_template)
         too_long = sum(len(row) + max_new_tokens > self.settings.max_model_len for row in rows)
         if too_long:
             log.warning("%d prompts exceed max_model_len=%d with the new tokens", too_long, self.settings.max_model_len)
@@ -110,6 +110,8 @@ class TransformersBackend:
         input_ids, mask, positions, next_position = (t.to(self.device) for t in (input_ids, mask, positions, next_position))
 
         logits = self._forward(input_ids, mask, positions, cache)
+        self.stats["prefill_tokens"] += input_ids.numel()
+        self.stats["prefix_tokens_reused"] += shared * (size - 1)
         active = list(range(size))
         generated: list[list[int]] = [[] for _ in rows]
         texts = [""] * size
@@ -134,6 +136,7 @@ class TransformersBackend:
             mask = torch.cat([mask, mask.new_ones((len(active), 1))], dim=1)
             logits = self._forward(tokens[:, None], mask, next_position[:, None], cache)
             next_position = next_position + 1
+            self.stats["decode_steps"] += 1
         return [
             Generation(text=cut_text(texts[row], stop, step_end), prompt_tokens=len(rows[row]), completion_tokens=len(generated[row]))
             for row in range(size)
@@ -159,6 +162,7 @@ class TransformersBackend:
         kept = self._prefix
         reused = common_prefix_length([list(kept.tokens), prefix]) if kept else 0
         if kept and reused == len(prefix):
+            self.stats["prefix_tokens_reused"] += reused
             return [(k[:, :, :reused], v[:, :, :reused]) for k, v in kept.kv]
         config = self.model.config
         if reused:
@@ -166,6 +170,8 @@ class TransformersBackend:
         else:
             cache = DynamicCache(config=config)
         log.debug("prefilling shared prefix: %d tokens (%d reused)", len(prefix), reused)
+        self.stats["prefill_tokens"] += len(prefix) - reused
+        self.stats["prefix_tokens_reused"] += reused
         new = torch.tensor([prefix[reused:]], device=self.device)
         positions = torch.arange(reused, len(prefix), device=self.device)[None, :]
         self.model(input_ids=new, position_ids=positions, past_key_values=cache, use_cache=True, logits_to_keep=1)

@@ -18,6 +18,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
@@ -35,6 +36,8 @@ from steper.paper.definitions import (  # noqa: E402
 from steper.paper.results import Results, TrainLog  # noqa: E402
 
 log = logging.getLogger(__name__)
+# PDF font subsetting logs every glyph at INFO; it says nothing about our results.
+logging.getLogger("fontTools").setLevel(logging.WARNING)
 
 RC: dict[str, Any] = {
     "figure.dpi": 100,
@@ -44,7 +47,6 @@ RC: dict[str, Any] = {
     "axes.titlesize": 9,
     "axes.labelsize": 9,
     "legend.fontsize": 8,
-    "pdf.fonttype": 42,
     "svg.hashsalt": "steper",
     "path.simplify": False,
 }
@@ -73,11 +75,38 @@ def _grid(n: int, ncols: int = 3, size: tuple[float, float] = (3.4, 2.8)) -> tup
     n = max(n, 1)
     cols = min(n, ncols)
     rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(size[0] * cols, size[1] * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(size[0] * cols, size[1] * rows), squeeze=False, layout="constrained")
     flat = list(axes.flat)
     for ax in flat[n:]:
         ax.set_visible(False)
     return fig, flat[:n]
+
+
+def _log_axis(ax: plt.Axes, unit: Callable[[float], str]) -> None:
+    """Log x axis with readable major labels and no overlapping minor ones."""
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: unit(value)))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
+def _count(value: float) -> str:
+    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if value >= size:
+            return f"{value / size:g}{suffix}"
+    return f"{value:g}"
+
+
+def _figure_legend(fig: plt.Figure, axes: list[plt.Axes], ncol: int = 2) -> None:
+    """One legend under the whole figure (the panels share their hues), placed by constrained layout."""
+    handles: dict[str, Any] = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, handle)
+        if ax.get_legend():
+            ax.get_legend().remove()
+    if handles:
+        fig.legend(list(handles.values()), list(handles), loc="outside lower center", ncol=ncol, frameon=False)
 
 
 def fig3_abilities(results: Results, settings: PaperSettings) -> plt.Figure:
@@ -104,8 +133,7 @@ def fig3_abilities(results: Results, settings: PaperSettings) -> plt.Figure:
         ax.set_ylim(0, 100)
         ax.set_xlabel("")
         ax.set_ylabel("ability score (%)")
-        if ax is not axes[0] and ax.get_legend():
-            ax.get_legend().remove()
+    _figure_legend(fig, axes)
     fig.suptitle(f"Ability scores by training data ({settings.main_student}, IRCoT; automatic proxy)")
     return fig
 
@@ -134,11 +162,11 @@ def fig4_scaling(results: Results, settings: PaperSettings) -> plt.Figure:
         teacher = results.value("ircot", dataset, system_name(settings.size_teacher, FEWSHOT), "acc")
         if teacher is not None:
             ax.axhline(teacher, color="black", linestyle="--", linewidth=1, label=f"teacher {settings.size_teacher}")
-        ax.set_xscale("log")
+        _log_axis(ax, _count)
         ax.set_title(dataset)
         ax.set_xlabel("student parameters")
         ax.set_ylabel("Acc (%)")
-        ax.legend()
+    _figure_legend(fig, axes, ncol=3)
     fig.suptitle("Accuracy vs student size (IRCoT)")
     return fig
 
@@ -175,8 +203,9 @@ def fig_sigma(results: Results, settings: PaperSettings) -> plt.Figure:
         kinds = [label for label in KIND_LABELS.values() if label in set(frame["kind"])]
         kinds += sorted(set(frame["kind"]) - set(kinds))
         sns.lineplot(data=frame, x="step", y="sigma", hue="kind", hue_order=kinds, ax=ax, errorbar=None)
-        ax.set_title(f"{log_.framework}/{log_.dataset}/{log_.student}", fontsize=8)
+        ax.set_title(f"{log_.framework}/{log_.dataset}/{log_.student}")
         ax.set_ylabel("σ")
+    _figure_legend(fig, axes, ncol=3)
     fig.suptitle("Learned difficulty σ per step kind during StepER training")
     return fig
 
@@ -189,7 +218,7 @@ def fig_latency(results: Results, settings: PaperSettings) -> plt.Figure:
         and result.metric("seconds_per_question") is not None and result.metric("acc") is not None
     ]
     frame = pd.DataFrame(records, columns=["system", "dataset", "seconds", "acc"])
-    fig, ax = plt.subplots(figsize=(6.0, 4.0))
+    fig, ax = plt.subplots(figsize=(6.5, 4.0), layout="constrained")
     if frame.empty:
         _empty(ax)
     else:
@@ -197,7 +226,7 @@ def fig_latency(results: Results, settings: PaperSettings) -> plt.Figure:
             data=frame, x="seconds", y="acc", hue="system", style="dataset",
             hue_order=sorted(set(frame["system"])), style_order=[d for d in settings.datasets if d in set(frame["dataset"])], ax=ax, s=50,
         )
-        ax.set_xscale("log")
+        _log_axis(ax, lambda value: f"{value:g}")
         ax.set_xlabel("seconds per question")
         ax.set_ylabel("Acc (%)")
         ax.legend(fontsize=7, bbox_to_anchor=(1.02, 1), loc="upper left")
@@ -216,7 +245,7 @@ FIGURES: dict[str, Callable[[Results, PaperSettings], plt.Figure]] = {
 def render_figures(results: Results, settings: PaperSettings, directory: str | os.PathLike) -> list[Path]:
     written: list[Path] = []
     with plt.rc_context(RC):
-        sns.set_theme(style="whitegrid", rc=RC)
+        sns.set_theme(context="paper", style="whitegrid", rc=RC)
         for name, make in FIGURES.items():
             written += save_figure(make(results, settings), Path(directory) / name)
             log.info("figure %s", name)

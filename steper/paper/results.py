@@ -1,9 +1,9 @@
 """Read every result file the paper is rendered from; nothing else is consulted.
 
 Paths follow the artifact layout (results/{run}/eval/{framework}/{dataset}/{system}.json and so
-on); the JSON content wins over the path where both name the same thing. Retrieval, step-wise
-and trace summaries are owned by other stages whose fields may grow, so they are kept as parsed
-JSON and flattened to their numeric leaves when tabulated.
+on); the JSON content wins over the path where both name the same thing. Retrieval evaluations,
+step-wise stats and trace summaries are kept as parsed JSON; the tables that use them read the
+fields they need and name the file and field when one is missing.
 """
 
 from __future__ import annotations
@@ -85,10 +85,11 @@ class Results:
         return None if result is None else result.metric(metric)
 
 
-def _number(value: Any) -> float | None:
+def _number(value: Any) -> float | int | None:
+    """Numbers pass through (ints stay ints, so counts print without decimals); NaN and the rest are None."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    return None if math.isnan(value) else float(value)
+    return None if math.isnan(value) else value
 
 
 def _files(root: Path, pattern: str) -> Iterator[Path]:
@@ -127,7 +128,8 @@ def load_results(results_dir: str | os.PathLike) -> Results:
         results.stepwise.append(Artifact(labels, path, read_json(path)))
     for path in _files(root / "traces", "**/*.summary.json"):
         parts = _relative_parts(path, root / "traces")
-        labels = parts[:-1] + (path.name[: -len(".summary.json")],)
+        stem = path.name[: -len(".summary.json")]
+        labels = parts[:-1] + (stem[: -len(".jsonl")] if stem.endswith(".jsonl") else stem,)
         results.summaries.append(Artifact(labels, path, read_json(path)))
     for path in _files(root / "students", "**/train_log.jsonl"):
         parts = _relative_parts(path, root / "students")
@@ -141,17 +143,3 @@ def load_results(results_dir: str | os.PathLike) -> Results:
         root, len(results.evals), len(results.retrieval), len(results.stepwise), len(results.summaries), len(results.train_logs),
     )
     return results
-
-
-def numeric_leaves(data: Any, prefix: str = "") -> dict[str, float]:
-    """Flatten nested JSON to 'a.b.c' -> number (lists of numbers are skipped: no single cell)."""
-    leaves: dict[str, float] = {}
-    if isinstance(data, Mapping):
-        for key, value in data.items():
-            name = f"{prefix}.{key}" if prefix else str(key)
-            leaves.update(numeric_leaves(value, name))
-    else:
-        number = _number(data)
-        if number is not None and prefix:
-            leaves[prefix] = number
-    return leaves

@@ -6,9 +6,12 @@ the smoke, demo and paper tiers, each showing what it ran.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from steper.distill.kinds import KINDS
+from steper.io import InputError
 from steper.paper.definitions import (
     ABILITIES,
     ABILITY_LABELS,
@@ -24,10 +27,12 @@ from steper.paper.definitions import (
     WEIGHTING_LABELS,
     WEIGHTING_METHODS,
     PaperSettings,
+    extra_methods,
+    method_label,
     system_name,
 )
 from steper.paper.published import Published
-from steper.paper.results import Artifact, Results, numeric_leaves
+from steper.paper.results import Artifact, Results
 from steper.paper.table import Cell, Table
 
 
@@ -88,9 +93,8 @@ def table1_main(results: Results, settings: PaperSettings) -> Table:
         for framework in settings.baselines
     ]
     specs += [
-        RowSpec((settings.main_student, f"{METHOD_LABELS[method]} (IRCoT, zero-shot)"), "ircot", system_name(settings.main_student, method))
-        for method in KD_METHODS
-        if method in settings.methods
+        RowSpec((settings.main_student, f"{method_label(method)} (IRCoT, zero-shot)"), "ircot", system_name(settings.main_student, method))
+        for method in [*(m for m in KD_METHODS if m in settings.methods), *extra_methods(settings.methods)]
     ]
     return _metric_table(
         "table1_main",
@@ -155,51 +159,155 @@ def table_ablation_steps(results: Results, settings: PaperSettings) -> Table:
     )
 
 
-def _grouped_leaves(data: object) -> dict[str, dict[str, float]]:
-    """'a.b.metric' -> {'a.b': {'metric': value}}: one row per nested block, one column per metric."""
-    grouped: dict[str, dict[str, float]] = {}
-    for path, value in numeric_leaves(data).items():
-        group, _, metric = path.rpartition(".")
-        grouped.setdefault(group or "all", {})[metric] = value
-    return grouped
-
-
-def table_retrieval(results: Results, settings: PaperSettings) -> Table:
-    rows: list[tuple[str, str, dict[str, float]]] = []
-    columns: list[str] = []
-    datasets = [d for d in settings.datasets if d in results.retrieval] + sorted(set(results.retrieval) - set(settings.datasets))
+def _parameters(results: Results, system: str, datasets: list[str]) -> int | None:
     for dataset in datasets:
-        for group, metrics in _grouped_leaves(results.retrieval[dataset].data).items():
-            rows.append((dataset, group, metrics))
-            columns.extend(metric for metric in metrics if metric not in columns)
+        result = results.get("ircot", dataset, system)
+        if result is not None and result.n_parameters is not None:
+            return result.n_parameters
+    return None
+
+
+def _size_systems(settings: PaperSettings) -> list[tuple[str, str]]:
+    """(model, method) of the size and cost comparison: few-shot teachers, then each student's KD runs."""
+    systems = [(model, FEWSHOT) for model in dict.fromkeys(m for m in (settings.teacher, settings.size_teacher, settings.main_student) if m)]
+    students = dict.fromkeys([*(settings.scaling_students or settings.students), settings.main_student])
+    systems += [(student, method) for student in students if student for method in KD_METHODS if method in settings.methods]
+    return systems
+
+
+def table_scaling(results: Results, settings: PaperSettings) -> Table:
+    """Figure 4 as numbers: Acc by model size, with the few-shot teachers for reference."""
+    rows: list[list[Cell]] = []
+    for model, method in _size_systems(settings):
+        system = system_name(model, method)
+        accs = [results.value("ircot", dataset, system, "acc") for dataset in settings.datasets]
+        params = _parameters(results, system, settings.datasets)
+        rows.append([model, method_label(method) if method != FEWSHOT else "few-shot", None if params is None else params / 1e6, *accs])
     return Table(
-        name="table_retrieval",
-        caption="Retrieval on the test questions per dataset and backend (values as written by `steper retrieval evaluate`)",
-        label_columns=["Dataset", "Block"],
-        columns=columns,
-        rows=[[dataset, group, *(metrics.get(column) for column in columns)] for dataset, group, metrics in rows],
-        digits=3,
+        name="table_scaling",
+        caption="Accuracy (%) by model size, IRCoT (Figure 4)",
+        label_columns=["Model", "Method"],
+        columns=["Params (M)", *settings.datasets],
+        rows=_keep(rows, 3),
+        digits=1,
     )
 
 
-def _artifact_table(name: str, caption: str, artifacts: list[Artifact]) -> Table:
-    leaves = [numeric_leaves(artifact.data) for artifact in artifacts]
-    columns: list[str] = []
-    for values in leaves:
-        columns.extend(key for key in values if key not in columns)
-    rows: list[list[Cell]] = [["/".join(artifact.labels), *(values.get(column) for column in columns)] for artifact, values in zip(artifacts, leaves)]
-    return Table(name=name, caption=caption, label_columns=["Source"], columns=columns, rows=rows)
+def table_latency(results: Results, settings: PaperSettings) -> Table:
+    """The latency figure as numbers: seconds and completion tokens per question next to Acc."""
+    rows: list[list[Cell]] = []
+    for model, method in _size_systems(settings):
+        system = system_name(model, method)
+        row: list[Cell] = [model, method_label(method) if method != FEWSHOT else "few-shot"]
+        for dataset in settings.datasets:
+            row += [results.value("ircot", dataset, system, metric) for metric in ("acc", "seconds_per_question", "completion_tokens")]
+        rows.append(row)
+    return Table(
+        name="table_latency",
+        caption="Inference cost vs accuracy, IRCoT: Acc (%), seconds and generated tokens per question",
+        label_columns=["Model", "Method"],
+        columns=["Acc", "s/q", "tok./q"] * len(settings.datasets),
+        groups=[(dataset, 3) for dataset in settings.datasets],
+        rows=_keep(rows, 2),
+    )
+
+
+def _field(artifact: Artifact, *path: str) -> Any:
+    """A nested field of another stage's JSON; a missing one names the file and the field."""
+    value: Any = artifact.data
+    for depth, key in enumerate(path):
+        if not isinstance(value, Mapping) or key not in value:
+            raise InputError(artifact.path, "is missing", field=".".join(path[: depth + 1]))
+        value = value[key]
+    return value
+
+
+def _mean_of(summary: Mapping[str, Any] | None) -> float | None:
+    return None if not summary else summary.get("mean")
+
+
+def table_retrieval(results: Results, settings: PaperSettings) -> Table:
+    """Recall@k and all-found@k per dataset and backend (`steper retrieval evaluate`), with agreement."""
+    datasets = [d for d in settings.datasets if d in results.retrieval] + sorted(set(results.retrieval) - set(settings.datasets))
+    ks: list[str] = []
+    for dataset in datasets:
+        for scores in _field(results.retrieval[dataset], "backends").values():
+            ks.extend(k for k in scores.get("recall", {}) if k not in ks)
+    ks.sort(key=int)
+    rows: list[list[Cell]] = []
+    agreement_k: set[int] = set()
+    for dataset in datasets:
+        artifact = results.retrieval[dataset]
+        agreement = artifact.data.get("agreement")
+        overlap = None
+        if agreement:
+            overlap = 100.0 * float(_field(artifact, "agreement", "overlap"))
+            agreement_k.add(int(_field(artifact, "agreement", "k")))
+        for backend, scores in _field(artifact, "backends").items():
+            recall, found = scores.get("recall", {}), scores.get("all_found", {})
+            rows.append([dataset, backend, _field(artifact, "n_questions"), *(recall.get(k) for k in ks), *(found.get(k) for k in ks), overlap])
+    agreement_label = f"Agreement@{agreement_k.pop()}" if len(agreement_k) == 1 else "Agreement"
+    return Table(
+        name="table_retrieval",
+        caption="BM25 retrieval with the question as query: recall of the supporting passages (%) per backend",
+        label_columns=["Dataset", "Backend"],
+        columns=["Questions", *(f"R@{k}" for k in ks), *(f"All@{k}" for k in ks), agreement_label],
+        rows=rows,
+        note="R@k: mean fraction of a question's supporting passages in the top k; All@k: questions with all of them in the top k; "
+        "Agreement: mean top-k overlap of the two backends' rankings (%).",
+    )
 
 
 def table_stepwise_stats(results: Results, settings: PaperSettings) -> Table:
-    return _artifact_table(
-        "table_stepwise_stats", "Step-wise distillation data (framework/dataset/teacher[/variant]), from stats.json", results.stepwise
+    """Kept teacher traces and step-wise examples per variant and kind (`steper stepwise build`)."""
+    rows: list[list[Cell]] = []
+    for artifact in results.stepwise:
+        pass_rate = _field(artifact, "pass_rate")
+        for variant, data in _field(artifact, "variants").items():
+            kinds = data.get("kinds", {})
+            rows.append([
+                *artifact.labels[:3],
+                variant,
+                _field(artifact, "traces"),
+                _field(artifact, "kept"),
+                None if pass_rate is None else 100.0 * pass_rate,
+                *((kinds[kind]["examples"] if kind in kinds else None) for kind in KINDS),
+                data.get("examples"),
+                _mean_of(data.get("prompt_tokens")),
+                _mean_of(data.get("completion_tokens")),
+            ])
+    return Table(
+        name="table_stepwise_stats",
+        caption="Step-wise distillation data: teacher traces kept by the filter and examples per kind",
+        label_columns=["Framework", "Dataset", "Teacher", "Variant"],
+        columns=["Traces", "Kept", "Kept (%)", *(f"{kind}" for kind in KINDS), "Examples", "Prompt tok.", "Completion tok."],
+        rows=rows,
+        note="Token columns are means over the variant's examples.",
     )
 
 
 def table_teacher(results: Results, settings: PaperSettings) -> Table:
-    return _artifact_table(
-        "table_teacher", "Teacher traces (framework/dataset/model/split), from the trace summaries", results.summaries
+    """The teacher's few-shot traces on the training questions (the trace summaries)."""
+    rows: list[list[Cell]] = []
+    for artifact in results.summaries:
+        n = _field(artifact, "n")
+        accuracy = _field(artifact, "accuracy")
+        per_question = (lambda total: None if total is None or not n else total / n)
+        rows.append([
+            *artifact.labels[:4],
+            n,
+            *(accuracy.get(metric) for metric in METRICS),
+            artifact.data.get("mean_steps"),
+            per_question(artifact.data.get("prompt_tokens")),
+            per_question(artifact.data.get("completion_tokens")),
+            artifact.data.get("seconds_per_question"),
+        ])
+    return Table(
+        name="table_teacher",
+        caption="Teacher traces: few-shot accuracy (%) of the teacher on the questions it was run on, chain length and cost",
+        label_columns=["Framework", "Dataset", "Model", "Split"],
+        columns=["n", "EM", "F1", "Acc", "Steps", "Prompt tok./q", "Completion tok./q", "s/q"],
+        rows=rows,
     )
 
 
@@ -236,4 +344,6 @@ RESULT_TABLES = {
     "table_retrieval": table_retrieval,
     "table_stepwise_stats": table_stepwise_stats,
     "table_teacher": table_teacher,
+    "table_scaling": table_scaling,
+    "table_latency": table_latency,
 }

@@ -20,10 +20,13 @@ from bm25s.stopwords import STOPWORDS_EN
 # Lucene's EnglishAnalyzer.ENGLISH_STOP_WORDS_SET; bm25s ships the identical list.
 LUCENE_STOPWORDS = frozenset(STOPWORDS_EN)
 
-# Word characters joined by inner apostrophes/periods stay one token ("o'neil", "3.5", "u.s"), as
-# in Unicode word segmentation (UAX #29), which Lucene's StandardTokenizer implements.
-_TOKEN = re.compile(r"[^\W_]+(?:['’.][^\W_]+)*")
-_POSSESSIVE = re.compile(r"['’]s$")
+# Unicode word segmentation (UAX #29), as Lucene's StandardTokenizer implements it, closely enough:
+# word characters joined by inner apostrophes or periods stay one token ("o'neil", "3.5", "u.s"),
+# so do digits joined by commas ("1,000"); each Han or Hiragana character is a token of its own.
+_IDEOGRAPHS = "\u3040-\u309f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_WORD = rf"[^\W{_IDEOGRAPHS}]"
+_TOKEN = re.compile(rf"[{_IDEOGRAPHS}]|{_WORD}+(?:(?:['’.]|(?<=\d)[,;](?=\d)){_WORD}+)*")
+_POSSESSIVES = ("'s", "’s")
 
 
 def available_stemmer() -> str | None:
@@ -40,7 +43,7 @@ def make_stemmer(name: str | None) -> Callable[[str], str] | None:
 
 
 class EnglishAnalyzer:
-    """Text -> index terms; the same instance must be used at index and at query time."""
+    """Text -> index terms; index and queries must be analyzed with the same stemmer."""
 
     def __init__(self, stemmer: str | None):
         self.stemmer = stemmer
@@ -49,7 +52,8 @@ class EnglishAnalyzer:
     def __call__(self, text: str) -> list[str]:
         terms = []
         for token in _TOKEN.findall(text.lower()):
-            token = _POSSESSIVE.sub("", token)
+            if token.endswith(_POSSESSIVES):
+                token = token[:-2]
             if not token or token in LUCENE_STOPWORDS:
                 continue
             terms.append(self._stem(token) if self._stem else token)

@@ -20,8 +20,8 @@ from typing import Any
 
 from tqdm import tqdm
 
-from steper.io import InputError, read_jsonl
-from steper.retrieval.corpus import Passage, Retriever
+from steper.io import InputError
+from steper.retrieval.corpus import Passage, Retriever, numbered_jsonl
 from steper.retrieval.index import BACKENDS, open_retriever
 from steper.settings import config_hash, git_revision, settings_dict
 
@@ -50,7 +50,11 @@ def passage_id(title: str, text: str) -> str:
 
 def read_questions(path: str | os.PathLike) -> list[Question]:
     questions = []
-    for number, record in enumerate(read_jsonl(path, required=("id", "question", "supporting")), start=1):
+    if not os.path.isfile(path):
+        raise InputError(path, "records file does not exist")
+    for number, record in numbered_jsonl(path, required=("id", "question", "supporting")):
+        if not isinstance(record["question"], str) or not record["question"].strip():
+            raise InputError(path, "must be a non-empty string", line=number, field="question")
         if not isinstance(record["supporting"], list):
             raise InputError(path, "must be a list of {title, text}", line=number, field="supporting")
         supporting = []
@@ -92,8 +96,10 @@ def evaluate_retrieval(records_path: str | os.PathLike, index_dir: str | os.Path
     """Recall@k and all-found@k (percent) per backend, and the top-k agreement of the first two backends."""
     if not backends:
         raise InputError("--backends", "name at least one backend")
-    if not settings.ks or any(k <= 0 for k in settings.ks) or settings.agreement_k <= 0:
-        raise InputError("--settings", "must be positive integers", field="ks")
+    if not settings.ks or any(not isinstance(k, int) or k <= 0 for k in settings.ks):
+        raise InputError("--settings", f"must be a non-empty list of positive integers, got {settings.ks!r}", field="ks")
+    if not isinstance(settings.agreement_k, int) or settings.agreement_k <= 0:
+        raise InputError("--settings", f"must be a positive integer, got {settings.agreement_k!r}", field="agreement_k")
     for backend in backends:
         if backend not in BACKENDS:
             raise InputError("--backends", f"unknown backend {backend!r} (known: {', '.join(BACKENDS)})")

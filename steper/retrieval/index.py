@@ -38,10 +38,20 @@ def _check_backend(backend: str, where: str | os.PathLike) -> None:
         raise InputError(where, f"unknown retrieval backend {backend!r} (known: {', '.join(BACKENDS)})", field="backend")
 
 
+def _check_bm25(k1: float, b: float, where: str | os.PathLike) -> None:
+    if not k1 >= 0:
+        raise InputError(where, f"BM25 k1 must be >= 0, got {k1}", field="k1")
+    if not 0 <= b <= 1:
+        raise InputError(where, f"BM25 b must be in [0, 1], got {b}", field="b")
+
+
 def build_index(corpus_path: str | os.PathLike, index_dir: str | os.PathLike, backend: str,
                 k1: float = 0.9, b: float = 0.4, threads: int = 2) -> None:
     """Index `corpus_path` (corpus JSON lines) with `backend` into `index_dir`, replacing it atomically."""
     _check_backend(backend, index_dir)
+    _check_bm25(k1, b, index_dir)
+    if threads < 1:
+        raise InputError(index_dir, f"threads must be >= 1, got {threads}", field="threads")
     index_dir = Path(index_dir)
     settings = IndexSettings(k1=float(k1), b=float(b), threads=int(threads))
     start = time.perf_counter()
@@ -79,6 +89,7 @@ def open_retriever(index_dir: str | os.PathLike, backend: str, k1: float = 0.9, 
                    threads: int = 2) -> Retriever:
     """A retriever over the `backend` index in `index_dir`, scoring with BM25(k1, b)."""
     _check_backend(backend, index_dir)
+    _check_bm25(k1, b, index_dir)
     info = read_index_settings(index_dir)
     if info["backend"] != backend:
         raise InputError(Path(index_dir) / SETTINGS_FILE, f"index was built by {info['backend']!r}, not {backend!r}", field="backend")

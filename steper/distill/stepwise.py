@@ -1,0 +1,194 @@
+"""Step-wise distillation datasets from teacher traces.
+
+Every kept trace of S steps yields one example per step (see `steper.distill.kinds`): the prompt
+is what the zero-shot student sees before writing that step (rebuilt from the trace's retrieved
+doc ids with the framework's own prompt code, so training and inference prompts cannot drift
+apart) and the completion is the teacher's step. Example ids are the trace ids; (id, step) is
+unique. Variants keep subsets of the kinds: "final" (Vanilla-KD), "first-final",
+"first-mid-final" (StepER).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import statistics
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from tqdm import tqdm
+
+from steper.distill.kinds import KINDS, VARIANTS, kind_of
+from steper.frameworks.prompts import stepwise_prompts
+from steper.io import InputError, read_jsonl
+from steper.retrieval import Passage, read_corpus
+
+log = logging.getLogger(__name__)
+
+FILTERS = ("em", "acc", "none")
+FRAMEWORKS = ("ircot", "selfask")
+TRACE_FIELDS = ("id", "question", "steps", "correct")
+
+
+@dataclass
+class StepwiseSettings:
+    """Which traces are kept (`filter` on the teacher's correctness) and which variants are written."""
+
+    filter: str = "acc"
+    variants: list[str] = field(default_factory=lambda: list(VARIANTS))
+
+    def __post_init__(self) -> None:
+        if self.filter not in FILTERS:
+            raise InputError("--settings", f"unknown filter {self.filter!r} (known: {', '.join(FILTERS)})", field="filter")
+        unknown = [v for v in self.variants if v not in VARIANTS]
+        if unknown or not self.variants:
+            raise InputError("--settings", f"unknown or no variants {unknown} (known: {', '.join(VARIANTS)})", field="variants")
+
+
+@dataclass
+class StepwiseData:
+    """All examples of the kept traces (every kind), and what the filter did."""
+
+    examples: list[dict[str, Any]]
+    n_traces: int
+    n_kept: int
+    steps_per_trace: Counter
+
+
+def load_corpus(path: str | os.PathLike) -> dict[str, Passage]:
+    return {passage.id: passage for passage in read_corpus(path)}
+
+
+def passes(trace: dict[str, Any], filter_name: str, path: str | os.PathLike, line: int) -> bool:
+    """Whether the teacher got the trace right under `filter_name` ("em", "acc" or "none")."""
+    if filter_name == "none":
+        return True
+    correct = trace["correct"]
+    if not isinstance(correct, dict) or filter_name not in correct:
+        raise InputError(path, f"needs a '{filter_name}' score for filter '{filter_name}'", line=line, field="correct")
+    return float(correct[filter_name]) == 1.0
+
+
+def _check_trace(trace: dict[str, Any], corpus: dict[str, Passage], framework: str, path: str | os.PathLike, line: int) -> None:
+    if trace.get("framework", framework) != framework:
+        raise InputError(path, f"is {trace['framework']!r}, expected {framework!r}", line=line, field="framework")
+    steps = trace["steps"]
+    if not isinstance(steps, list) or not steps:
+        raise InputError(path, "must be a non-empty list", line=line, field="steps")
+    for step in steps:
+        for key in ("step", "output"):
+            if key not in step:
+                raise InputError(path, f"a step is missing '{key}'", line=line, field="steps")
+        for doc_id in step.get("retrieved", []):
+            if doc_id not in corpus:
+                raise InputError(path, f"doc id {doc_id!r} (step {step['step']}) is not in the corpus", line=line, field="retrieved")
+
+
+def build_examples(traces_path: str | os.PathLike, corpus: dict[str, Passage], framework: str, filter_name: str) -> StepwiseData:
+    """Examples of every kind from the traces that pass the filter, in trace then step order.
+
+    Every trace is checked against the corpus, kept or not: a missing doc id means the traces and
+    the corpus do not belong together.
+    """
+    if framework not in FRAMEWORKS:
+        raise InputError(traces_path, f"unknown framework {framework!r} (known: {', '.join(FRAMEWORKS)})")
+    examples: list[dict[str, Any]] = []
+    n_traces = n_kept = 0
+    steps_per_trace: Counter = Counter()
+    for number, trace in enumerate(tqdm(read_jsonl(traces_path, required=TRACE_FIELDS), desc="traces", unit="trace", mininterval=5), start=1):
+        _check_trace(trace, corpus, framework, traces_path, number)
+        n_traces += 1
+        if not passes(trace, filter_name, traces_path, number):
+            continue
+        n_kept += 1
+        steps = stepwise_prompts(trace, corpus.__getitem__, framework)
+        steps_per_trace[len(steps)] += 1
+        for position, (step, prompt, completion) in enumerate(steps, start=1):
+            examples.append(
+                {
+                    "id": trace["id"],
+                    "kind": kind_of(position, len(steps)),
+                    "step": step,
+                    "prompt": prompt.plain,
+                    "completion": completion,
+                    "context": prompt.context,
+                    "continuation": prompt.continuation,
+                }
+            )
+    log.info("%s: kept %d of %d traces (filter %s) -> %d examples", traces_path, n_kept, n_traces, filter_name, len(examples))
+    return StepwiseData(examples, n_traces, n_kept, steps_per_trace)
+
+
+def variant_examples(examples: Sequence[dict[str, Any]], variant: str) -> list[dict[str, Any]]:
+    kinds = VARIANTS[variant]
+    return [example for example in examples if example["kind"] in kinds]
+
+
+def _summary(values: Sequence[int]) -> dict[str, float] | None:
+    if not values:
+        return None
+    return {"mean": round(statistics.fmean(values), 2), "median": float(statistics.median(values)), "max": max(values)}
+
+
+def token_lengths(tokenizer: Any, texts: Sequence[str], batch: int = 256) -> list[int]:
+    """Token counts without special tokens (what the text itself costs)."""
+    lengths: list[int] = []
+    for start in range(0, len(texts), batch):
+        encoded = tokenizer(list(texts[start : start + batch]), add_special_tokens=False)["input_ids"]
+        lengths.extend(len(ids) for ids in encoded)
+    return lengths
+
+
+def compute_stats(data: StepwiseData, tokenizer: Any, variants: Sequence[str], filter_name: str) -> dict[str, Any]:
+    """Counts per kind and token lengths per variant, plus how many traces the filter kept."""
+    prompt_len = token_lengths(tokenizer, [e["prompt"] for e in data.examples])
+    completion_len = token_lengths(tokenizer, [e["completion"] for e in data.examples])
+    per_variant = {}
+    for variant in variants:
+        chosen = [i for i, e in enumerate(data.examples) if e["kind"] in VARIANTS[variant]]
+        by_kind = {
+            kind: {
+                "examples": sum(data.examples[i]["kind"] == kind for i in chosen),
+                "prompt_tokens": _summary([prompt_len[i] for i in chosen if data.examples[i]["kind"] == kind]),
+                "completion_tokens": _summary([completion_len[i] for i in chosen if data.examples[i]["kind"] == kind]),
+            }
+            for kind in KINDS
+            if kind in VARIANTS[variant]
+        }
+        per_variant[variant] = {
+            "examples": len(chosen),
+            "kinds": by_kind,
+            "prompt_tokens": _summary([prompt_len[i] for i in chosen]),
+            "completion_tokens": _summary([completion_len[i] for i in chosen]),
+        }
+    return {
+        "filter": filter_name,
+        "traces": data.n_traces,
+        "kept": data.n_kept,
+        "pass_rate": round(data.n_kept / data.n_traces, 4) if data.n_traces else None,
+        "steps_per_kept_trace": {str(k): v for k, v in sorted(data.steps_per_trace.items())},
+        "variants": per_variant,
+    }
+
+
+def _fmt(summary: dict[str, float] | None) -> str:
+    return "–" if summary is None else f"{summary['mean']:.1f} / {summary['median']:.0f} / {summary['max']}"
+
+
+def stats_markdown(stats: dict[str, Any]) -> str:
+    """stats.json as a Markdown table: one row per variant and kind."""
+    pass_rate = "–" if stats["pass_rate"] is None else f"{100 * stats['pass_rate']:.1f}%"
+    lines = [
+        f"Traces: {stats['traces']}, kept {stats['kept']} ({pass_rate}, filter `{stats['filter']}`); "
+        f"steps per kept trace: {stats['steps_per_kept_trace']}",
+        "",
+        "| variant | kind | examples | prompt tokens (mean / median / max) | completion tokens (mean / median / max) |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for variant, data in stats["variants"].items():
+        for kind, kind_data in data["kinds"].items():
+            lines.append(f"| {variant} | {kind} | {kind_data['examples']} | {_fmt(kind_data['prompt_tokens'])} | {_fmt(kind_data['completion_tokens'])} |")
+        lines.append(f"| {variant} | all | {data['examples']} | {_fmt(data['prompt_tokens'])} | {_fmt(data['completion_tokens'])} |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,44 @@
+"""`steper stepwise build`: step-wise example files (one per variant) + statistics from teacher traces."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from steper.distill.stepwise import FRAMEWORKS, StepwiseSettings, build_examples, compute_stats, load_corpus, stats_markdown, variant_examples
+from steper.io import atomic_path, write_json, write_jsonl
+from steper.settings import parse_settings, save_resolved
+
+log = logging.getLogger(__name__)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("build", help="build {variant}.jsonl, stats.json and stats.md from a trace file")
+    parser.add_argument("--traces", required=True, help="teacher trace file (JSON lines)")
+    parser.add_argument("--corpus", required=True, help="corpus JSONL the traces retrieved from")
+    parser.add_argument("--framework", required=True, choices=FRAMEWORKS)
+    parser.add_argument("--tokenizer", required=True, help="tokenizer directory used for the length statistics")
+    parser.add_argument("--output-dir", required=True)
+    parser.add_argument("--settings", default=None, help="StepwiseSettings as JSON or a JSON/YAML path: filter, variants")
+    parser.set_defaults(func=run_build)
+
+
+def run_build(args: argparse.Namespace) -> int:
+    from transformers import AutoTokenizer
+
+    settings = parse_settings(args.settings, StepwiseSettings)
+    corpus = load_corpus(args.corpus)
+    data = build_examples(args.traces, corpus, args.framework, settings.filter)
+    tokenizer = AutoTokenizer.from_pretrained(args.tokenizer)
+    stats = compute_stats(data, tokenizer, settings.variants, settings.filter)
+    output = Path(args.output_dir)
+    for variant in settings.variants:
+        count = write_jsonl(output / f"{variant}.jsonl", variant_examples(data.examples, variant))
+        log.info("%s: %d examples", output / f"{variant}.jsonl", count)
+    write_json(output / "stats.json", stats)
+    with atomic_path(output / "stats.md") as tmp:
+        tmp.write_text(stats_markdown(stats), encoding="utf-8")
+    save_resolved(output / "steper_settings.json", settings, traces=args.traces, corpus=args.corpus,
+                  framework=args.framework, tokenizer=args.tokenizer)
+    return 0

@@ -1,0 +1,69 @@
+"""vLLM backend for the paper tier's 70B/72B teachers (tensor parallel, automatic prefix caching).
+
+vLLM is an optional dependency (`pip install steper[gpu]`); it is imported only when this backend
+is built. Requests are plain data made by pure functions, so their content is tested without vLLM.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from steper.models.generation import Generation, GenerationSettings, StepEnd, cut_text
+from steper.models.prompting import Prompt, encode
+
+log = logging.getLogger(__name__)
+
+
+def engine_kwargs(model_dir: str | os.PathLike, settings: GenerationSettings) -> dict[str, Any]:
+    return {
+        "model": str(model_dir),
+        "tensor_parallel_size": settings.tensor_parallel_size,
+        "enable_prefix_caching": settings.prefix_caching,
+        "dtype": settings.dtype,
+        "max_model_len": settings.max_model_len,
+        "seed": settings.seed,
+        "trust_remote_code": False,
+    }
+
+
+def sampling_kwargs(max_new_tokens: int, stop: list[str]) -> dict[str, Any]:
+    """Greedy; vLLM drops the stop string from the text, as the transformers backend does."""
+    return {"temperature": 0.0, "max_tokens": max_new_tokens, "stop": list(stop), "include_stop_str_in_output": False}
+
+
+def build_requests(tokenizer, prompts: list[Prompt], chat_template: bool) -> list[dict[str, list[int]]]:
+    """Token-id prompts, encoded exactly as the transformers backend encodes them (same special tokens)."""
+    return [{"prompt_token_ids": ids} for ids in encode(tokenizer, prompts, chat_template)]
+
+
+class VLLMBackend:
+    def __init__(self, model_dir: str | os.PathLike, settings: GenerationSettings):
+        try:
+            import vllm
+        except ImportError:
+            raise ImportError("the vllm backend needs vLLM on a GPU machine: pip install 'steper[gpu]'") from None
+        self.settings = settings
+        self._vllm = vllm
+        log.info("starting vLLM for %s (tensor_parallel_size=%d)", model_dir, settings.tensor_parallel_size)
+        self.llm = vllm.LLM(**engine_kwargs(model_dir, settings))
+        self.tokenizer = self.llm.get_tokenizer()
+
+    def generate(
+        self, prompts: list[Prompt], max_new_tokens: int, stop: list[str], step_end: StepEnd | None = None
+    ) -> list[Generation]:
+        if not prompts:
+            return []
+        requests = build_requests(self.tokenizer, prompts, self.settings.chat_template)
+        params = self._vllm.SamplingParams(**sampling_kwargs(max_new_tokens, stop))
+        outputs = self.llm.generate(requests, params, use_tqdm=True)
+        # vLLM cannot stop a sequence at a step end, so the step is cut out afterwards.
+        return [
+            Generation(
+                text=cut_text(output.outputs[0].text, stop, step_end),
+                prompt_tokens=len(output.prompt_token_ids),
+                completion_tokens=len(output.outputs[0].token_ids),
+            )
+            for output in outputs
+        ]

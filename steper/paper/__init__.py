@@ -1,0 +1,1 @@
+"""Tables, figures and the reproduction report, rendered from result files alone."""

@@ -1,0 +1,210 @@
+"""Student training on a tiny random Llama: loss goes down, logs, outputs, methods, batching."""
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from steper.distill.batching import Features, KindMixingSampler, collate, encode_example, mixed_batches
+from steper.distill.launch import deepspeed_config, launch_command, needs_launch, resolve_deepspeed
+from steper.distill.losses import UniformWeighting, per_kind_losses
+from steper.distill.train_settings import parse_train_settings
+from steper.distill.trainer import StepwiseModel, load_examples, train
+from steper.io import InputError
+from steper.models.tiny import RandomModelSettings, build_random_model
+
+CORPUS = Path(__file__).parent / "fixtures" / "distill" / "corpus.jsonl"
+COMPLETIONS = {
+    "first": " The Hollow Orchard is a novel by Tamsin Everhart.",
+    "mid": " Tamsin Everhart was born in Brackenford.",
+    "final": " So the answer is: Brackenford.",
+}
+
+
+def tiny_student(directory):
+    """The smoke tier's random Llama (tokenizer trained on the fixture corpus), made smaller."""
+    build_random_model([CORPUS], directory, RandomModelSettings(hidden_size=32, intermediate_size=64, vocab_size=512))
+    return directory
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    return tiny_student(tmp_path_factory.mktemp("models") / "student")
+
+
+def _examples(n_per_kind=6):
+    examples = []
+    for i in range(n_per_kind):
+        for kind in ("first", "mid", "final"):
+            context = f"Wikipedia Title: Tamsin Everhart\nTamsin Everhart was born in Brackenford.\n\nQ: Where {i}?\nA:"
+            continuation = "" if kind == "first" else " The Hollow Orchard is a novel by Tamsin Everhart."
+            examples.append({"id": f"q{i}", "kind": kind, "step": 1, "prompt": context + continuation,
+                             "completion": COMPLETIONS[kind], "context": context, "continuation": continuation})
+    return examples
+
+
+@pytest.fixture()
+def data_path(tmp_path):
+    path = tmp_path / "first-mid-final.jsonl"
+    path.write_text("".join(json.dumps(e) + "\n" for e in _examples()), encoding="utf-8")
+    return path
+
+
+def _settings(loss, **training):
+    base = {"lr": 3e-3, "epochs": 2, "batch_size": 6, "bf16": False, "warmup_ratio": 0.0, "sigma_lr": 0.05}
+    return parse_train_settings({"method": {"loss": loss}, "training": {**base, **training}})
+
+
+def _toy_loss(model_path, examples):
+    """Mean token CE of the completions (all kinds) under the model at `model_path`."""
+    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    student = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
+    kinds = ("first", "mid", "final")
+    features = [encode_example(tokenizer, e, kinds.index(e["kind"]), 256, False) for e in examples]
+    model = StepwiseModel(student, UniformWeighting())
+    with torch.no_grad():
+        return model(**collate(features, tokenizer.pad_token_id))["loss"].item() / 3
+
+
+def test_training_reduces_loss_and_logs_per_kind(model_dir, data_path, tmp_path):
+    out = tmp_path / "student"
+    summary = train(data_path, model_dir, out, _settings("difficulty_aware"))
+    assert summary["steps"] == 6 and summary["examples"] == {"first": 6, "mid": 6, "final": 6}
+    assert _toy_loss(out, _examples()) < _toy_loss(model_dir, _examples()) - 0.5
+    records = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == list(range(1, 7))
+    for record in records:
+        assert {"step", "epoch", "lr", "loss", "kind_losses", "sigma", "weights"} <= set(record)
+        assert set(record["kind_losses"]) == set(record["sigma"]) == set(record["weights"]) == {"first", "mid", "final"}
+    assert records[-1]["kind_losses"]["final"] < records[0]["kind_losses"]["final"]
+    # losses above 1 make every sigma grow away from its start (weights shrink below 0.5)
+    assert all(s > 1.0 for s in records[-1]["sigma"].values())
+    assert records[-1]["weights"]["first"] == pytest.approx(0.5 / records[-1]["sigma"]["first"] ** 2, rel=1e-4)
+    saved = json.loads((out / "steper_settings.json").read_text())
+    assert saved["settings"]["method"]["loss"] == "difficulty_aware" and saved["summary"]["steps"] == 6
+    reloaded = AutoModelForCausalLM.from_pretrained(out)
+    assert reloaded.dtype == torch.bfloat16 and reloaded.config.use_cache
+    assert not list(out.parent.glob(".student.*"))
+
+
+def test_vanilla_trains_on_final_steps_only(model_dir, data_path, tmp_path):
+    out = tmp_path / "vanilla"
+    summary = train(data_path, model_dir, out, _settings("vanilla", max_steps=2, bf16=True, gradient_checkpointing=True))
+    assert summary["examples"] == {"final": 6} and summary["sigma"] is None
+    records = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
+    assert all(set(r["kind_losses"]) == {"final"} for r in records)
+    assert all(r["loss"] == pytest.approx(r["kind_losses"]["final"], rel=1e-4) for r in records)
+
+
+def test_fixed_weights_log_the_weighted_sum(model_dir, data_path, tmp_path):
+    settings = parse_train_settings({"method": {"loss": "fixed", "weights": {"first": 1.5, "mid": 1.0, "final": 0.5}},
+                                     "training": {"max_steps": 1, "batch_size": 18, "bf16": False}})
+    out = tmp_path / "fixed"
+    train(data_path, model_dir, out, settings)
+    record = json.loads((out / "train_log.jsonl").read_text().splitlines()[0])
+    losses = record["kind_losses"]
+    assert record["loss"] == pytest.approx(1.5 * losses["first"] + losses["mid"] + 0.5 * losses["final"], rel=1e-4)
+
+
+def test_encode_masks_prompt_appends_eos_and_truncates_prompt_left(model_dir):
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    example = _examples(1)[2]
+    full = encode_example(tokenizer, example, 2, 1024, False)
+    completion = tokenizer(example["completion"], add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+    n_prompt = len(full.input_ids) - len(completion)
+    assert full.labels == [-100] * n_prompt + completion
+    assert full.input_ids[-len(completion):] == completion
+    short = encode_example(tokenizer, example, 2, len(completion) + 5, False)
+    assert len(short.input_ids) == len(completion) + 5
+    assert short.input_ids[-len(completion) - 4:] == full.input_ids[-len(completion) - 4:]
+    assert short.labels[-len(completion):] == completion and short.n_completion == len(completion)
+
+
+def test_chat_template_prompt_is_rendered_without_extra_special_tokens(model_dir):
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    example = _examples(1)[1]
+    features = encode_example(tokenizer, example, 1, 1024, True)
+    n_prompt = features.labels.count(-100)
+    text = tokenizer.decode(features.input_ids[:n_prompt])
+    assert text == f"<|im_start|>user\n{example['context']}<|im_end|>\n<|im_start|>assistant\n{example['continuation']}"
+    assert features.input_ids[-1] == tokenizer.convert_tokens_to_ids("<|im_end|>")
+
+
+def test_left_padded_completion_logits_match_unpadded_forward(model_dir):
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    student = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    examples = _examples(2)
+    features = [encode_example(tokenizer, e, ("first", "mid", "final").index(e["kind"]), 256, False) for e in examples]
+    features[0] = Features(features[0].input_ids[5:], features[0].labels[5:], features[0].kind)  # uneven lengths
+    model = StepwiseModel(student, UniformWeighting())
+    with torch.no_grad():
+        batched = model(**collate(features, tokenizer.pad_token_id))["kind_losses"]
+        token_sums, counts = Counter(), Counter()
+        for f in features:
+            logits = student(input_ids=torch.tensor([f.input_ids])).logits[:, :-1]
+            labels = torch.tensor([f.labels[1:]])
+            kind = ("first", "mid", "final")[f.kind]
+            n = (labels != -100).sum().item()
+            token_sums[kind] += per_kind_losses(logits, labels, torch.tensor([f.kind]))[kind].item() * n
+            counts[kind] += n
+    for kind, value in batched.items():
+        assert value.item() == pytest.approx(token_sums[kind] / counts[kind], rel=1e-4)
+
+
+def test_batches_mix_kinds_and_length_grouping_pads_less():
+    kinds = [0] * 30 + [1] * 20 + [2] * 10
+    lengths = [10 + (i * 37) % 500 for i in range(60)]
+    for group in (False, True):
+        batches = mixed_batches(kinds, lengths, 6, seed=3, group_by_length=group)
+        assert sorted(i for b in batches for i in b) == list(range(60))
+        assert all({kinds[i] for i in b} == {0, 1, 2} for b in batches)
+    padded = {g: sum(len(b) * max(lengths[i] for i in b) for b in mixed_batches(kinds, lengths, 6, 3, g)) for g in (False, True)}
+    assert padded[True] < padded[False]
+    sampler = KindMixingSampler(kinds, lengths, 6, seed=0, group_by_length=True)
+    first, second = list(sampler), list(sampler)
+    assert sorted(first) == sorted(second) == list(range(60)) and first != second
+
+
+def test_partial_batch_stays_last():
+    kinds = [0] * 7 + [2] * 6
+    batches = mixed_batches(kinds, list(range(13)), 4, seed=1, group_by_length=True)
+    assert [len(b) for b in batches] == [4, 4, 4, 1]
+
+
+def test_collate_left_pads_with_real_positions():
+    batch = collate([Features([5, 6, 7], [-100, 6, 7], 0), Features([8], [8], 2)], pad_id=0)
+    assert batch["input_ids"].tolist() == [[5, 6, 7], [0, 0, 8]]
+    assert batch["attention_mask"].tolist() == [[1, 1, 1], [0, 0, 1]]
+    assert batch["position_ids"].tolist() == [[0, 1, 2], [0, 0, 0]]
+    assert batch["labels"].tolist() == [[-100, 6, 7], [-100, -100, 8]]
+    assert batch["kind_ids"].tolist() == [0, 2]
+
+
+def test_settings_errors_name_the_field(data_path):
+    with pytest.raises(InputError, match="batchsize"):
+        parse_train_settings({"training": {"batchsize": 4}})
+    with pytest.raises(InputError, match="method.weights"):
+        parse_train_settings({"method": {"loss": "fixed"}})
+    with pytest.raises(InputError, match="method.data"):
+        parse_train_settings({"method": {"data": "mid"}})
+    assert parse_train_settings(None).training.lr == 5e-6
+    assert [e["kind"] for e in load_examples(data_path, ("final",))] == ["final"] * 6
+
+
+def test_launch_command_and_deepspeed_config():
+    command = launch_command(["--data", "d.jsonl", "--settings", "{}"], 4, python="/py")
+    assert command == ["/py", "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "4",
+                       "-m", "steper.cli", "train", "run", "--data", "d.jsonl", "--settings", "{}"]
+    assert needs_launch(4, False, {}) and needs_launch(1, True, {})
+    assert not needs_launch(4, True, {"LOCAL_RANK": "0"}) and not needs_launch(1, False, {})
+    config = resolve_deepspeed("zero3")
+    assert config == deepspeed_config(3)
+    assert config["zero_optimization"]["stage"] == 3 and config["bf16"]["enabled"] == "auto"
+    assert config["zero_optimization"]["stage3_gather_16bit_weights_on_model_save"] is True
+    assert "optimizer" not in config and "scheduler" not in config
+    assert resolve_deepspeed(None) is None
+    with pytest.raises(InputError, match="training.deepspeed"):
+        resolve_deepspeed("zero-three")

@@ -1,0 +1,81 @@
+"""Conversion of IRCoT's annotation files, the demonstration file, and the `steper teacher` CLI."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from steper.cli import main
+from steper.frameworks.demonstrations import (
+    convert_annotations,
+    load_demonstrations,
+    parse_annotation_jsonnet,
+    select_demonstrations,
+)
+from steper.io import InputError
+
+FIXTURES = Path(__file__).parent / "fixtures" / "frameworks"
+
+
+def test_parse_jsonnet_subset():
+    data = parse_annotation_jsonnet(
+        "[ # c\n {'a': 'it\\'s \"x\"', \"b\": [1, 2,], 'c': \"# not a comment, ]\",}, ]"
+    )
+    assert data == [{"a": "it's \"x\"", "b": [1, 2], "c": "# not a comment, ]"}]
+    with pytest.raises(InputError):
+        parse_annotation_jsonnet("[{'a': }]")
+
+
+def test_convert_fixture_without_records_uses_snippets():
+    demos = convert_annotations(str(FIXTURES / "annotations.jsonnet"))
+    first, second = demos
+    assert first.id == "q-hotpot-1" and first.answer == "Brennan Vale"
+    assert first.cot == [
+        "The film that stars Tamsin Everhart is The Hollow Orchard.",
+        "The Hollow Orchard was directed by Brennan Vale.",
+        "So the answer is: Brennan Vale.",
+    ]
+    assert first.contexts == [
+        {"title": "The Hollow Orchard", "text": "The Hollow Orchard is a 1998 drama film starring Tamsin Everhart."},
+        {"title": "Brennan Vale", "text": 'Brennan Vale directed "The Hollow Orchard".'},
+    ]
+    assert second.question == 'Where was the author of "Quiet Harbor" born?'
+    assert second.answer == "St. Albans"
+    assert second.contexts[0] == {"title": "Quiet Harbor", "text": "Quiet Harbor is a novel"}  # no snippet: the substring
+    assert second.followups == []
+
+
+def test_convert_with_records_takes_full_passages_and_distractors():
+    demos = convert_annotations(str(FIXTURES / "annotations.jsonnet"), records_path=FIXTURES / "annotation_records.jsonl")
+    assert [c["title"] for c in demos[1].contexts] == ["Harbor Lights", "Quiet Harbor", "Mara Quill"]
+    assert demos[1].contexts[1]["text"] == "Quiet Harbor is a novel by Mara Quill, published in 1971."
+
+
+def test_cli_annotations_and_demonstration_selection(tmp_path):
+    out = tmp_path / "demos.jsonl"
+    assert main(["teacher", "annotations", "--dataset", "musique", "--input", str(FIXTURES / "annotations.jsonnet"), "--output", str(out)]) == 0
+    demos = load_demonstrations(out)
+    assert len(demos) == 2 and demos[0].cot[-1] == "So the answer is: Brennan Vale."
+    assert select_demonstrations(demos, 0, 0, "ircot") == []
+    assert select_demonstrations(demos, 2, 1, "ircot") == select_demonstrations(demos, 2, 1, "ircot")
+    with pytest.raises(InputError, match="selfask"):
+        select_demonstrations(demos, 1, 0, "selfask")  # IRCoT's annotations carry no decomposition
+
+
+def test_bad_demonstration_file(tmp_path):
+    path = tmp_path / "demos.jsonl"
+    path.write_text(json.dumps({"id": "1", "question": "q", "answer": "a", "contexts": [{"title": "t"}], "cot": []}) + "\n")
+    with pytest.raises(InputError) as error:
+        load_demonstrations(path)
+    assert error.value.line == 1 and error.value.field == "contexts"
+
+
+def test_cli_rejects_unknown_settings(tmp_path, capsys):
+    records = tmp_path / "records.jsonl"
+    records.write_text(json.dumps({"id": "1", "question": "q", "answers": ["a"]}) + "\n")
+    code = main([
+        "teacher", "run", "--framework", "direct", "--records", str(records), "--model", "m", "--model-name", "m",
+        "--output", str(tmp_path / "out.jsonl"), "--settings", json.dumps({"framework": {"top_kk": 3}}),
+    ])
+    assert code == 2 and "top_kk" in capsys.readouterr().err
+    assert not (tmp_path / "out.jsonl").exists()
