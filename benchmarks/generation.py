@@ -3,7 +3,8 @@
 Every prompt is [two few-shot demonstrations, identical for all questions] + [the question's own
 passages] + [question] + "A:", and generation stops at the end of the first sentence, as one IRCoT
 reasoning step does. The figures (tokens/s, seconds per question, speed-up, output agreement)
-go to a JSON file; nothing here is asserted.
+go to a JSON file; nothing here is asserted. Wall time depends on what else shares the machine, so
+CPU time and the load average are recorded too.
 
     python benchmarks/generation.py /work/models/smollm2-135m --output benchmarks/results/generation.json
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import platform
 import re
 import time
@@ -99,9 +101,10 @@ def run(model_dir: str, prompts: list[Prompt], settings: GenerationSettings, max
     backend = make_backend(model_dir, settings)
     backend.generate(prompts[:1], 4, ["\n"])  # warm-up: allocator, kernels
     backend.reset_prefix_cache()
-    start = time.perf_counter()
+    load_before = os.getloadavg()[0]
+    start, cpu_start = time.perf_counter(), time.process_time()
     generations = backend.generate(prompts, max_new_tokens, ["\n"], first_sentence)
-    seconds = time.perf_counter() - start
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     completion = sum(generation.completion_tokens for generation in generations)
     prompt_tokens = sum(generation.prompt_tokens for generation in generations)
     log.info("batch_size=%d prefix_caching=%s: %.1f s", settings.batch_size, settings.prefix_caching, seconds)
@@ -109,6 +112,9 @@ def run(model_dir: str, prompts: list[Prompt], settings: GenerationSettings, max
         "settings": {"batch_size": settings.batch_size, "prefix_caching": settings.prefix_caching, "dtype": settings.dtype},
         "seconds": round(seconds, 3),
         "seconds_per_question": round(seconds / len(prompts), 3),
+        # CPU time of this process: less sensitive than wall time to other jobs sharing the cores.
+        "cpu_seconds": round(cpu_seconds, 3),
+        "load_average_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "prompt_tokens": prompt_tokens,
         "completion_tokens": completion,
         "completion_tokens_per_second": round(completion / seconds, 2),
@@ -143,6 +149,7 @@ def main() -> None:
         "sequential": sequential,
         "batched": batched,
         "speedup": round(sequential["seconds"] / batched["seconds"], 2),
+        "speedup_cpu_time": round(sequential["cpu_seconds"] / batched["cpu_seconds"], 2),
         "identical_outputs": agreement,
     }
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)

@@ -19,28 +19,17 @@ def _lines(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
+def corpus(*args) -> int:
+    return main(["data", "corpus", *map(str, args)])
+
+
 def test_corpus_from_records_dedups_and_ids(tmp_path):
     dev = tmp_path / "dev.jsonl"
     prepare("2wikimultihopqa", "2wikimultihopqa", FIXTURES / "2wikimultihopqa" / "dev.json", dev)
     musique = tmp_path / "musique.jsonl"
     prepare("musique", "musique", FIXTURES / "musique" / "musique_ans_v1.0_dev.jsonl", musique)
     out = tmp_path / "corpus.jsonl"
-    assert (
-        main(
-            [
-                "data",
-                "corpus",
-                "--dataset",
-                "2wikimultihopqa",
-                "--records",
-                str(dev),
-                str(musique),
-                "--output",
-                str(out),
-            ]
-        )
-        == 0
-    )
+    assert corpus("--dataset", "2wikimultihopqa", "--records", dev, musique, "--output", out) == 0
     docs = _lines(out)
     # 2Wiki: 3 + 3 + 2 + 4 paragraphs, of which "Blind Shaft", "Polish-Russian War (film)", "Xawery Żuławski" repeat;
     # MuSiQue: 3 + 4 + 5, of which "Zürich" (2 distinct texts) and nothing else repeats exactly
@@ -48,58 +37,30 @@ def test_corpus_from_records_dedups_and_ids(tmp_path):
     assert len({d["id"] for d in docs}) == len(docs)
     first = docs[0]
     assert first["title"] == "Maheen Khan"
-    assert (
-        first["contents"]
-        == "Maheen Khan is a Pakistani fashion and costume designer. She has done many national and international projects."
+    assert first["contents"] == (
+        "Maheen Khan is a Pakistani fashion and costume designer. She has done many national and international projects."
     )
     assert first["id"] == hashlib.sha256(f"{first['title']} {first['contents']}".encode()).hexdigest()[:16]
     assert [d["title"] for d in docs].count("Zürich") == 2
     stats = json.loads((tmp_path / "corpus.jsonl.stats.json").read_text())
     assert stats == {"dataset": "2wikimultihopqa", "count": 21, "duplicates": 3, "expected": None, "match": None}
-    # same inputs, same file
-    again = tmp_path / "again.jsonl"
-    main(
-        ["data", "corpus", "--dataset", "2wikimultihopqa", "--records", str(dev), str(musique), "--output", str(again)]
-    )
+    again = tmp_path / "again.jsonl"  # same inputs, same file
+    corpus("--dataset", "2wikimultihopqa", "--records", dev, musique, "--output", again)
     assert again.read_bytes() == out.read_bytes()
 
 
 def test_corpus_from_native_files_and_expected_count(tmp_path):
     out = tmp_path / "corpus.jsonl"
-    code = main(
-        [
-            "data",
-            "corpus",
-            "--dataset",
-            "musique",
-            "--native",
-            "musique",
-            "--records",
-            str(FIXTURES / "musique" / "musique_ans_v1.0_dev.jsonl"),
-            str(FIXTURES / "musique" / "musique_full_v1.0_dev.json"),
-            "--output",
-            str(out),
-            "--expect-count",
-        ]
+    answerable = FIXTURES / "musique" / "musique_ans_v1.0_dev.jsonl"
+    full = FIXTURES / "musique" / "musique_full_v1.0_dev.json"
+    code = corpus(
+        "--dataset", "musique", "--native", "musique", "--records", answerable, full, "--output", out, "--expect-count"
     )
     assert code == 0
     stats = json.loads((tmp_path / "corpus.jsonl.stats.json").read_text())
     assert stats["count"] == 12 and stats["expected"] == 139_416 and stats["match"] is False
-    main(
-        [
-            "data",
-            "corpus",
-            "--dataset",
-            "musique",
-            "--native",
-            "musique",
-            "--records",
-            str(FIXTURES / "musique" / "musique_ans_v1.0_dev.jsonl"),
-            "--output",
-            str(out),
-            "--expect-count",
-            "12",
-        ]
+    corpus(
+        "--dataset", "musique", "--native", "musique", "--records", answerable, "--output", out, "--expect-count", 12
     )
     assert json.loads((tmp_path / "corpus.jsonl.stats.json").read_text())["match"] is True
 
@@ -121,19 +82,8 @@ def _abstracts_archive(tmp_path: Path) -> Path:
 
 def test_corpus_from_wiki_abstracts(tmp_path):
     out = tmp_path / "hotpot.jsonl"
-    code = main(
-        [
-            "data",
-            "corpus",
-            "--dataset",
-            "hotpotqa",
-            "--wiki-abstracts",
-            str(_abstracts_archive(tmp_path)),
-            "--output",
-            str(out),
-            "--expect-count",
-        ]
-    )
+    archive = _abstracts_archive(tmp_path)
+    code = corpus("--dataset", "hotpotqa", "--wiki-abstracts", archive, "--output", out, "--expect-count")
     assert code == 0
     docs = _lines(out)
     assert [d["title"] for d in docs] == ["Anarchism", "Zürich", "Łódź", "Empty abstract"]
@@ -155,9 +105,7 @@ def test_broken_abstracts_line_is_named(tmp_path, capsys):
         info.size = len(data)
         tar.addfile(info, io.BytesIO(data))
     out = tmp_path / "c.jsonl"
-    assert (
-        main(["data", "corpus", "--dataset", "hotpotqa", "--wiki-abstracts", str(archive), "--output", str(out)]) == 2
-    )
+    assert corpus("--dataset", "hotpotqa", "--wiki-abstracts", archive, "--output", out) == 2
     err = capsys.readouterr().err
     assert "dump/AA/wiki_00.bz2, line 2" in err and "'title'" in err
     assert not out.exists()
@@ -168,17 +116,6 @@ def test_corpus_from_extracted_abstracts_directory(tmp_path):
     with tarfile.open(archive) as tar:
         tar.extractall(tmp_path / "dump", filter="data")
     from_dir, from_tar = tmp_path / "dir.jsonl", tmp_path / "tar.jsonl"
-    main(
-        [
-            "data",
-            "corpus",
-            "--dataset",
-            "hotpotqa",
-            "--wiki-abstracts",
-            str(tmp_path / "dump"),
-            "--output",
-            str(from_dir),
-        ]
-    )
-    main(["data", "corpus", "--dataset", "hotpotqa", "--wiki-abstracts", str(archive), "--output", str(from_tar)])
+    corpus("--dataset", "hotpotqa", "--wiki-abstracts", tmp_path / "dump", "--output", from_dir)
+    corpus("--dataset", "hotpotqa", "--wiki-abstracts", archive, "--output", from_tar)
     assert from_dir.read_bytes() == from_tar.read_bytes()

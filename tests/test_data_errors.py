@@ -15,6 +15,11 @@ from steper.io import InputError
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
+def steper(*args) -> int:
+    """Run the CLI as the Snakemake rules do."""
+    return main([str(a) for a in args])
+
+
 def _hotpot_list(tmp_path: Path, mutate) -> Path:
     records = json.loads((FIXTURES / "hotpotqa" / "hotpot_dev_distractor_sample.json").read_text(encoding="utf-8"))
     mutate(records)
@@ -85,19 +90,8 @@ def test_unknown_format_is_an_error(tmp_path):
 def test_cli_reports_the_error_and_exits_nonzero(tmp_path, capsys):
     source = _hotpot_list(tmp_path, lambda records: records[0].pop("answer"))
     output = tmp_path / "data" / "dev.jsonl"
-    code = main(
-        [
-            "data",
-            "prepare",
-            "--format",
-            "hotpotqa",
-            "--dataset",
-            "hotpotqa",
-            "--input",
-            str(source),
-            "--output",
-            str(output),
-        ]
+    code = steper(
+        "data", "prepare", "--format", "hotpotqa", "--dataset", "hotpotqa", "--input", source, "--output", output
     )
     assert code == 2
     message = capsys.readouterr().err
@@ -108,22 +102,9 @@ def test_cli_reports_the_error_and_exits_nonzero(tmp_path, capsys):
 def test_cli_prepare_writes_unified_records(tmp_path):
     output = tmp_path / "dev.jsonl"
     shutil.copy(FIXTURES / "2wikimultihopqa" / "id_aliases.json", tmp_path / "id_aliases.json")
-    code = main(
-        [
-            "data",
-            "prepare",
-            "--format",
-            "2wikimultihopqa",
-            "--dataset",
-            "2wikimultihopqa",
-            "--input",
-            str(FIXTURES / "2wikimultihopqa" / "dev.json"),
-            "--output",
-            str(output),
-            "--aliases",
-            str(tmp_path / "id_aliases.json"),
-        ]
-    )
+    fixture = FIXTURES / "2wikimultihopqa" / "dev.json"
+    args = ["--format", "2wikimultihopqa", "--dataset", "2wikimultihopqa", "--input", fixture, "--output", output]
+    code = steper("data", "prepare", *args, "--aliases", tmp_path / "id_aliases.json")
     assert code == 0
     rows = [json.loads(line) for line in output.read_text(encoding="utf-8").splitlines()]
     assert len(rows) == 4 and rows[0]["answers"][1] == "Malgorzata Braunek"

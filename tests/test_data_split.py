@@ -10,6 +10,11 @@ from steper.data.records import Record
 from steper.data.split import SplitSettings, split_records
 
 
+def steper(*args) -> int:
+    """Run the CLI as the Snakemake rules do."""
+    return main([str(a) for a in args])
+
+
 def _records(prefix: str, n: int) -> list[Record]:
     return [Record(id=f"{prefix}{i}", dataset="toy", question=f"q{i}?", answers=[f"a{i}"]) for i in range(n)]
 
@@ -50,20 +55,9 @@ def test_cli_writes_three_files_and_settings(tmp_path):
             "".join(json.dumps(r.to_dict()) + "\n" for r in _records(prefix, n)), encoding="utf-8"
         )
     out = tmp_path / "data"
-    code = main(
-        [
-            "data",
-            "split",
-            "--train",
-            str(tmp_path / "train.jsonl"),
-            "--dev",
-            str(tmp_path / "dev.jsonl"),
-            "--output-dir",
-            str(out),
-            "--settings",
-            '{"n_train": 4, "n_dev": 5, "n_test": 8, "seed": 3}',
-        ]
-    )
+    settings = '{"n_train": 4, "n_dev": 5, "n_test": 8, "seed": 3}'
+    paths = ["--train", tmp_path / "train.jsonl", "--dev", tmp_path / "dev.jsonl", "--output-dir", out]
+    code = steper("data", "split", *paths, "--settings", settings)
     assert code == 0
     sizes = {name: len((out / f"{name}.jsonl").read_text().splitlines()) for name in ("train", "dev", "test")}
     assert sizes == {"train": 4, "dev": 5, "test": 8}

@@ -124,7 +124,8 @@ def test_demonstrations_come_from_a_separate_world(worlds):
             assert set(demo) == {"id", "question", "answer", "contexts", "cot", "followups"}
             assert f" {normalize_answer(demo['answer'])} " not in normalized_world  # as whole words
             assert demo["cot"][-1] == f"So the answer is: {demo['answer']}."
-            assert len(demo["cot"]) == len(demo["followups"]) + 1
+            comparison = any(word in demo["question"] for word in (" first, ", " later, "))
+            assert len(demo["cot"]) == len(demo["followups"]) + (2 if comparison else 1)
             assert len(demo["contexts"]) >= 4  # at least two gold passages and two distractors
             text = " ".join(c["text"] for c in demo["contexts"])
             for step in demo["followups"]:
@@ -143,41 +144,21 @@ def test_same_settings_same_files_and_datasets_differ(tmp_path, worlds):
 
 
 def test_cli_defaults_and_settings_validation(tmp_path, capsys):
-    out = tmp_path / "raw"
-    assert (
-        main(
-            [
-                "data",
-                "toy",
-                "--dataset",
-                "musique",
-                "--output-dir",
-                str(out),
-                "--settings",
-                '{"n_train": 20, "n_dev": 10}',
-            ]
-        )
-        == 0
-    )
+    out, annotations = tmp_path / "raw", tmp_path / "annotations" / "musique.jsonl"
+    args = ["data", "toy", "--dataset", "musique", "--output-dir", str(out)]
+    assert main([*args, "--demonstrations", str(annotations), "--settings", '{"n_train": 20, "n_dev": 10}']) == 0
     assert len(_jsonl(out / "musique_ans_v1.0_train.jsonl")) == 20
     assert json.loads((out / "steper_settings.json").read_text())["settings"]["n_entities"] == 400
-    assert (
-        main(
-            [
-                "data",
-                "toy",
-                "--dataset",
-                "musique",
-                "--output-dir",
-                str(tmp_path / "x"),
-                "--settings",
-                '{"entities": 3}',
-            ]
-        )
-        == 2
-    )
+    assert annotations.read_bytes() == (out / "demonstrations.jsonl").read_bytes()
+    assert main([*args[:-1], str(tmp_path / "x"), "--settings", '{"entities": 3}']) == 2
     assert "entities" in capsys.readouterr().err
     with pytest.raises(InputError) as error:
         generate("hotpotqa", tmp_path / "y", ToySettings(n_entities=60, n_train=5000))
     assert error.value.field == "n_train"
     assert not (tmp_path / "y").exists()
+
+
+def test_only_the_last_cot_sentence_states_the_answer(worlds):
+    for directory in worlds.values():
+        for demo in _jsonl(directory / "demonstrations.jsonl"):
+            assert [s for s in demo["cot"] if "answer is" in s] == [demo["cot"][-1]]

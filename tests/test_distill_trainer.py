@@ -8,6 +8,7 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from steper.cli import main
 from steper.distill.batching import Features, KindMixingSampler, collate, encode_example, mixed_batches
 from steper.distill.launch import deepspeed_config, launch_command, needs_launch, resolve_deepspeed
 from steper.distill.losses import UniformWeighting, per_kind_losses
@@ -208,3 +209,21 @@ def test_launch_command_and_deepspeed_config():
     assert resolve_deepspeed(None) is None
     with pytest.raises(InputError, match="training.deepspeed"):
         resolve_deepspeed("zero-three")
+
+
+def test_cli_rejects_bad_settings_before_training(data_path, model_dir, tmp_path, capsys):
+    out = tmp_path / "never"
+    code = main(["train", "run", "--data", str(data_path), "--model", str(model_dir), "--output", str(out),
+                 "--settings", '{"training": {"lr": 1e-3, "warmup": 0.1}}'])
+    assert code == 2 and "field 'warmup'" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_bad_example_names_line_and_field(tmp_path):
+    path = tmp_path / "bad.jsonl"
+    good, bad = _examples(1)[:2]
+    bad = {**bad, "prompt": "something else"}
+    path.write_text(json.dumps(good) + "\n" + json.dumps(bad) + "\n", encoding="utf-8")
+    with pytest.raises(InputError) as error:
+        load_examples(path, ("first", "mid", "final"))
+    assert (error.value.line, error.value.field) == (2, "prompt")

@@ -228,14 +228,18 @@ def test_run_framework_writes_traces_and_summary(tmp_path):
     assert written["accuracy"] == summary["accuracy"] and "seconds_per_question" in written
 
 
-def test_resume_after_a_kill_recomputes_nothing(tmp_path):
+@pytest.mark.parametrize("killed_file", ["partial.jsonl.partial", "partial.jsonl"])
+def test_resume_after_a_kill_recomputes_nothing(tmp_path, killed_file):
+    """A killed run leaves `<output>.partial`; an older complete output may also be extended."""
     write_records(tmp_path / "records.jsonl")
     run(tmp_path, tmp_path / "full.jsonl", ScriptedGenerator(IRCOT_SCRIPT))
+    assert not (tmp_path / "full.jsonl.partial").exists()
     full = (tmp_path / "full.jsonl").read_text().splitlines(keepends=True)
     partial = tmp_path / "partial.jsonl"
-    partial.write_text("".join(full[:2]) + full[2][:25])  # two finished lines and a torn third
+    (tmp_path / killed_file).write_text("".join(full[:2]) + full[2][:25])  # two finished lines and a torn third
     generator = ScriptedGenerator(IRCOT_SCRIPT)
     run(tmp_path, partial, generator)
+    assert not (tmp_path / "partial.jsonl.partial").exists()
     # only r2, r3, r4 run: r0 and r1 were finished, the torn r2 is redone
     assert [ScriptedGenerator.question(prompt) for prompt in generator.calls[0]] == [Q1, Q2, Q1]
     assert sum(len(call) for call in generator.calls) == 2 + 3 + 1 + 2  # r2 (2 steps), r3 (3 steps + forced), r4 (2 steps)

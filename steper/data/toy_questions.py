@@ -45,6 +45,8 @@ class Question:
     hops: list[Hop]
     answer_id: str = ""
     answer_aliases: list[str] = field(default_factory=list)
+    # comparisons: the sentence that turns the looked-up facts into the answer (a CoT step of its own)
+    conclusion: str | None = None
 
     @property
     def gold_titles(self) -> list[str]:
@@ -267,6 +269,7 @@ def born_first(a: Person, b: Person) -> Question | None:
         [birth_year_hop(a), birth_year_hop(b)],
         first.id,
         _aliases(first),
+        f"{first.name} was born first.",
     )
 
 
@@ -277,6 +280,7 @@ def same_nationality(a: Person, b: Person) -> Question:
         answer,
         "comparison",
         [nationality_hop(a), nationality_hop(b)],
+        conclusion=f"{a.name} and {b.name} are {'' if answer == 'yes' else 'not '}of the same nationality.",
     )
 
 
@@ -290,6 +294,7 @@ def came_out_first(a: Work, b: Work) -> Question | None:
         "comparison",
         [year_hop(a), year_hop(b)],
         first.id,
+        conclusion=f"{first.title} came out first.",
     )
 
 
@@ -303,6 +308,7 @@ def creator_born_later(a: Work, b: Work) -> Question | None:
         "bridge_comparison",
         [creator_hop(a), creator_hop(b), birth_year_hop(a.creator, 0), birth_year_hop(b.creator, 1)],
         later.id,
+        conclusion=f"{later.creator.name}, the {later.role} of {later.title}, was born later.",
     )
 
 

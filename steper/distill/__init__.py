@@ -1,4 +1,8 @@
-"""Step-wise distillation: dataset builder (stepwise), losses (losses), student training (trainer).
+"""Step-wise distillation: dataset builder, losses, student training.
 
-Submodules are imported explicitly so that building step-wise datasets never pays for torch.
+stepwise (+ stepwise_cli): traces -> step-wise examples and statistics; kinds: first/mid/final and
+variants; losses: per-kind CE and kind weightings; batching: tokenisation, kind-mixing sampler,
+collation; train_settings, launch, trainer (+ cli): `steper train run`.
+Submodules are imported explicitly so that building step-wise datasets never pays for the
+training stack.
 """

@@ -68,7 +68,10 @@ def passes(trace: dict[str, Any], filter_name: str, path: str | os.PathLike, lin
     correct = trace["correct"]
     if not isinstance(correct, dict) or filter_name not in correct:
         raise InputError(path, f"needs a '{filter_name}' score for filter '{filter_name}'", line=line, field="correct")
-    return float(correct[filter_name]) == 1.0
+    value = correct[filter_name]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InputError(path, f"'{filter_name}' must be a number in 0..1, got {value!r}", line=line, field="correct")
+    return float(value) == 1.0
 
 
 def _check_trace(trace: dict[str, Any], corpus: dict[str, Passage], framework: str, path: str | os.PathLike, line: int) -> None:

@@ -30,15 +30,18 @@ class TrainingSettings:
 
     lr: float = 5e-6
     epochs: float = 2
-    batch_size: int = 8
+    batch_size: int = 8  # per device
     grad_accum: int = 1
     warmup_ratio: float = 0.1
-    max_length: int = 2048
+    max_length: int = 2048  # prompt is cut on the left beyond this
+    # lr of the log-sigmas (None = lr). Adam moves a parameter by about lr per step, so at 5e-6 the
+    # sigmas barely move in a few thousand steps; a larger value lets the weighting adapt.
+    # Both groups follow the same warm-up + cosine schedule.
     sigma_lr: float | None = None
-    bf16: bool = True
+    bf16: bool = True  # autocast on CPU; bf16 mixed precision (or DeepSpeed bf16) on GPU
     gradient_checkpointing: bool = False
-    deepspeed: str | None = None
-    gpus: int = 1
+    deepspeed: str | None = None  # None, "zero0".."zero3" (generated config) or a DeepSpeed JSON path
+    gpus: int = 1  # > 1: re-launch under torchrun with this many processes
     group_by_length: bool = True
     max_steps: int | None = None
     log_every: int = 1

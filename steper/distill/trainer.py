@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 from tqdm import tqdm
-from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainingArguments, set_seed
+from transformers import Trainer, TrainingArguments, set_seed
 
 from steper.distill.batching import Features, KindMixingSampler, collate, encode_example
 from steper.distill.kinds import KINDS
@@ -27,12 +27,12 @@ from steper.distill.launch import resolve_deepspeed
 from steper.distill.losses import KindWeighting, make_weighting, per_kind_losses
 from steper.distill.train_settings import TrainSettings, trained_kinds
 from steper.io import InputError, append_jsonl, atomic_dir, read_jsonl
+from steper.models.loading import load_causal_lm, load_tokenizer, torch_dtype
 from steper.settings import save_resolved
 
 log = logging.getLogger(__name__)
 
 EXAMPLE_FIELDS = ("id", "kind", "step", "prompt", "completion", "context", "continuation")
-DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
 
 
 def load_examples(path: str | os.PathLike, kinds: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -192,6 +192,9 @@ def training_arguments(settings: TrainSettings, output_dir: Path) -> TrainingArg
         seed=t.seed,
         data_seed=t.seed,
         dataloader_drop_last=False,
+        # Every parameter is used in every forward (the log-sigmas are one tensor), and the HF default
+        # for a module that is not a PreTrainedModel (find unused = True) would cost a graph walk per step.
+        ddp_find_unused_parameters=False,
     )
 
 
@@ -217,7 +220,7 @@ def train(data_path: str | os.PathLike, model_dir: str | os.PathLike, output_dir
     examples = load_examples(data_path, kinds)
     counts = Counter(ex["kind"] for ex in examples)
     log.info("%d examples from %s: %s; loss %s", len(examples), data_path, dict(counts), settings.method.loss)
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    tokenizer = load_tokenizer(model_dir)
     features = encode_all(tokenizer, examples, kinds, settings)
 
     is_main = int(os.environ.get("RANK", "0")) == 0
@@ -227,14 +230,15 @@ def train(data_path: str | os.PathLike, model_dir: str | os.PathLike, output_dir
         staging = Path(staging)
         log_path = staging / "train_log.jsonl" if is_main else None
         args = training_arguments(settings, staging)
-        student = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+        # fp32 master weights; bf16 comes from autocast / DeepSpeed, never from bf16 parameters + Adam.
+        student, _ = load_causal_lm(model_dir, dtype="float32")
         if settings.training.gradient_checkpointing:
-            student.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+            student.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
         # Same dtype as the student's parameters: under ZeRO-3 (bf16) all trainable parameters are
         # partitioned into one flat buffer; the optimizer still keeps fp32 master copies.
         weighting = make_weighting(settings.method.loss, settings.method.weights, kinds).to(next(student.parameters()).dtype)
         model = StepwiseModel(student, weighting)
-        pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        pad_id = tokenizer.pad_token_id  # load_tokenizer falls back to EOS
         sampler = KindMixingSampler(
             [f.kind for f in features], [len(f.input_ids) for f in features],
             settings.training.batch_size, settings.training.seed, settings.training.group_by_length,
@@ -244,7 +248,7 @@ def train(data_path: str | os.PathLike, model_dir: str | os.PathLike, output_dir
             sampler=sampler, sigma_lr=settings.training.sigma_lr, log_path=log_path,
         )
         result = trainer.train()
-        _save_student(trainer, student, tokenizer, staging, DTYPES[settings.student.dtype])
+        _save_student(trainer, student, tokenizer, staging, torch_dtype(settings.student.dtype))
         summary = {
             "data": str(data_path),
             "model": str(model_dir),

@@ -110,6 +110,7 @@ def run_chains(
         if strategy.retrieves and retriever is not None:
             results = retriever.batch_search([chain.query or chain.question for chain in active], settings.top_k)
             retrieved = [_add_passages(chain, found, settings.max_passages) for chain, found in zip(active, results)]
+        log.debug("step %d: %d active questions", step_number, len(active))
         prompts = [strategy.prompt(chain, demos) for chain in active]
         generations = backend.generate(prompts, settings.max_new_tokens, strategy.stop, strategy.step_end)
         to_force = []

@@ -1,7 +1,8 @@
 """Run a framework over a records file and write one trace line per question, resumably.
 
-Finished questions are appended (and fsynced) chunk by chunk, so a killed run loses at most the
-chunk in flight; a restart keeps every complete line, drops a torn last line, and only runs the
+Finished questions are appended (and fsynced) chunk by chunk to `<output>.partial`, which is
+renamed to `<output>` when every question is done; a killed run loses at most the chunk in
+flight, and a restart keeps every complete line, drops a torn last line, and only runs the
 questions still missing. Shards split the questions by index for parallel jobs; `merge` joins
 them back in the records' order.
 """
@@ -145,6 +146,12 @@ def summarize(output_path: str | os.PathLike, seconds: float | None = None) -> d
     }
 
 
+def partial_path(output_path: str | os.PathLike) -> Path:
+    """Where a run appends while it is going: not the declared output, so a workflow manager
+    does not delete it when the job is killed, and the output only appears once complete."""
+    return Path(f"{output_path}.partial")
+
+
 def summary_path(output_path: str | os.PathLike) -> Path:
     return Path(f"{output_path}.summary.json")
 
@@ -176,8 +183,11 @@ def run_framework(
             raise InputError("--demonstrations", f"shots={settings.shots} needs a demonstrations file")
         demos = select_demonstrations(load_demonstrations(demonstrations_path), settings.shots, settings.seed, framework)
     demos_text = demonstrations_text(demos, framework)
-    Path(output_path).parent.mkdir(parents=True, exist_ok=True)
-    done = finished_ids(output_path)
+    partial = partial_path(output_path)
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    if Path(output_path).exists() and not partial.exists():
+        os.replace(output_path, partial)  # a finished output is extended, never rewritten
+    done = finished_ids(partial)
     todo = [record for record in records if record["id"] not in done]
     log.info("%s on %s: %d questions, %d already done, %d to run", framework, records_path, len(records), len(records) - len(todo), len(todo))
     if todo and retriever is None and strategy.retrieves:
@@ -193,7 +203,7 @@ def run_framework(
     loop = loop_settings(framework, settings)
     chunk = max(1, generation.batch_size) * 4
     started = time.perf_counter()
-    with open(output_path, "a", encoding="utf-8") as handle, tqdm(total=len(todo), desc=f"{framework} questions", unit="q") as bar:
+    with open(partial, "a", encoding="utf-8") as handle, tqdm(total=len(todo), desc=f"{framework} questions", unit="q") as bar:
         for start in range(0, len(todo), chunk):
             batch = todo[start : start + chunk]
             chunk_started = time.perf_counter()
@@ -202,6 +212,7 @@ def run_framework(
             for chain, record in zip(chains, batch):
                 append_jsonl(handle, trace_line(chain, record, framework, model_name, per_question))
             bar.update(len(batch))
+    os.replace(partial, output_path)
     summary = summarize(output_path)
     summary.update({"framework": framework, "model": model_name, "run_seconds": round(time.perf_counter() - started, 2)})
     write_json(summary_path(output_path), summary)

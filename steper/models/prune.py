@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass, field
 
 import torch
-from transformers import AutoModelForCausalLM
+from transformers import AutoConfig, AutoModelForCausalLM
 
 from steper.io import InputError, atomic_dir
 from steper.models.loading import load_tokenizer
@@ -63,8 +63,9 @@ def prune_model(model: torch.nn.Module, keep: list[int]) -> torch.nn.Module:
 
 def prune_layers(base: str | os.PathLike, keep: list[int], output: str | os.PathLike) -> None:
     tokenizer = load_tokenizer(base)
+    total = AutoConfig.from_pretrained(str(base)).get_text_config(decoder=True).num_hidden_layers
+    check_layers(keep, total)  # before loading weights: a typo fails fast
     model = AutoModelForCausalLM.from_pretrained(str(base), dtype="auto", trust_remote_code=False)
-    total = model.config.get_text_config(decoder=True).num_hidden_layers
     prune_model(model, keep)
     log.info("kept %d of %d layers: %s (%d parameters)", len(keep), total, keep, model.num_parameters())
     with atomic_dir(output) as tmp:

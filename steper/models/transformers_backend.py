@@ -60,6 +60,10 @@ class TransformersBackend:
         self.pad_id = self.tokenizer.pad_token_id
         self.eos_ids = _eos_ids(self.model, self.tokenizer)
         self._prefix: _Prefix | None = None
+        self.reuse_prefix = settings.prefix_caching and not _has_sliding_layers(self.model.config)
+        if settings.prefix_caching and not self.reuse_prefix:
+            # Sliding windows count cache slots, not positions, so the padding between prefix and suffix would shift them.
+            log.warning("prefix reuse disabled: the model has sliding-window attention layers")
         # Work done, for benchmarks and tests: positions prefilled (padding included), prefix tokens reused.
         self.stats = {"prefill_tokens": 0, "prefix_tokens_reused": 0, "decode_steps": 0}
         torch.manual_seed(settings.seed)
@@ -93,7 +97,7 @@ class TransformersBackend:
         self, rows: list[list[int]], max_new_tokens: int, stop: list[str], step_end: StepEnd | None
     ) -> list[Generation]:
         size = len(rows)
-        shared = shared_prefix_length(rows) if self.settings.prefix_caching else 0
+        shared = shared_prefix_length(rows) if self.reuse_prefix else 0
         suffixes = [row[shared:] for row in rows]
         width = max(len(suffix) for suffix in suffixes)
         input_ids = torch.full((size, width), self.pad_id, dtype=torch.long)
@@ -185,3 +189,8 @@ def _eos_ids(model, tokenizer) -> set[int]:
     configured = model.generation_config.eos_token_id
     ids.update(configured if isinstance(configured, list) else [configured])
     return {token for token in ids if token is not None}
+
+
+def _has_sliding_layers(config) -> bool:
+    layer_types = getattr(config.get_text_config(decoder=True), "layer_types", None) or []
+    return "sliding_attention" in layer_types

@@ -56,5 +56,7 @@ class EnglishAnalyzer:
                 token = token[:-2]
             if not token or token in LUCENE_STOPWORDS:
                 continue
-            terms.append(self._stem(token) if self._stem else token)
+            term = self._stem(token) if self._stem else token
+            if term:  # the stemmer maps a lone "s" to nothing
+                terms.append(term)
         return terms

@@ -67,13 +67,15 @@ class Bm25sRetriever:
         self.id_order = np.argsort(self.ids, kind="stable")
         self.id_rank = np.empty(len(self.ids), dtype=np.int64)
         self.id_rank[self.id_order] = np.arange(len(self.ids))
+        # bm25s keeps the empty token in its vocabulary without a score column; no query may use it
+        self.n_terms = len(self.model.scores["indptr"]) - 1
 
     def _passage(self, row: int, score: float) -> Passage:
         record = self.corpus[int(row)]
         return Passage(record["id"], record["title"], record["text"], float(score))
 
     def search(self, query: str, k: int) -> list[Passage]:
-        term_ids = self.model.get_tokens_ids(self.analyzer(query))
+        term_ids = [i for i in self.model.get_tokens_ids(self.analyzer(query)) if i < self.n_terms]
         if not term_ids or k <= 0:
             return []
         scores = self.model.get_scores_from_ids(term_ids)

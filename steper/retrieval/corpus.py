@@ -60,6 +60,8 @@ def read_corpus(path: str | os.PathLike) -> Iterator[Passage]:
                 raise InputError(path, "must be a string", line=number, field=field)
         if not line["id"]:
             raise InputError(path, "is empty", line=number, field="id")
+        if "\n" in line["title"]:
+            raise InputError(path, "holds a line break", line=number, field="title")
         if not (line["title"].strip() or line["contents"].strip()):
             raise InputError(path, "and 'title' are both empty", line=number, field="contents")
         if line["id"] in seen:

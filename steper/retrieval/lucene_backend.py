@@ -2,10 +2,11 @@
 
 Index layout. IRCoT's Elasticsearch index searched title + paragraph text, while our corpus lines
 keep the title apart from `contents`. We index a temporary JsonCollection whose `contents` is
-"title\\ntext" and which also carries `title` and `text` as plain JSON fields, and ask Anserini to
-store the raw JSON. `doc(id)` and every hit then return title and text separately straight from the
-index, so the index directory is self-contained and nothing is loaded into Python memory up front
-(a sidecar id -> (title, text) map would cost gigabytes for the 5.2M-passage HotpotQA corpus).
+"title\\ntext" and ask Anserini to store the raw JSON; titles never hold a newline (the corpus
+reader rejects them), so splitting at the first newline gives title and text back exactly.
+`doc(id)` and every hit then come straight from the index: the directory is self-contained and
+nothing is loaded into Python memory up front (a sidecar id -> (title, text) map would cost
+gigabytes for the 5.2M-passage HotpotQA corpus), and each passage is stored once.
 
 Indexing runs Anserini's IndexCollection in a child JVM (the Java >= 21 found by `java.py`), so a
 multi-hour build logs its own progress and a Java failure cannot take the Python process down.
@@ -57,7 +58,7 @@ def write_collection(corpus_path: str | os.PathLike, collection_dir: Path) -> in
                 if handle:
                     handle.close()
                 handle = open(collection_dir / f"docs{count // SHARD_SIZE:05d}.jsonl", "w", encoding="utf-8")
-            line = {"id": passage.id, "contents": f"{passage.title}\n{passage.text}", "title": passage.title, "text": passage.text}
+            line = {"id": passage.id, "contents": f"{passage.title}\n{passage.text}"}
             handle.write(json.dumps(line, ensure_ascii=False) + "\n")
             count += 1
     finally:
@@ -118,7 +119,8 @@ class LuceneRetriever:
     @staticmethod
     def _passage(raw: str, score: float) -> Passage:
         data = json.loads(raw)
-        return Passage(data["id"], data["title"], data["text"], float(score))
+        title, text = data["contents"].split("\n", 1)
+        return Passage(data["id"], title, text, float(score))
 
     def _hits(self, hits, k: int) -> list[Passage]:
         # order and cut on (score, id) first: each raw-document fetch is a JNI round trip

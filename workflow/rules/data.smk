@@ -116,20 +116,31 @@ rule split:
         " --settings {params.settings:q} 2> {log}"
 
 
+# IRCoT's corpora: HotpotQA = the 2017 Wikipedia abstracts; 2Wiki and MuSiQue = every paragraph of
+# every split, test files included (they carry no answers, so they are read natively).
+NATIVE_CORPUS_FILES = {
+    "2wikimultihopqa": ["train.json", "dev.json", "test.json"],
+    "musique": [f"musique_{kind}_v1.0_{split}.jsonl" for kind in ("ans", "full") for split in ("train", "dev", "test")],
+}
+
+
 def corpus_sources(wildcards):
-    if not TOY and wildcards.dataset == "hotpotqa":
+    if TOY:
+        return {"records": [R(f"data/{wildcards.dataset}/full_train.jsonl"), R(f"data/{wildcards.dataset}/full_dev.jsonl")]}
+    if wildcards.dataset == "hotpotqa":
         return {"wiki": R("raw/hotpotqa-wiki")}
-    return {"records": [R(f"data/{wildcards.dataset}/full_train.jsonl"), R(f"data/{wildcards.dataset}/full_dev.jsonl")]}
+    return {"raw": R(f"raw/{wildcards.dataset}")}
 
 
 def corpus_flags(wildcards, input):
-    if "wiki" in input.keys():
+    if TOY:
+        return "--records " + " ".join(input.records)
+    if wildcards.dataset == "hotpotqa":
         flags = f"--wiki-abstracts {input.wiki}/enwiki-20171001-pages-meta-current-withlinks-abstracts.tar.bz2"
     else:
-        flags = "--records " + " ".join(input.records)
-    if not TOY:
-        flags += f" --expect-count {EXPECTED_CORPUS_SIZE[wildcards.dataset]}"
-    return flags
+        files = " ".join(f"{input.raw}/{name}" for name in NATIVE_CORPUS_FILES[wildcards.dataset])
+        flags = f"--native {NATIVE[wildcards.dataset][0]} --records {files}"
+    return f"{flags} --expect-count {EXPECTED_CORPUS_SIZE[wildcards.dataset]}"
 
 
 rule corpus:

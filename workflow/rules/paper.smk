@@ -1,6 +1,17 @@
 """Result files -> every table and figure and REPORT.md (code: steper/paper/). Nothing here runs a model."""
 
-TABLES = ["table1_main", "table2_loss_weighting", "table3_selfask", "table_ablation_steps", "table_retrieval", "table_stepwise_stats", "table_teacher"]
+TABLES = [
+    "table1_main",
+    "table2_loss_weighting",
+    "table3_selfask",
+    "table_ablation_steps",
+    "table_scaling",
+    "table_latency",
+    "table_retrieval",
+    "table_stepwise_stats",
+    "table_teacher",
+    "table_published",
+]
 FIGURES = ["fig3_abilities", "fig4_scaling", "fig_sigma", "fig_latency"]
 
 TRACED = sorted({(f, d, STUDENTS[s]["teacher"]) for f, d, s, _ in CELLS})
@@ -33,6 +44,7 @@ def paper_settings():
             "methods": list(METHODS),
             "baselines": BASELINES,
             "scaling_students": config["paper"]["scaling_students"],
+            "scaling_teacher": STUDENTS[(config["paper"]["scaling_students"] or [MAIN_STUDENT])[0]]["teacher"],
         }
     )
 
