@@ -79,6 +79,7 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp_path = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    tmp_path.chmod(0o755)  # mkdtemp makes it private; an artifact directory should not be
     try:
         yield tmp_path
         if path.exists():

@@ -79,3 +79,13 @@ def test_cli_rejects_unknown_settings(tmp_path, capsys):
     ])
     assert code == 2 and "top_kk" in capsys.readouterr().err
     assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_selection_covers_question_shapes_first():
+    base = load_demonstrations(FIXTURES / "demonstrations.jsonl")[0]
+    questions = ["Where was A born?", "Where was B born?", "Where was C born?", "Who was born first, A or B?", "In which country was A born?"]
+    demos = [type(base)(str(i), q, "x", [], ["So the answer is: x."]) for i, q in enumerate(questions)]
+    for seed in range(5):
+        chosen = select_demonstrations(demos, 3, seed, "ircot")
+        assert len({d.question.split()[0] for d in chosen}) == 3  # one "Where", one "Who", one "In"
+    assert len(select_demonstrations(demos, 5, 0, "ircot")) == 5

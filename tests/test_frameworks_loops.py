@@ -51,9 +51,11 @@ class DictRetriever:
         self.results = results
         self.docs = docs
         self.queries: list[list[str]] = []
+        self.depths: list[int] = []
 
     def batch_search(self, queries, k):
         self.queries.append(list(queries))
+        self.depths.append(k)
         return [[self.docs[doc_id] for doc_id in self.results.get(query, [])[:k]] for query in queries]
 
     def doc(self, doc_id):
@@ -85,7 +87,7 @@ IRCOT_SCRIPT = {
     (Q2, f" {T1} {T2}"): f" {T3}",
     (Q2, f" {T1} {T2} {T3} So the answer is:"): " St. Albans.\nQ: next",
 }
-IRCOT_RESULTS = {Q1: ["a", "c"], S1: ["a", "b"], Q2: ["d", "f"], T1: ["d", "e"], T2: ["g", "f"]}
+IRCOT_RESULTS = {Q1: ["a", "c"], S1: ["a", "b", "g", "f"], Q2: ["d", "f"], T1: ["d", "e"], T2: ["g", "f"]}
 
 
 def run_ircot(max_passages=15, max_steps=3):
@@ -103,7 +105,9 @@ def test_ircot_queries_dedup_stop_and_forced_answer():
     first, second = chains
     assert first.answer == "Brennan Vale"
     assert [step["output"] for step in first.steps] == [S1, "So the answer is: Brennan Vale."]
-    assert [step["retrieved"] for step in first.steps] == [["a", "c"], ["b"]]  # "a" was already shown
+    # "a" was already shown: the search goes deeper and adds the two best new passages
+    assert [step["retrieved"] for step in first.steps] == [["a", "c"], ["b", "g"]]
+    assert retriever.depths == [2, 2 + 2, 2 + 3]  # top_k + the most passages any active question shows
     assert [step["query"] for step in first.steps] == [Q1, S1]
     assert second.answer == "St. Albans"
     assert [step["output"] for step in second.steps] == [T1, T2, f"{T3} So the answer is: St. Albans."]

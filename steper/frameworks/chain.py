@@ -78,12 +78,12 @@ class LoopSettings:
     max_new_tokens: int
 
 
-def _add_passages(chain: Chain, found: Sequence[Any], max_passages: int) -> list[str]:
-    """Append unseen passages up to the cap; return the ids added (the step's `retrieved`)."""
+def _add_passages(chain: Chain, found: Sequence[Any], top_k: int, max_passages: int) -> list[str]:
+    """Append the `top_k` best unseen passages, up to the cap; return their ids (the step's `retrieved`)."""
     seen = {passage.id for passage in chain.passages}
-    added = []
+    added: list[str] = []
     for passage in found:
-        if len(chain.passages) >= max_passages:
+        if len(added) >= top_k or len(chain.passages) >= max_passages:
             break
         if passage.id not in seen:
             chain.passages.append(passage)
@@ -108,8 +108,10 @@ def run_chains(
             break
         retrieved: list[list[str]] = [[] for _ in active]
         if strategy.retrieves and retriever is not None:
-            results = retriever.batch_search([chain.query or chain.question for chain in active], settings.top_k)
-            retrieved = [_add_passages(chain, found, settings.max_passages) for chain, found in zip(active, results)]
+            # Search deep enough that every chain can find top_k passages it has not shown yet.
+            depth = settings.top_k + max(len(chain.passages) for chain in active)
+            results = retriever.batch_search([chain.query or chain.question for chain in active], depth)
+            retrieved = [_add_passages(chain, found, settings.top_k, settings.max_passages) for chain, found in zip(active, results)]
         log.debug("step %d: %d active questions", step_number, len(active))
         prompts = [strategy.prompt(chain, demos) for chain in active]
         generations = backend.generate(prompts, settings.max_new_tokens, strategy.stop, strategy.step_end)

@@ -83,14 +83,36 @@ def select_demonstrations(demos: list[Demonstration], shots: int, seed: int, fra
     """One prompt set: `shots` demonstrations sampled with `seed`, shared by every question.
 
     Sharing one set keeps the prompt prefix identical across questions (prefix caching) and is
-    how IRCoT builds its prompt sets. Self-Ask needs demonstrations with a decomposition.
+    how IRCoT builds its prompt sets. Self-Ask needs demonstrations with a decomposition. Within
+    the seeded order, questions of a shape not yet chosen (their wording before the first name:
+    "Where was the director of the film", "Who was born first,") go first, so a few shots cover as many question kinds as they can; a
+    small model copies the shape of the nearest demonstration's chain.
     """
     if shots <= 0:
         return []
     usable = [d for d in demos if d.followups] if framework == "selfask" else list(demos)
     if len(usable) < shots:
         raise InputError("demonstrations", f"{shots} shots requested for {framework} but only {len(usable)} usable demonstrations")
-    return random.Random(seed).sample(usable, shots)
+    order = random.Random(seed).sample(usable, len(usable))
+    chosen: list[Demonstration] = []
+    shapes: set[str] = set()
+    for demo in order:
+        if _shape(demo.question) not in shapes:
+            chosen.append(demo)
+            shapes.add(_shape(demo.question))
+    chosen += [demo for demo in order if demo not in chosen]
+    return chosen[:shots]
+
+
+def _shape(question: str) -> str:
+    """The question's wording up to the first capitalised word after the first (names, titles)."""
+    words = question.split()
+    shape = words[:1]
+    for word in words[1:]:
+        if word[:1].isupper():
+            break
+        shape.append(word)
+    return " ".join(shape).lower()
 
 
 # ---------------------------------------------------------------------------------------------

