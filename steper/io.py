@@ -30,8 +30,8 @@ class InputError(ValueError):
         super().__init__(f"{where}: {what}{message}")
 
 
-def read_jsonl(path: str | os.PathLike, required: Iterable[str] = ()) -> Iterator[dict[str, Any]]:
-    """Yield one dict per non-empty line; malformed JSON or a missing required field is an InputError."""
+def read_jsonl_numbered(path: str | os.PathLike, required: Iterable[str] = ()) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield (line number, dict) per non-empty line, so later checks can name the line too."""
     required = tuple(required)
     with open(path, encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
@@ -46,7 +46,13 @@ def read_jsonl(path: str | os.PathLike, required: Iterable[str] = ()) -> Iterato
             for field in required:
                 if field not in record:
                     raise InputError(path, "is missing", line=number, field=field)
-            yield record
+            yield number, record
+
+
+def read_jsonl(path: str | os.PathLike, required: Iterable[str] = ()) -> Iterator[dict[str, Any]]:
+    """Yield one dict per non-empty line; malformed JSON or a missing required field is an InputError."""
+    for _, record in read_jsonl_numbered(path, required):
+        yield record
 
 
 def read_json(path: str | os.PathLike) -> Any:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from steper.io import InputError
+from steper.io import InputError, read_jsonl_numbered
 
 _CHUNK = 1 << 20
 
@@ -111,18 +111,8 @@ def _refill(handle, buffer: str, position: int) -> tuple[str, int, bool]:
 
 
 def iter_json_lines(path: str | os.PathLike) -> Iterator[tuple[Where, dict[str, Any]]]:
-    path = str(path)
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                value = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise InputError(path, f"malformed JSON ({error.msg}, column {error.colno})", line=number) from None
-            if not isinstance(value, dict):
-                raise InputError(path, "expected a JSON object", line=number)
-            yield Where(path, number), value
+    for number, value in read_jsonl_numbered(path):
+        yield Where(str(path), number), value
 
 
 def iter_json_records(path: str | os.PathLike) -> Iterator[tuple[Where, dict[str, Any]]]:

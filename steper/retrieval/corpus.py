@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
-from steper.io import InputError
+from steper.io import InputError, read_jsonl_numbered
 
 CORPUS_FIELDS = ("id", "title", "contents")
 
@@ -29,32 +28,13 @@ class Retriever(Protocol):
     def doc(self, doc_id: str) -> Passage: ...
 
 
-def numbered_jsonl(path: str | os.PathLike, required: Iterable[str] = ()) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Like steper.io.read_jsonl, but with each record's file line number for later error messages."""
-    required = tuple(required)
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise InputError(path, f"malformed JSON ({error.msg}, column {error.colno})", line=number) from None
-            if not isinstance(record, dict):
-                raise InputError(path, "expected a JSON object", line=number)
-            for field in required:
-                if field not in record:
-                    raise InputError(path, "is missing", line=number, field=field)
-            yield number, record
-
-
 def read_corpus(path: str | os.PathLike) -> Iterator[Passage]:
     """Yield the corpus passages; wrong types, empty passages and repeated ids are InputErrors."""
     if not os.path.isfile(path):
         raise InputError(path, "corpus file does not exist")
     seen: set[str] = set()
     count = 0
-    for number, line in numbered_jsonl(path, required=CORPUS_FIELDS):
+    for number, line in read_jsonl_numbered(path, required=CORPUS_FIELDS):
         for field in CORPUS_FIELDS:
             if not isinstance(line[field], str):
                 raise InputError(path, "must be a string", line=number, field=field)

@@ -20,8 +20,8 @@ from typing import Any
 
 from tqdm import tqdm
 
-from steper.io import InputError
-from steper.retrieval.corpus import Passage, Retriever, numbered_jsonl
+from steper.io import InputError, read_jsonl_numbered
+from steper.retrieval.corpus import Passage, Retriever
 from steper.retrieval.index import BACKENDS, open_retriever
 from steper.settings import config_hash, git_revision, settings_dict
 
@@ -52,7 +52,7 @@ def read_questions(path: str | os.PathLike) -> list[Question]:
     questions = []
     if not os.path.isfile(path):
         raise InputError(path, "records file does not exist")
-    for number, record in numbered_jsonl(path, required=("id", "question", "supporting")):
+    for number, record in read_jsonl_numbered(path, required=("id", "question", "supporting")):
         if not isinstance(record["question"], str) or not record["question"].strip():
             raise InputError(path, "must be a non-empty string", line=number, field="question")
         if not isinstance(record["supporting"], list):
