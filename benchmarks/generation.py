@@ -6,7 +6,7 @@ reasoning step does. The figures (tokens/s, seconds per question, speed-up, outp
 go to a JSON file; nothing here is asserted. Wall time depends on what else shares the machine, so
 CPU time and the load average are recorded too.
 
-    python benchmarks/generation.py /work/models/smollm2-135m --output benchmarks/results/generation.json
+    python benchmarks/generation.py results/demo/models/smollm2-135m --output benchmarks/results/generation.json
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ Synthesises step-wise examples of realistic IRCoT lengths (first steps ~200 prom
 configuration on SmolLM2-135M (optionally layer-pruned to keep the run short) and reports tokens/s
 counting only real (non-pad) tokens, plus how many padded tokens each batching computed.
 
-    python benchmarks/train_throughput.py --model /work/models/smollm2-135m --layers 8
+    python benchmarks/train_throughput.py --model results/demo/models/smollm2-135m --layers 8
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ def logits_microbenchmark(model_dir: Path, tokenizer, examples: list[dict]) -> d
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="/work/models/smollm2-135m")
+    parser.add_argument("--model", default="results/demo/models/smollm2-135m", help="a converted model (snakemake --configfile config/demo.yaml results/demo/models/smollm2-135m)")
     parser.add_argument("--layers", type=int, default=8, help="keep this many evenly spaced layers (0 = all)")
     parser.add_argument("--examples", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=8)
