@@ -46,7 +46,6 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except InputError as error:
-        logging.getLogger("steper").error("%s", error)
         print(f"error: {error}", file=sys.stderr)
         return 2
 
