@@ -128,6 +128,8 @@ def load_results(results_dir: str | os.PathLike) -> Results:
         results.stepwise.append(Artifact(labels, path, read_json(path)))
     for path in _files(root / "traces", "**/*.summary.json"):
         parts = _relative_parts(path, root / "traces")
+        if any(part.endswith(".shards") for part in parts):
+            continue  # a shard's summary is already counted in its merged trace file's summary
         stem = path.name[: -len(".summary.json")]
         labels = parts[:-1] + (stem[: -len(".jsonl")] if stem.endswith(".jsonl") else stem,)
         results.summaries.append(Artifact(labels, path, read_json(path)))
