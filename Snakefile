@@ -32,4 +32,5 @@ include: "workflow/rules/paper.smk"
 rule all:
     input:
         PAPER_OUTPUTS,
+        ARTIFACTS,
     default_target: True

@@ -25,6 +25,17 @@ RESULT_FILES = (
     + expand(R("eval/{baseline}/{dataset}/{model}--fewshot.json"), baseline=BASELINES, dataset=DATASETS, model=BASELINE_MODELS)
 )
 
+# Every intermediate artifact is a target of `all` too, so deleting one (a trace file, say) makes
+# Snakemake rebuild it and then, by modification time, exactly what depends on it.
+ARTIFACTS = (
+    expand(R("data/{dataset}/{split}.jsonl"), dataset=DATASETS, split=["train", "dev", "test"])
+    + expand(R("corpus/{dataset}.jsonl"), dataset=DATASETS)
+    + expand(R("index/{dataset}/{backend}"), dataset=DATASETS, backend=BACKENDS)
+    + [R(f"traces/{f}/{d}/{t}/train.jsonl") for f, d, t in TRACED]
+    + [R(f"stepwise/{f}/{d}/{t}/{v}.jsonl") for f, d, t in TRACED for v in VARIANTS]
+    + [R(f"eval/{f}/{d}/{s}--{m}.predictions.jsonl") for f, d, s, m in CELLS]
+)
+
 PAPER_OUTPUTS = (
     expand(f"paper/{RUN}/tables/{{table}}.{{ext}}", table=TABLES, ext=["md", "tex"])
     + expand(f"paper/{RUN}/figures/{{figure}}.{{ext}}", figure=FIGURES, ext=["pdf", "png"])
