@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from steper.frameworks.answers import ircot_answer
 from steper.frameworks.chain import Chain, Parsed
+from steper.frameworks.ircot import IRCoT
 from steper.frameworks.prompts import IRCOT_FORCE, direct_prompt, ircot_prompt
 from steper.frameworks.sentences import ANSWER_MARKER, answer_end, first_sentence, step_end
 from steper.models.prompting import Prompt
@@ -76,14 +77,9 @@ class ChainOfThought:
         answer = ircot_answer(output) if ANSWER_MARKER in output else None
         return Parsed(output, answer=answer)
 
-    def force_prompt(self, chain: Chain, demos: str) -> Prompt:
-        prompt = ircot_prompt(chain.question, chain.passages, [o for o in chain.outputs if o], demos)
-        return Prompt(prompt.context, prompt.continuation + " " + IRCOT_FORCE)
-
-    def parse_forced(self, chain: Chain, text: str) -> Parsed:
-        sentence = first_sentence(IRCOT_FORCE + text)
-        last = chain.steps[-1]["output"]
-        return Parsed(f"{last} {sentence}" if last else sentence, answer=ircot_answer(sentence) or "")
+    # an unfinished chain is closed exactly as IRCoT closes one
+    force_prompt = IRCoT.force_prompt
+    parse_forced = IRCoT.parse_forced
 
 
 def rag_k(top_k: int, max_steps: int, max_passages: int) -> int:
