@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from steper.cli import main
 from steper.data.readers import read_records
-from steper.data.toy import ToySettings, generate
+from steper.data.toy import MIXES, ToySettings, generate
 from steper.io import InputError
 from steper.metrics import normalize_answer
 
@@ -121,8 +123,10 @@ def test_demonstrations_come_from_a_separate_world(worlds):
         )
         normalized_world = f" {normalize_answer(world_text)} "
         for demo in demos:
-            assert set(demo) == {"id", "question", "answer", "contexts", "cot", "followups"}
-            assert f" {normalize_answer(demo['answer'])} " not in normalized_world  # as whole words
+            assert set(demo) == {"id", "question", "answer", "contexts", "cot", "followups", "type", "template"}
+            assert demo["type"] in TYPES[dataset]
+            if not re.fullmatch(r"\d{4}|yes|no", demo["answer"]):  # names, demonyms and titles
+                assert f" {normalize_answer(demo['answer'])} " not in normalized_world  # as whole words
             assert demo["cot"][-1] == f"So the answer is: {demo['answer']}."
             comparison = any(word in demo["question"] for word in (" first, ", " later, "))
             assert len(demo["cot"]) == len(demo["followups"]) + (2 if comparison else 1)
@@ -130,6 +134,44 @@ def test_demonstrations_come_from_a_separate_world(worlds):
             text = " ".join(c["text"] for c in demo["contexts"])
             for step in demo["followups"]:
                 assert step["answer"] in text
+
+
+def test_demonstrations_cover_every_template_of_the_most_common_types_first(tmp_path):
+    templates = {name: [b.__name__ for _, _, group in MIXES[name] for b in group] for name in NATIVE}
+    for dataset in NATIVE:
+        n = len(templates[dataset])
+        generate(dataset, tmp_path / dataset, ToySettings(n_entities=150, n_train=20, n_dev=10, n_demonstrations=n + 1))
+        demos = _jsonl(tmp_path / dataset / "demonstrations.jsonl")
+        assert sorted(d["template"] for d in demos[:n]) == sorted(templates[dataset])
+    generate("hotpotqa", tmp_path / "few", ToySettings(n_entities=150, n_train=20, n_dev=10, n_demonstrations=2))
+    assert {d["type"] for d in _jsonl(tmp_path / "few" / "demonstrations.jsonl")} == {"bridge"}  # 75% of questions
+
+
+def test_type_shares_reweight_and_drop_question_types(tmp_path):
+    settings = ToySettings(n_entities=150, n_train=30, n_dev=10, n_demonstrations=3)
+    generate(
+        "hotpotqa", tmp_path / "bridge", ToySettings(**{**settings.__dict__, "types": {"hotpotqa": {"comparison": 0}}})
+    )
+    records = _records(tmp_path / "bridge", "hotpotqa")
+    assert {r.type for r in records} == {"bridge"}
+    assert {d["type"] for d in _jsonl(tmp_path / "bridge" / "demonstrations.jsonl")} == {"bridge"}
+    generate(
+        "musique",
+        tmp_path / "even",
+        ToySettings(**{**settings.__dict__, "types": {"musique": {"2hop": 1, "3hop1": 1, "4hop1": 2}}}),
+    )
+    counts = Counter(r.type for r in _records(tmp_path / "even", "musique"))
+    assert counts == {"2hop": 10, "3hop1": 10, "4hop1": 20}
+    for types, field in (
+        ({"hotpotqa": {"bridges": 1}}, "types.hotpotqa.bridges"),
+        ({"hotpot": {}}, "types.hotpot"),
+        ({"musique": {"2hop": -1}}, "types.musique.2hop"),
+        ({"hotpotqa": {"bridge": 0, "comparison": 0}}, "types.hotpotqa"),
+    ):
+        with pytest.raises(InputError) as error:
+            generate("hotpotqa", tmp_path / "bad", ToySettings(**{**settings.__dict__, "types": types}))
+        assert error.value.field == field
+    assert not (tmp_path / "bad").exists()
 
 
 def test_same_settings_same_files_and_datasets_differ(tmp_path, worlds):

@@ -51,6 +51,28 @@ def test_convert_with_records_takes_full_passages_and_distractors():
     assert demos[1].contexts[1]["text"] == "Quiet Harbor is a novel by Mara Quill, published in 1971."
 
 
+def test_selfask_followups_come_from_the_records_decomposition(tmp_path):
+    lines = [json.loads(line) for line in (FIXTURES / "annotation_records.jsonl").read_text().splitlines()]
+    lines[0]["decomposition"] = [
+        {"question": 'Who wrote "Quiet Harbor"?', "answer": "Mara Quill"},
+        {"question": "Where was #1 born?", "answer": "St. Albans"},
+    ]
+    records = tmp_path / "musique_records.jsonl"
+    records.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    other = tmp_path / "other_split.jsonl"
+    other.write_text(json.dumps({"id": "unrelated", "contexts": [], "decomposition": []}) + "\n")
+    out = tmp_path / "demos.jsonl"
+    args = ["teacher", "annotations", "--dataset", "musique", "--input", str(FIXTURES / "annotations.jsonnet")]
+    assert main([*args, "--records", str(other), str(records), "--output", str(out)]) == 0
+    hotpot, musique = load_demonstrations(out)
+    assert hotpot.followups == []  # no record, no decomposition
+    assert musique.followups == [
+        {"question": 'Who wrote "Quiet Harbor"?', "answer": "Mara Quill"},
+        {"question": "Where was Mara Quill born?", "answer": "St. Albans"},
+    ]
+    assert select_demonstrations([hotpot, musique], 1, 0, "selfask") == [musique]
+
+
 def test_cli_annotations_and_demonstration_selection(tmp_path):
     out = tmp_path / "demos.jsonl"
     assert main(["teacher", "annotations", "--dataset", "musique", "--input", str(FIXTURES / "annotations.jsonnet"), "--output", str(out)]) == 0

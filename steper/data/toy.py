@@ -3,7 +3,7 @@
 The demo and smoke tiers run offline on it, so the real readers, corpus builder and every later
 stage run unchanged. Besides the native files it writes `chains.jsonl` (the gold chain of every
 question, for formats without one) and `demonstrations.jsonl` (few-shot examples built from a
-separate set of names, so a copied demonstration answer is never right by accident).
+separate set of names, so a name copied from a demonstration is never right by accident).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import json
 import logging
 import os
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,12 +44,6 @@ MIXES: dict[str, list[tuple[str, float, list[tq.Builder]]]] = {
         ("4hop1", 0.2, [tq.capital_of_birth_country, tq.father_birth_country]),
     ],
 }
-# Demonstrations ask only questions whose answer is a name, so no answer recurs in the world.
-DEMO_BUILDERS: dict[str, list[tq.Builder]] = {
-    "hotpotqa": [tq.where_born, tq.born_first, tq.birth_country],
-    "2wikimultihopqa": [tq.where_born, tq.grandfather, tq.born_first, tq.creator_born_later, tq.father_of_creator],
-    "musique": [tq.where_born, tq.country_of_birthplace, tq.capital_of_birth_country, tq.father_birthplace],
-}
 DEMO_ENTITIES = 60
 # below: too few people for families; above: the name lists run out of distinct surnames
 MIN_ENTITIES, MAX_ENTITIES = 60, 1500
@@ -64,6 +58,8 @@ class ToySettings:
     n_dev: int = 150
     n_demonstrations: int = 8
     n_distractors: int = 6
+    # dataset -> native type -> share, replacing that type's share in MIXES (0 drops the type)
+    types: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -93,16 +89,17 @@ def generate(
     for name in ("n_train", "n_dev", "n_demonstrations", "n_distractors"):
         if getattr(settings, name) < 0:
             raise InputError("--settings", "must not be negative", field=name)
+    mix = _mix(dataset, settings.types)
     world_pools, demo_pools = pools()
     rng = random.Random(f"toy-{settings.seed}-{dataset}")
     world = build_world(rng, world_pools, settings.n_entities)
-    questions = _select(world, dataset, rng, settings.n_train + settings.n_dev)
+    questions = _select(world, mix, rng, settings.n_train + settings.n_dev)
     items = [_place(world, dataset, q, t, i, rng, settings.n_distractors) for i, (q, t) in enumerate(questions)]
     splits = {"train": items[: settings.n_train], "dev": items[settings.n_train :]}
 
     demo_rng = random.Random(f"toy-demo-{settings.seed}-{dataset}")
     demo_world = build_world(demo_rng, demo_pools, DEMO_ENTITIES, id_start=900000)
-    demos = _demonstrations(demo_world, dataset, demo_rng, settings.n_demonstrations)
+    demos = _demonstrations(demo_world, dataset, mix, demo_rng, settings.n_demonstrations)
 
     with atomic_dir(output_dir) as tmp:
         writer = {"hotpotqa": _write_hotpotqa, "2wikimultihopqa": _write_2wiki, "musique": _write_musique}[dataset]
@@ -130,10 +127,36 @@ def generate(
     return sizes
 
 
-def _select(world: World, dataset: str, rng: random.Random, total: int) -> list[tuple[tq.Question, str]]:
-    """`total` distinct questions in the dataset's type mix; a type that runs out is made up by the others."""
+def _mix(dataset: str, types: dict[str, dict[str, float]]) -> list[tuple[str, float, list[tq.Builder]]]:
+    """The dataset's type mix with the shares of `types` applied, renormalised, most common first."""
+    for name, shares in types.items():
+        if name not in DATASETS:
+            raise InputError("--settings", f"unknown dataset (known: {', '.join(DATASETS)})", field=f"types.{name}")
+        known = [native_type for native_type, _, _ in MIXES[name]]
+        for native_type, share in shares.items():
+            if native_type not in known:
+                raise InputError(
+                    "--settings",
+                    f"unknown {name} type (known: {', '.join(known)})",
+                    field=f"types.{name}.{native_type}",
+                )
+            if not isinstance(share, (int, float)) or share < 0:
+                raise InputError("--settings", "a share must be a number >= 0", field=f"types.{name}.{native_type}")
+    shares = types.get(dataset, {})
+    mix = [(t, float(shares.get(t, share)), builders) for t, share, builders in MIXES[dataset]]
+    total = sum(share for _, share, _ in mix)
+    if total <= 0:
+        raise InputError("--settings", "at least one type needs a share above 0", field=f"types.{dataset}")
+    mix = [(t, share / total, builders) for t, share, builders in mix if share > 0]
+    return sorted(mix, key=lambda entry: -entry[1])
+
+
+def _select(
+    world: World, mix: list[tuple[str, float, list[tq.Builder]]], rng: random.Random, total: int
+) -> list[tuple[tq.Question, str]]:
+    """`total` distinct questions in the type mix; a type that runs out is made up by the others."""
     pools_by_type = []
-    for native_type, share, builders in MIXES[dataset]:
+    for native_type, share, builders in mix:
         lists = [tq.candidates(world, b, rng, pairs=total) for b in builders]
         interleaved = [q for group in _zip_longest(lists) for q in group]
         pools_by_type.append((native_type, round(share * total), interleaved))
@@ -276,17 +299,23 @@ def _write_musique(world: World, splits: dict[str, list[Item]], directory: Path)
         _jsonl(directory / f"musique_ans_v1.0_{name}.jsonl", records)
 
 
-def _demonstrations(world: World, dataset: str, rng: random.Random, n: int) -> list[dict[str, Any]]:
-    lists = [tq.candidates(world, b, rng, pairs=4 * n) for b in DEMO_BUILDERS[dataset]]
-    questions: list[tq.Question] = []
+def _demonstrations(
+    world: World, dataset: str, mix: list[tuple[str, float, list[tq.Builder]]], rng: random.Random, n: int
+) -> list[dict[str, Any]]:
+    """One demonstration per question template before any template gets a second, templates of
+    the most common types first: a small teacher copies the shape of the chain it has seen, so a
+    template without a demonstration is answered with another template's chain."""
+    templates = [(native_type, builder) for native_type, _, group in mix for builder in group]
+    lists = [[(q, t, b) for q in tq.candidates(world, b, rng, pairs=4 * n)] for t, b in templates]
+    chosen: list[tuple[tq.Question, str, tq.Builder]] = []
     for group in _zip_longest(lists):
-        for question in group:
-            if len(questions) < n and question.question not in {q.question for q in questions}:
-                questions.append(question)
-    if len(questions) < n:
-        raise InputError("--settings", f"only {len(questions)} demonstrations can be built", field="n_demonstrations")
+        for entry in group:
+            if len(chosen) < n and entry[0].question not in {q.question for q, _, _ in chosen}:
+                chosen.append(entry)
+    if len(chosen) < n:
+        raise InputError("--settings", f"only {len(chosen)} demonstrations can be built", field="n_demonstrations")
     demos = []
-    for index, q in enumerate(questions):
+    for index, (q, native_type, builder) in enumerate(chosen):
         titles = q.gold_titles + tq.distractors(world, q, rng, DEMO_DISTRACTORS)
         rng.shuffle(titles)
         demos.append(
@@ -299,6 +328,8 @@ def _demonstrations(world: World, dataset: str, rng: random.Random, n: int) -> l
                 + ([q.conclusion] if q.conclusion else [])
                 + [f"So the answer is: {q.answer}."],
                 "followups": [{"question": h.question, "answer": h.answer} for h in q.hops],
+                "type": native_type,
+                "template": builder.__name__,
             }
         )
     return demos

@@ -12,8 +12,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from steper.data.toy_names import ROLES
-from steper.data.toy_world import Country, Person, Town, Work, World
+from steper.data.toy_world import Country, Person, Town, Work, World, statement
 
 
 @dataclass
@@ -54,12 +53,11 @@ class Question:
 
 
 def creator_hop(work: Work, after: int | None = None) -> Hop:
-    verb = ROLES[work.kind][1]
     return Hop(
         template=f"Who is the {work.role} of {{}}?",
         subject=work.title,
         answer=work.creator.name,
-        statement=f"{work.title} was {verb} {work.creator.name}.",
+        statement=statement(work, "creator"),
         title=work.title,
         fact="creator",
         relation=work.relation,
@@ -74,7 +72,7 @@ def birthplace_hop(person: Person, after: int | None = None) -> Hop:
         template="Where was {} born?",
         subject=person.name,
         answer=person.birthplace.name,
-        statement=f"{person.name} was born in {person.birthplace.name}.",
+        statement=statement(person, "birthplace"),
         title=person.name,
         fact="birthplace",
         relation="place of birth",
@@ -90,7 +88,7 @@ def birth_year_hop(person: Person, after: int | None = None) -> Hop:
         template="When was {} born?",
         subject=person.name,
         answer=year,
-        statement=f"{person.name} was born in {year}.",
+        statement=statement(person, "birth_year"),
         title=person.name,
         fact="birth_year",
         relation="date of birth",
@@ -106,7 +104,7 @@ def nationality_hop(person: Person, after: int | None = None) -> Hop:
         template="What is the nationality of {}?",
         subject=person.name,
         answer=demonym,
-        statement=f"{person.name} is {demonym}.",
+        statement=statement(person, "nationality"),
         title=person.name,
         fact="nationality",
         relation="country of citizenship",
@@ -122,7 +120,7 @@ def father_hop(person: Person, after: int | None = None) -> Hop:
         template="Who is the father of {}?",
         subject=person.name,
         answer=father.name,
-        statement=f"The father of {person.name} is {father.name}.",
+        statement=statement(person, "father"),
         title=person.name,
         fact="father",
         relation="father",
@@ -137,7 +135,7 @@ def country_hop(town: Town, after: int | None = None) -> Hop:
         template="Which country is {} in?",
         subject=town.name,
         answer=town.country.name,
-        statement=f"{town.name} is in {town.country.name}.",
+        statement=statement(town, "country"),
         title=town.name,
         fact="country",
         relation="country",
@@ -153,7 +151,7 @@ def capital_hop(country: Country, after: int | None = None) -> Hop:
         template="What is the capital of {}?",
         subject=country.name,
         answer=capital.name,
-        statement=f"The capital of {country.name} is {capital.name}.",
+        statement=statement(country, "capital"),
         title=country.name,
         fact="capital",
         relation="capital",
@@ -169,7 +167,7 @@ def year_hop(work: Work, after: int | None = None) -> Hop:
         template=f"When was {{}} {verb}?",
         subject=work.title,
         answer=str(work.year),
-        statement=f"{work.title} was {verb} in {work.year}.",
+        statement=statement(work, "year"),
         title=work.title,
         fact="year",
         relation="publication date",

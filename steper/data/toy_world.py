@@ -1,7 +1,8 @@
 """The toy world: invented countries, towns, people and works, and one short passage per entity.
 
 Passages are written like Wikipedia leads with one fact per sentence and full names instead of
-pronouns, so that a 135M-parameter teacher can follow a chain (DESIGN §6). Each passage knows
+pronouns, and a gold chain step is the passage sentence it rests on, word for word, so that a
+135M-parameter teacher follows a chain by finding and copying sentences. Each passage knows
 which sentence states which fact, so supporting facts and gold chains are exact.
 """
 
@@ -204,7 +205,7 @@ def _title(kind: str, adjective: str, noun: str) -> str:
 
 
 def describe(entity: Country | Town | Person | Work) -> Passage:
-    """The entity's passage: 1-3 plain sentences, one fact each (the first may carry two)."""
+    """The entity's passage: plain sentences, one fact each, so every chain step is one sentence."""
     if isinstance(entity, Country):
         return Passage(
             entity.name,
@@ -223,18 +224,30 @@ def describe(entity: Country | Town | Person | Work) -> Passage:
     if isinstance(entity, Person):
         article = "an" if entity.nationality.demonym[0] in "AEIOU" else "a"
         sentences = [
-            f"{entity.name} (born {entity.birth_year}) is {article} {entity.nationality.demonym} {entity.occupation}.",
+            f"{entity.name} is {article} {entity.nationality.demonym} {entity.occupation}.",
+            f"{entity.name} was born in {entity.birth_year}.",
             f"{entity.name} was born in {entity.birthplace.name}.",
         ]
-        facts = {"birth_year": 0, "nationality": 0, "birthplace": 1}
+        facts = {"nationality": 0, "birth_year": 1, "birthplace": 2}
         if entity.father is not None:
             child = "son" if entity.gender == "m" else "daughter"
             sentences.append(f"{entity.name} is the {child} of {entity.father.name}.")
-            facts["father"] = 2
+            facts["father"] = 3
         return Passage(entity.name, sentences, facts)
     verb = ROLES[entity.kind][1]
+    article = "an" if entity.kind[0] in "aeiou" else "a"
+    published = "published" if entity.kind == "novel" else "released"
     return Passage(
         entity.title,
-        [f"{entity.title} is a {entity.year} {entity.kind} {verb} {entity.creator.name}."],
-        {"creator": 0, "year": 0},
+        [
+            f"{entity.title} is {article} {entity.kind} {verb} {entity.creator.name}.",
+            f"{entity.title} was {published} in {entity.year}.",
+        ],
+        {"creator": 0, "year": 1},
     )
+
+
+def statement(entity: Country | Town | Person | Work, fact: str) -> str:
+    """The passage sentence that states `fact`: a gold chain step copies it word for word."""
+    passage = describe(entity)
+    return passage.sentences[passage.facts[fact]]

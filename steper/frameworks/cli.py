@@ -53,7 +53,8 @@ def _merge(args: argparse.Namespace) -> None:
 def _annotations(args: argparse.Namespace) -> None:
     demos = convert_annotations(args.input, records_path=args.records, corpus_path=args.corpus)
     count = write_demonstrations(args.output, demos)
-    log.info("%s: %d demonstrations for %s", args.output, count, args.dataset)
+    with_followups = sum(1 for demo in demos if demo.followups)
+    log.info("%s: %d demonstrations for %s, %d with Self-Ask follow-ups", args.output, count, args.dataset, with_followups)
 
 
 def register(subparsers) -> None:
@@ -79,7 +80,10 @@ def register(subparsers) -> None:
     notes = subparsers.add_parser("annotations", help="convert IRCoT's annotated demonstrations (jsonnet) to demonstrations.jsonl")
     notes.add_argument("--dataset", required=True, choices=("hotpotqa", "2wikimultihopqa", "musique"))
     notes.add_argument("--input", required=True, help="path or http(s) URL of data_annotations/{dataset}.jsonnet")
-    notes.add_argument("--records", default=None, help="unified records holding the annotated questions (full passages + distractors)")
+    notes.add_argument(
+        "--records", nargs="+", default=None,
+        help="unified records holding the annotated questions (full passages + distractors, decomposition -> Self-Ask follow-ups)",
+    )
     notes.add_argument("--corpus", default=None, help="corpus JSON lines to look the annotated passages up in")
     notes.add_argument("--output", required=True)
     notes.set_defaults(func=_annotations)

@@ -17,8 +17,11 @@ MuSiQue) quotes the sentence that supports the step. The jsonnet used is plain J
 comments, single-quoted strings and trailing commas. The converter takes each paragraph's full
 text from unified records (matching by question id, so the record's distractors come along as
 in IRCoT's prompts) or from a corpus (matching title + substring), and falls back to the
-snippet. Those annotations carry no Self-Ask decomposition, so `followups` stays empty and a
-Self-Ask run needs demonstrations from another source (the toy world writes both).
+snippet. Those annotations carry no Self-Ask decomposition: `followups` is taken from the matching
+record's gold decomposition where the dataset has one (MuSiQue's question_decomposition, with
+"#1"-style references replaced by the earlier answers; 2WikiMultihopQA's evidence triples), and
+stays empty otherwise (HotpotQA), so a Self-Ask run there needs demonstrations from another source
+(the toy world writes both).
 """
 
 from __future__ import annotations
@@ -194,17 +197,31 @@ def _passage_text(title: str, substring: str | None, snippet: str | None, pool: 
     return snippet or substring or ""
 
 
+def followups_from_decomposition(decomposition: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Self-Ask follow-ups from a gold decomposition, "#k" replaced by the k-th answer."""
+    answers = [step["answer"] for step in decomposition]
+
+    def resolve(match: re.Match) -> str:
+        index = int(match.group(1)) - 1
+        return answers[index] if 0 <= index < len(answers) else match.group(0)
+
+    return [{"question": re.sub(r"#(\d+)", resolve, step["question"]), "answer": step["answer"]} for step in decomposition]
+
+
 def convert_annotations(
     source: str,
-    records_path: str | os.PathLike | None = None,
+    records_path: str | os.PathLike | list[str | os.PathLike] | None = None,
     corpus_path: str | os.PathLike | None = None,
 ) -> list[Demonstration]:
     """IRCoT annotations -> demonstrations in the annotation-file format."""
     data = parse_annotation_jsonnet(_read_source(source), source=source)
     records: dict[str, list[dict[str, str]]] = {}
-    if records_path:
-        for record in read_jsonl(records_path, required=("id", "contexts")):
+    decompositions: dict[str, list[dict[str, str]]] = {}
+    paths = records_path if isinstance(records_path, list) else [records_path] if records_path else []
+    for path in paths:
+        for record in read_jsonl(path, required=("id", "contexts")):
             records[str(record["id"])] = [{"title": c["title"], "text": c["text"]} for c in record["contexts"]]
+            decompositions[str(record["id"])] = followups_from_decomposition(record.get("decomposition") or [])
     corpus: list[dict[str, str]] = []
     if corpus_path:
         corpus = [{"title": c["title"], "text": c["contents"]} for c in read_jsonl(corpus_path, required=("title", "contents"))]
@@ -231,7 +248,16 @@ def convert_annotations(
         answer = re.sub(r"^.*answer is:?\s*", "", cot[-1])
         answer = answer[:-1] if answer.endswith(".") else answer
         contexts = records.get(qid) or gold
-        demos.append(Demonstration(id=qid, question=item["question_text"], answer=answer, contexts=contexts, cot=cot))
+        demos.append(
+            Demonstration(
+                id=qid,
+                question=item["question_text"],
+                answer=answer,
+                contexts=contexts,
+                cot=cot,
+                followups=decompositions.get(qid, []),
+            )
+        )
     return demos
 
 

@@ -53,6 +53,8 @@ else:
             "steper data download --dataset {wildcards.name} --output-dir {output} 2> {log}"
 
     rule annotations:
+        input:
+            records=expand(R("data/{{dataset}}/full_{part}.jsonl"), part=["train", "dev"]),
         output:
             R("raw/annotations/{dataset}.jsonl"),
         params:
@@ -61,8 +63,11 @@ else:
             ENV_CPU
         log:
             LOG("data/annotations/{dataset}"),
+        benchmark:
+            BENCH("data/annotations/{dataset}")
         shell:
-            "steper teacher annotations --dataset {wildcards.dataset} --input {params.url:q} --output {output} 2> {log}"
+            "steper teacher annotations --dataset {wildcards.dataset} --input {params.url:q} --records {input.records}"
+            " --output {output} 2> {log}"
 
 
 def prepare_flags(wildcards, input):
