@@ -2,7 +2,7 @@
 
 Names are built from real-sounding parts (first name + compound surname, compound town names,
 "The <adjective> <noun>" titles) because a small teacher copes far better with names that read
-like names than with random syllables (DESIGN §6). Each list is split into a world part and a
+like names than with random syllables. Each list is split into a world part and a
 reserved part: demonstrations use only the reserved part, so their answers never occur in the world.
 """
 
@@ -13,12 +13,22 @@ from dataclasses import dataclass
 FEMALE_NAMES = """
 Tamsin Maren Ysolde Petra Odile Imogen Rosalind Wilhelmina Cosima Beatrix Delphine Fenella Hester
 Juniper Leonie Nerys Perpetua Rhiannon Thea Verity Xanthe Zinnia Bettany Elowen Greer Isolde Kestrel
-Mirren Ottilie Romilly Tilda Clemency Edris Honora Lavinia Philippa Sabine Avelina Celandine
+Mirren Ottilie Romilly Tilda Clemency Edris Adelaide Briony Calliope Damaris Eulalia Florentine
+Gwendolen Hermione Iolanthe Jessamy Keturah Lucasta Marguerite Nerissa Ondine Primrose Rosamund
+Saffira Theodora Ursula Valentina Winifred Araminta Bronwen Cordelia Dorothea Esmeralda Felicity
+Genevieve Hyacinth Ingrid Jocasta Leocadia Millicent Octavia Persephone Querida Roswitha Seraphina
+Temperance Undine Viveka Wenna Aurelia Bathsheba Clementine Drusilla Emmeline Georgiana Harriet
+Ianthe Lucinda Mathilde Nanette Orla Portia Rowena Honora Lavinia Philippa Sabine Avelina Celandine
 """.split()
 MALE_NAMES = """
 Orrin Callum Bram Linus Ferris Jasper Tobias Evander Alaric Cassius Emeric Gideon Ivo Kasimir Magnus
 Osric Quentin Silas Ulric Wystan Yannick Anselm Corin Florian Hollis Jory Lorcan Piers Soren
-Valentin Ambrose Desmond Fabian Ignatius Matthias Rupert Tristram Barnaby Dashiell
+Valentin Ambrose Desmond Fabian Aldous Bartholomew Cornelius Dunstan Eustace Fitzroy Gawain Horatio
+Isidore Jeremiah Lysander Mortimer Nathaniel Oberon Percival Quillon Roderick Septimus Thaddeus
+Ulysses Vivian Waldemar Augustin Benedict Crispin Dorian Ezekiel Frederick Godfrey Hildebrand
+Leopold Montague Norbert Octavius Peregrine Reginald Sebastian Theobald Wolfgang Alistair Balthazar
+Cuthbert Eldridge Fergus Hamish Jonah Lucius Marcellus Neville Ogden Phineas Raphael Stellan Torvald
+Wendell Zebedee Archibald Cedric Evelyn Ignatius Matthias Rupert Tristram Barnaby Dashiell
 """.split()
 SURNAME_HEADS = """
 Ever Black Bright Carr Cold Dun Elder Fair Fen Gold Grey Hale Holl Kings Lang Mere North Oak Pen
@@ -52,8 +62,13 @@ Hollow Silver Quiet Crimson Distant Broken Gilded Sleeping Wandering Forgotten P
 Frozen Hidden Lonely Scarlet Velvet Wild Golden Iron Secret Shattered Silent Endless Fading Glass
 Hungry Last Midnight Northern Pale Restless Salt Shifting Sunken Tender Winter Amber Bitter Copper
 Drowned Emerald Falling Gentle Heavy Ivory Lost Marble Narrow Open Patient Rising Stolen Twisted
-Vanishing Weeping Yellow Autumn Borrowed Cobalt Dusty Evening Feathered Grey Honest Inland Jade
-Kindled Lucid Mended
+Vanishing Weeping Yellow Autumn Borrowed Cobalt Ancient Blazing Brazen Brittle Careless Clouded
+Crooked Crystal Darkened Dreaming Ebony Faded Fearless Fierce Flooded Fragile Gleaming Gloomy
+Hallowed Haunted Humble Icy Idle Jagged Laughing Leaden Lunar Molten Muddy Nameless Noble Obsidian
+Olden Outer Pallid Peaceful Proud Quaint Radiant Ragged Rusted Sacred Savage Scorched Sealed
+Shadowed Sharp Shining Sleepless Slender Solemn Sombre Spectral Splendid Stony Stormy Sullen Swift
+Tangled Thorny Timid Tired Unbroken Unseen Vacant Wary Wicked Windswept Wintry Wooden Woven Young
+Zealous Dusty Evening Feathered Grey Honest Inland Jade Kindled Lucid Mended
 """.split()
 NOUNS = """
 Orchard Harbour Lantern Meadow Compass Tide Garden Bridge Mirror Kingdom Horizon Ember Tower River

@@ -137,13 +137,16 @@ def build_world(rng: random.Random, pools: NamePools, n_entities: int, id_start:
 def _people(rng, pools, towns, countries, n_people, new_id) -> list[Person]:
     surnames = [_join(h, t) for h in pools.surname_heads for t in pools.surname_tails]
     rng.shuffle(surnames)
-    males = [f for f, g in pools.first_names if g == "m"]
+    by_gender = {sex: [f for f, g in pools.first_names if g == sex] for sex in "fm"}
+    # first names not used yet, so that a name shares a word only with relatives while names last
+    fresh = {sex: rng.sample(names, len(names)) for sex, names in by_gender.items()}
     kinds = list(OCCUPATIONS.values())
     used_names: set[str] = set()
 
     def person(surname: str, born: int, gender: str | None = None, father: Person | None = None) -> Person:
         while True:
-            first, sex = (rng.choice(males), "m") if gender == "m" else rng.choice(pools.first_names)
+            sex = gender or rng.choice("fm")
+            first = fresh[sex].pop() if fresh[sex] else rng.choice(by_gender[sex])
             if f"{first} {surname}" not in used_names:
                 break
         used_names.add(f"{first} {surname}")
@@ -176,12 +179,16 @@ _FIRST_YEAR = {"novel": 1800, "film": 1905, "album": 1925}
 
 
 def _works(rng, pools, people, n_works, new_id) -> list[Work]:
-    """Titles never repeat a noun while nouns last; an adjective shared by two titles marks them as
-    near-duplicates that the question builder uses as deliberate distractors."""
+    """Titles repeat neither a noun nor an adjective while the lists last: a small teacher mixes up
+    titles that share a word. The ones that do are near-duplicates that the question
+    builder uses as deliberate distractors."""
     nouns = list(pools.nouns)
     rng.shuffle(nouns)
-    adjectives = list(pools.adjectives) * (n_works // len(pools.adjectives) + 1)
-    rng.shuffle(adjectives)
+    adjectives = [
+        a
+        for _ in range(n_works // len(pools.adjectives) + 1)
+        for a in rng.sample(pools.adjectives, len(pools.adjectives))
+    ]
     creators = {kind: [p for p in people if p.occupation == occupation] for kind, occupation in OCCUPATIONS.items()}
     kinds = list(OCCUPATIONS)
     works: list[Work] = []
