@@ -174,6 +174,13 @@ def test_type_shares_reweight_and_drop_question_types(tmp_path):
     assert not (tmp_path / "bad").exists()
 
 
+def test_same_nationality_questions_are_balanced_between_yes_and_no(worlds):
+    answers = Counter(
+        r.answers[0] for r in _records(worlds["2wikimultihopqa"], "2wikimultihopqa") if r.question.startswith("Are ")
+    )
+    assert sum(answers.values()) >= 6 and min(answers["yes"], answers["no"]) >= 0.3 * sum(answers.values())
+
+
 def test_same_settings_same_files_and_datasets_differ(tmp_path, worlds):
     generate("hotpotqa", tmp_path / "again", SMALL)
     for name in ("train.json", "dev.json", "chains.jsonl", "demonstrations.jsonl"):

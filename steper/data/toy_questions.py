@@ -390,6 +390,12 @@ def candidates(world: World, builder: Builder, rng: random.Random, pairs: int) -
         found = [builder(w) for w in world.works]
     elif kind == "person":
         found = [builder(p) for p in world.people]
+    elif kind == "people" and builder is same_nationality:
+        # half "yes", half "no", as a prior-only answer should not beat the teacher
+        found = [
+            builder(*_pair(rng, world.people, lambda a, b, same=i % 2 == 0: (a.nationality is b.nationality) == same))
+            for i in range(pairs)
+        ]
     elif kind == "people":
         found = [builder(*_pair(rng, world.people, lambda a, b: a.occupation == b.occupation)) for _ in range(pairs)]
     else:
