@@ -90,10 +90,12 @@ IRCOT_SCRIPT = {
 IRCOT_RESULTS = {Q1: ["a", "c"], S1: ["a", "b", "g", "f"], Q2: ["d", "f"], T1: ["d", "e"], T2: ["g", "f"]}
 
 
-def run_ircot(max_passages=15, max_steps=3):
+def run_ircot(max_passages=15, max_steps=3, passage_order="retrieval"):
     generator = ScriptedGenerator(IRCOT_SCRIPT)
     retriever = DictRetriever(IRCOT_RESULTS, DOCS)
-    settings = LoopSettings(top_k=2, max_steps=max_steps, max_passages=max_passages, max_new_tokens=32)
+    settings = LoopSettings(
+        top_k=2, max_steps=max_steps, max_passages=max_passages, max_new_tokens=32, passage_order=passage_order
+    )
     chains = run_chains([("1", Q1), ("2", Q2)], IRCoT(), retriever, generator, settings)
     return chains, generator, retriever
 
@@ -123,8 +125,19 @@ def test_ircot_caps_the_passages():
     assert [step["retrieved"] for step in second.steps] == [["d", "f"], ["e"], []]
 
 
-def test_stepwise_prompts_reproduce_the_loop_prompts():
-    chains, generator, _ = run_ircot()
+def test_best_last_puts_each_steps_best_passage_next_to_the_question():
+    chains, generator, _ = run_ircot(passage_order="best_last")
+    second = chains[1]
+    assert [step["retrieved"] for step in second.steps] == [["f", "d"], ["e"], ["g"]]
+    assert [passage.id for passage in second.passages] == ["f", "d", "e", "g"]
+    first_prompt = generator.calls[0][1].context
+    assert first_prompt.index("Wikipedia Title: Harbor Lights") < first_prompt.index("Wikipedia Title: Quiet Harbor")
+    assert second.answer == "St. Albans"
+
+
+@pytest.mark.parametrize("passage_order", ["retrieval", "best_last"])
+def test_stepwise_prompts_reproduce_the_loop_prompts(passage_order):
+    chains, generator, _ = run_ircot(passage_order=passage_order)
     trace = {"question": Q2, "steps": chains[1].steps}
     examples = stepwise_prompts(trace, DOCS.__getitem__, "ircot")
     used = [call[-1] for call in generator.calls[:3]]  # Q2 is the last prompt of each round
@@ -273,3 +286,11 @@ def test_bad_records_name_the_line_and_field(tmp_path):
         run(tmp_path, tmp_path / "out.jsonl", ScriptedGenerator({}))
     assert error.value.line == 1 and error.value.field == "answers"
     assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_unknown_passage_order_is_a_settings_error():
+    from steper.frameworks.runner import FrameworkSettings, loop_settings
+
+    with pytest.raises(InputError) as error:
+        loop_settings("ircot", FrameworkSettings(passage_order="best_first"))
+    assert error.value.field == "passage_order"

@@ -70,26 +70,34 @@ class Strategy(Protocol):
     def parse_forced(self, chain: Chain, text: str) -> Parsed: ...
 
 
+PASSAGE_ORDERS = ("retrieval", "best_last")
+
+
 @dataclass
 class LoopSettings:
     top_k: int
     max_steps: int
     max_passages: int
     max_new_tokens: int
+    passage_order: str = "retrieval"
 
 
-def _add_passages(chain: Chain, found: Sequence[Any], top_k: int, max_passages: int) -> list[str]:
-    """Append the `top_k` best unseen passages, up to the cap; return their ids (the step's `retrieved`)."""
+def _add_passages(chain: Chain, found: Sequence[Any], top_k: int, max_passages: int, order: str = "retrieval") -> list[str]:
+    """Append the `top_k` best unseen passages, up to the cap; return their ids (the step's `retrieved`)
+    in the order they appear in the prompt: rank order (IRCoT), or reversed for `best_last`, which puts
+    the step's best passage next to the question, where a small model looks first."""
     seen = {passage.id for passage in chain.passages}
-    added: list[str] = []
+    new: list[Any] = []
     for passage in found:
-        if len(added) >= top_k or len(chain.passages) >= max_passages:
+        if len(new) >= top_k or len(chain.passages) + len(new) >= max_passages:
             break
         if passage.id not in seen:
-            chain.passages.append(passage)
+            new.append(passage)
             seen.add(passage.id)
-            added.append(passage.id)
-    return added
+    if order == "best_last":
+        new.reverse()
+    chain.passages.extend(new)
+    return [passage.id for passage in new]
 
 
 def run_chains(
@@ -111,7 +119,10 @@ def run_chains(
             # Search deep enough that every chain can find top_k passages it has not shown yet.
             depth = settings.top_k + max(len(chain.passages) for chain in active)
             results = retriever.batch_search([chain.query or chain.question for chain in active], depth)
-            retrieved = [_add_passages(chain, found, settings.top_k, settings.max_passages) for chain, found in zip(active, results)]
+            retrieved = [
+                _add_passages(chain, found, settings.top_k, settings.max_passages, settings.passage_order)
+                for chain, found in zip(active, results)
+            ]
         log.debug("step %d: %d active questions", step_number, len(active))
         prompts = [strategy.prompt(chain, demos) for chain in active]
         generations = backend.generate(prompts, settings.max_new_tokens, strategy.stop, strategy.step_end)

@@ -20,7 +20,7 @@ from typing import Any
 from tqdm import tqdm
 
 from steper.frameworks.baselines import ChainOfThought, Direct, rag_k
-from steper.frameworks.chain import Chain, LoopSettings, run_chains
+from steper.frameworks.chain import PASSAGE_ORDERS, Chain, LoopSettings, run_chains
 from steper.frameworks.demonstrations import load_demonstrations, select_demonstrations
 from steper.frameworks.ircot import IRCoT
 from steper.frameworks.prompts import demonstrations_text
@@ -46,6 +46,7 @@ class FrameworkSettings:
     retrieval_backend: str = "pyserini"
     k1: float = 0.9
     b: float = 0.4
+    passage_order: str = "retrieval"
 
 
 def make_strategy(framework: str):
@@ -63,11 +64,15 @@ def make_strategy(framework: str):
 
 def loop_settings(framework: str, settings: FrameworkSettings) -> LoopSettings:
     """Multi-step frameworks use the settings as given; baselines make one step (see baselines)."""
+    if settings.passage_order not in PASSAGE_ORDERS:
+        raise InputError("--settings", f"unknown passage order (known: {', '.join(PASSAGE_ORDERS)})", field="passage_order")
     if framework in ("ircot", "selfask"):
-        return LoopSettings(settings.top_k, settings.max_steps, settings.max_passages, settings.max_new_tokens)
+        return LoopSettings(
+            settings.top_k, settings.max_steps, settings.max_passages, settings.max_new_tokens, settings.passage_order
+        )
     k = rag_k(settings.top_k, settings.max_steps, settings.max_passages)
     new_tokens = settings.max_new_tokens if framework == "direct" else settings.max_new_tokens * settings.max_steps
-    return LoopSettings(top_k=k, max_steps=1, max_passages=k, max_new_tokens=new_tokens)
+    return LoopSettings(top_k=k, max_steps=1, max_passages=k, max_new_tokens=new_tokens, passage_order=settings.passage_order)
 
 
 def trace_line(chain: Chain, record: dict[str, Any], framework: str, model_name: str, seconds: float) -> dict[str, Any]:
