@@ -15,7 +15,7 @@ import pytest
 from steper.frameworks.chain import LoopSettings, run_chains
 from steper.frameworks.ircot import IRCoT
 from steper.frameworks.prompts import stepwise_prompts
-from steper.frameworks.runner import FrameworkSettings, merge, run_framework
+from steper.frameworks.runner import FrameworkSettings, loop_settings, merge, run_framework
 from steper.frameworks.selfask import SelfAsk
 from steper.frameworks.baselines import ChainOfThought, Direct
 from steper.io import InputError
@@ -289,8 +289,6 @@ def test_bad_records_name_the_line_and_field(tmp_path):
 
 
 def test_unknown_passage_order_is_a_settings_error():
-    from steper.frameworks.runner import FrameworkSettings, loop_settings
-
     with pytest.raises(InputError) as error:
         loop_settings("ircot", FrameworkSettings(passage_order="best_first"))
     assert error.value.field == "passage_order"
