@@ -24,6 +24,7 @@ import logging
 import os
 import re
 import subprocess
+import tempfile
 from pathlib import Path
 
 from steper.io import InputError
@@ -107,6 +108,11 @@ def ensure_java() -> None:
 
     if not jnius_config.vm_running:
         jnius_config.options = [opt for opt in jnius_config.options if "jdk.incubator" not in opt]
+        # A job killed while the JVM runs (Snakemake, Ctrl-C; jobs resume) makes the in-process JVM
+        # crash on exit: its report goes to the temp dir, not the user's working directory.
+        error_file = Path(tempfile.gettempdir()) / "steper_jvm_crash_pid%p.log"
+        jnius_config.options = [opt for opt in jnius_config.options if not opt.startswith("-XX:ErrorFile=")]
+        jnius_config.options.append(f"-XX:ErrorFile={error_file}")
         jar = anserini_jar()
         # jnius_config.get_classpath() would import jnius and start the JVM: read the list itself
         if jar not in (jnius_config.classpath or []):
