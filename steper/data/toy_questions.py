@@ -162,9 +162,8 @@ def capital_hop(country: Country, after: int | None = None) -> Hop:
 
 
 def year_hop(work: Work, after: int | None = None) -> Hop:
-    verb = "published" if work.kind == "novel" else "released"
     return Hop(
-        template=f"When was {{}} {verb}?",
+        template=f"When was {{}} {work.released}?",
         subject=work.title,
         answer=str(work.year),
         statement=statement(work, "year"),
@@ -390,19 +389,22 @@ def candidates(world: World, builder: Builder, rng: random.Random, pairs: int) -
         found = [builder(w) for w in world.works]
     elif kind == "person":
         found = [builder(p) for p in world.people]
-    elif kind == "people" and builder is same_nationality:
-        # half "yes", half "no", as a prior-only answer should not beat the teacher
-        found = [
-            builder(*_pair(rng, world.people, lambda a, b, same=i % 2 == 0: (a.nationality is b.nationality) == same))
-            for i in range(pairs)
-        ]
-    elif kind == "people":
-        found = [builder(*_pair(rng, world.people, lambda a, b: a.occupation == b.occupation)) for _ in range(pairs)]
     else:
-        found = [builder(*_pair(rng, world.works, lambda a, b: a.kind == b.kind)) for _ in range(pairs)]
+        items = world.people if kind == "people" else world.works
+        found = [builder(*_pair(rng, items, _alike(builder, i))) for i in range(pairs)]
     found = [q for q in found if q is not None]
     rng.shuffle(found)
     return found
+
+
+def _alike(builder: Builder, index: int) -> Callable:
+    """What the `index`-th pair of a comparison shares: same occupation or kind, except that
+    same-nationality pairs alternate between "yes" and "no", so a prior-only answer wins nothing."""
+    if builder is same_nationality:
+        return lambda a, b: (a.nationality is b.nationality) == (index % 2 == 0)
+    if ARGUMENTS[builder] == "people":
+        return lambda a, b: a.occupation == b.occupation
+    return lambda a, b: a.kind == b.kind
 
 
 def _pair(rng: random.Random, items: list, alike: Callable) -> tuple:

@@ -62,6 +62,10 @@ class Work:
     def relation(self) -> str:
         return ROLES[self.kind][2]
 
+    @property
+    def released(self) -> str:
+        return "published" if self.kind == "novel" else "released"
+
 
 @dataclass
 class Passage:
@@ -243,12 +247,11 @@ def describe(entity: Country | Town | Person | Work) -> Passage:
         return Passage(entity.name, sentences, facts)
     verb = ROLES[entity.kind][1]
     article = "an" if entity.kind[0] in "aeiou" else "a"
-    published = "published" if entity.kind == "novel" else "released"
     return Passage(
         entity.title,
         [
             f"{entity.title} is {article} {entity.kind} {verb} {entity.creator.name}.",
-            f"{entity.title} was {published} in {entity.year}.",
+            f"{entity.title} was {entity.released} in {entity.year}.",
         ],
         {"creator": 0, "year": 1},
     )
