@@ -1,0 +1,88 @@
+"""Bootstrap intervals and McNemar's test against hand-computed cases."""
+
+import math
+
+import pytest
+
+from steper.evaluate.bootstrap import BootstrapSettings, bootstrap_mean, mcnemar_exact, paired_difference
+
+SETTINGS = BootstrapSettings(resamples=4000, level=0.95, seed=0)
+
+
+def test_constant_scores_have_a_zero_width_interval():
+    interval = bootstrap_mean([1.0] * 7, SETTINGS)
+    assert (interval.estimate, interval.low, interval.high, interval.n) == (1.0, 1.0, 1.0, 7)
+    assert interval.width == 0.0
+
+
+def test_two_questions_span_the_whole_range():
+    # Resampling [0, 1] gives means 0, 1/2, 1 with probabilities 1/4, 1/2, 1/4: the 2.5% and
+    # 97.5% percentiles of that distribution are 0 and 1.
+    interval = bootstrap_mean([0.0, 1.0], SETTINGS)
+    assert interval.estimate == 0.5
+    assert (interval.low, interval.high) == (0.0, 1.0)
+
+
+def test_interval_contains_the_estimate_and_narrows_with_more_questions():
+    small = bootstrap_mean([1.0, 0.0] * 10, SETTINGS)
+    large = bootstrap_mean([1.0, 0.0] * 500, SETTINGS)
+    assert small.low < 0.5 < small.high and large.low < 0.5 < large.high
+    assert large.width < small.width
+    # normal approximation for p = 0.5, n = 1000: 1.96 * sqrt(0.25 / 1000) = 0.031 each side
+    assert large.width == pytest.approx(2 * 1.96 * math.sqrt(0.25 / 1000), abs=0.01)
+
+
+def test_seeded_and_deterministic():
+    values = [0.0, 1.0, 1.0, 0.0, 1.0, 0.3]
+    assert bootstrap_mean(values, SETTINGS) == bootstrap_mean(values, SETTINGS)
+    other = bootstrap_mean(values, BootstrapSettings(resamples=4000, level=0.95, seed=1))
+    assert other.estimate == bootstrap_mean(values, SETTINGS).estimate
+
+
+def test_paired_difference_of_a_constant_shift_is_exact():
+    # every question gains exactly 1 point: the paired interval has zero width even though the
+    # unpaired intervals of a and b are wide
+    a = [1.0, 2.0, 0.0, 5.0]
+    b = [0.0, 1.0, -1.0, 4.0]
+    difference = paired_difference(a, b, SETTINGS)
+    assert (difference.estimate, difference.low, difference.high) == (1.0, 1.0, 1.0)
+    assert bootstrap_mean(a, SETTINGS).width > 1.0
+
+
+def test_paired_difference_of_one_discordant_pair():
+    # a wins question 1, ties on the rest: differences [1, 0]; means of resamples are 0, 1/2, 1
+    difference = paired_difference([1.0, 1.0], [0.0, 1.0], SETTINGS)
+    assert difference.estimate == 0.5
+    assert (difference.low, difference.high) == (0.0, 1.0)
+    assert not difference.excludes_zero()
+
+
+def test_clear_paired_difference_excludes_zero():
+    a = [1.0] * 40 + [0.0] * 10
+    b = [0.0] * 30 + [1.0] * 10 + [0.0] * 10
+    difference = paired_difference(a, b, SETTINGS)
+    assert difference.estimate == pytest.approx(0.6)
+    assert difference.excludes_zero() and difference.low > 0
+
+
+def test_mcnemar_exact_by_hand():
+    # 3 questions only A got right, none only B: p = 2 * (1/2)^3 = 0.25
+    result = mcnemar_exact([1, 1, 1, 0, 1], [0, 0, 0, 0, 1])
+    assert (result.only_a, result.only_b) == (3, 0)
+    assert result.p_value == pytest.approx(0.25)
+    # 6 vs 1 discordant: p = 2 * (C(7,0) + C(7,1)) / 2^7 = 16 / 128
+    a = [1] * 6 + [0] + [1] * 3
+    b = [0] * 6 + [1] + [1] * 3
+    assert mcnemar_exact(a, b).p_value == pytest.approx(16 / 128)
+    assert mcnemar_exact([1, 0], [1, 0]).p_value == 1.0
+
+
+def test_bad_input_is_refused():
+    with pytest.raises(ValueError):
+        bootstrap_mean([], SETTINGS)
+    with pytest.raises(ValueError):
+        paired_difference([1.0], [1.0, 0.0], SETTINGS)
+    with pytest.raises(ValueError):
+        mcnemar_exact([0.5], [1.0])
+    with pytest.raises(ValueError):
+        BootstrapSettings(resamples=0, level=0.95, seed=0)
