@@ -3,9 +3,14 @@
 are `--configfile config/demo.yaml` / `config/smoke.yaml`. Every rule calls `steper <stage> ...`.
 """
 
+import sys
+
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
+
+# The rules take their artifact paths from steper/layout.py, read from this checkout.
+sys.path.insert(0, workflow.basedir)
 
 
 # The paper tier is the default; `--configfile config/demo.yaml` replaces it rather than merging into it.

@@ -7,7 +7,9 @@ keys, and the resolved settings are saved beside the artifact they produced.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import functools
 import hashlib
 import json
 import subprocess
@@ -19,6 +21,49 @@ import yaml
 from steper.io import InputError, write_json
 
 T = TypeVar("T")
+
+# The config schema is the one place a default lives; the package ships it (a link to
+# workflow/schemas/config.schema.yaml in a checkout, a copy in a wheel).
+SCHEMA_PATH = Path(__file__).with_name("config.schema.yaml")
+
+
+@functools.cache
+def config_schema() -> dict[str, Any]:
+    return yaml.safe_load(SCHEMA_PATH.read_text(encoding="utf-8"))
+
+
+def _resolve(node: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in node:
+        target: Any = config_schema()
+        for part in node["$ref"].removeprefix("#/").split("/"):
+            target = target[part]
+        node = target
+    return node
+
+
+def schema_node(key: str) -> dict[str, Any]:
+    """The schema of a dotted config key, e.g. "retrieval.k1" or "models.*.revision" (* = any name)."""
+    node: dict[str, Any] = config_schema()
+    for part in key.split("."):
+        node = _resolve(node)
+        node = node["additionalProperties"] if part == "*" else node["properties"][part]
+    return node
+
+
+def schema_default(key: str) -> Any:
+    """The schema's default of a dotted config key; KeyError if it has none."""
+    node = schema_node(key)
+    if "default" not in node:
+        node = _resolve(node)
+    return copy.deepcopy(node["default"])
+
+
+def from_schema(key: str) -> Any:
+    """A dataclass field whose default is the schema's, so a stage run by hand gets the same science."""
+    value = schema_default(key)
+    if isinstance(value, (list, dict)):
+        return dataclasses.field(default_factory=lambda: copy.deepcopy(value))
+    return dataclasses.field(default=value)
 
 
 def parse_settings(value: str | dict[str, Any] | None, cls: type[T], source: str = "--settings") -> T:

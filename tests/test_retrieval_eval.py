@@ -1,6 +1,6 @@
 """`steper retrieval index|evaluate` end to end on the fixture corpus and five hand-written questions.
 
-Expected figures, by hand, from the rankings both backends give the fixture (ks 1, 2, 3):
+Expected figures, by hand, from the rankings both backends give the fixture (eval_k 1, 2, 3):
   q1 supporting {The Hollow Orchard, Tamsin Everhart}: ranks 2 and 1       -> 1/2, 2/2, 2/2
   q2 supporting {Müller & Søn, Aarhus}: ranks 1 and 2                      -> 1/2, 2/2, 2/2
   q3 supporting {Cardiff, with other text: matched by title}: rank 1       -> 1/1, 1/1, 1/1
@@ -23,7 +23,7 @@ from steper.retrieval import Passage
 from steper.retrieval.evaluation import overlap, passage_id
 
 FIXTURES = Path(__file__).parent / "fixtures" / "retrieval"
-SETTINGS = json.dumps({"ks": [1, 2, 3], "agreement_k": 3})
+SETTINGS = json.dumps({"eval_k": [1, 2, 3], "k1": 0.9, "b": 0.4, "agreement_k": 3})
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +58,7 @@ def test_evaluate_recall_matches_hand_computation(index_dir, tmp_path):
         assert scores["all_found"] == pytest.approx({"1": 25.0, "2": 75.0, "3": 100.0})
         assert scores["matched_by_title"] == 1
     assert result["agreement"] == {"backends": ["pyserini", "bm25s"], "k": 3, "overlap": 1.0}
-    assert result["settings"] == {"ks": [1, 2, 3], "k1": 0.9, "b": 0.4, "agreement_k": 3}
+    assert result["settings"] == {"eval_k": [1, 2, 3], "k1": 0.9, "b": 0.4, "agreement_k": 3}
     assert read_json(f"{output}.settings.json")["config_hash"] == result["config_hash"]
 
 
@@ -79,8 +79,8 @@ def test_evaluate_errors_name_the_problem(index_dir, tmp_path, capsys):
     assert "line 1: field 'supporting'" in capsys.readouterr().err
     assert main(args + ["--records", str(FIXTURES / "records.jsonl"), "--backends", "bm25s", "--settings", '{"kz": [1]}']) == 2
     assert "field 'kz' unknown setting" in capsys.readouterr().err
-    assert main(args + ["--records", str(FIXTURES / "records.jsonl"), "--backends", "bm25s", "--settings", '{"ks": [0, 2]}']) == 2
-    assert "field 'ks' must be a non-empty list of positive integers" in capsys.readouterr().err
+    assert main(args + ["--records", str(FIXTURES / "records.jsonl"), "--backends", "bm25s", "--settings", '{"eval_k": [0, 2]}']) == 2
+    assert "field 'eval_k' must be a non-empty list of positive integers" in capsys.readouterr().err
     assert main(["retrieval", "evaluate", "--records", str(FIXTURES / "records.jsonl"), "--index-dir", str(tmp_path),
                  "--backends", "pyserini", "--dataset", "x", "--output", str(output)]) == 2
     assert "index directory does not exist" in capsys.readouterr().err

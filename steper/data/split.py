@@ -18,6 +18,7 @@ from typing import TypeVar
 from steper.data.records import Record
 from steper.data.source import iter_json_lines
 from steper.io import InputError, write_jsonl
+from steper.settings import from_schema
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -25,10 +26,10 @@ T = TypeVar("T")
 
 @dataclass
 class SplitSettings:
-    n_train: int | None = None
-    n_dev: int = 100
-    n_test: int = 500
-    seed: int = 13370
+    n_train: int | None = from_schema("data.split.n_train")
+    n_dev: int = from_schema("data.split.n_dev")
+    n_test: int = from_schema("data.split.n_test")
+    seed: int = from_schema("data.split.seed")
 
 
 def load_records(path: str | os.PathLike) -> list[Record]:

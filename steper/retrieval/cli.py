@@ -47,5 +47,5 @@ def register(subparsers) -> None:
     evaluate.add_argument("--backends", nargs="+", choices=BACKENDS, default=["pyserini"])
     evaluate.add_argument("--dataset", required=True)
     evaluate.add_argument("--output", required=True, help="JSON file to write")
-    evaluate.add_argument("--settings", default=None, help="RetrievalEvalSettings as JSON or a file: ks, k1, b, agreement_k")
+    evaluate.add_argument("--settings", default=None, help="RetrievalEvalSettings as JSON or a file: eval_k, k1, b, agreement_k")
     evaluate.set_defaults(func=run_evaluate)

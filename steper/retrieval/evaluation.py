@@ -11,29 +11,29 @@ abstracts, whose text can differ from the dataset's paragraph) it is matched by 
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
+from steper.data.corpus import doc_id as passage_id
 from steper.io import InputError, read_jsonl_numbered
 from steper.retrieval.corpus import Passage, Retriever
 from steper.retrieval.index import BACKENDS, open_retriever
-from steper.settings import config_hash, git_revision, settings_dict
+from steper.settings import config_hash, from_schema, git_revision, settings_dict
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class RetrievalEvalSettings:
-    ks: list[int] = field(default_factory=lambda: [2, 4, 6, 8, 15])
-    k1: float = 0.9
-    b: float = 0.4
-    agreement_k: int = 10
+    eval_k: list[int] = from_schema("retrieval.eval_k")
+    k1: float = from_schema("retrieval.k1")
+    b: float = from_schema("retrieval.b")
+    agreement_k: int = from_schema("retrieval.agreement_k")
 
 
 @dataclass
@@ -41,11 +41,6 @@ class Question:
     id: str
     question: str
     supporting: list[tuple[str, str]]  # (title, text)
-
-
-def passage_id(title: str, text: str) -> str:
-    """The corpus id of a passage (first 16 hex chars of sha256(title + " " + text))."""
-    return hashlib.sha256(f"{title} {text}".encode("utf-8")).hexdigest()[:16]
 
 
 def read_questions(path: str | os.PathLike) -> list[Question]:
@@ -96,8 +91,8 @@ def evaluate_retrieval(records_path: str | os.PathLike, index_dir: str | os.Path
     """Recall@k and all-found@k (percent) per backend, and the top-k agreement of the first two backends."""
     if not backends:
         raise InputError("--backends", "name at least one backend")
-    if not settings.ks or any(not isinstance(k, int) or k <= 0 for k in settings.ks):
-        raise InputError("--settings", f"must be a non-empty list of positive integers, got {settings.ks!r}", field="ks")
+    if not settings.eval_k or any(not isinstance(k, int) or k <= 0 for k in settings.eval_k):
+        raise InputError("--settings", f"must be a non-empty list of positive integers, got {settings.eval_k!r}", field="eval_k")
     if not isinstance(settings.agreement_k, int) or settings.agreement_k <= 0:
         raise InputError("--settings", f"must be a positive integer, got {settings.agreement_k!r}", field="agreement_k")
     for backend in backends:
@@ -110,8 +105,8 @@ def evaluate_retrieval(records_path: str | os.PathLike, index_dir: str | os.Path
     questions = [q for q in questions if q.supporting]
     if not questions:
         raise InputError(records_path, "no question has supporting passages")
-    depth = max(max(settings.ks), settings.agreement_k)
-    ks = sorted(set(settings.ks))
+    depth = max(max(settings.eval_k), settings.agreement_k)
+    ks = sorted(set(settings.eval_k))
     rankings: dict[str, list[list[Passage]]] = {}
     results: dict[str, Any] = {}
     for backend in backends:

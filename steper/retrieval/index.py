@@ -16,21 +16,23 @@ from pathlib import Path
 from typing import Any
 
 from steper.io import InputError, atomic_dir, read_json
+from steper.layout import SETTINGS_FILE
 from steper.retrieval.corpus import Retriever
-from steper.settings import save_resolved
+from steper.settings import from_schema, save_resolved
 
 log = logging.getLogger(__name__)
 
 BACKENDS = ("pyserini", "bm25s")
-SETTINGS_FILE = "steper_settings.json"
 
 
 @dataclass
 class IndexSettings:
-    # Anserini's BM25 defaults, which pyserini uses for its own Wikipedia indexes
-    k1: float = 0.9
-    b: float = 0.4
-    threads: int = 2
+    k1: float = from_schema("retrieval.k1")
+    b: float = from_schema("retrieval.b")
+    threads: int = from_schema("retrieval.threads")
+
+
+_DEFAULT = IndexSettings()
 
 
 def _check_backend(backend: str, where: str | os.PathLike) -> None:
@@ -46,7 +48,7 @@ def _check_bm25(k1: float, b: float, where: str | os.PathLike) -> None:
 
 
 def build_index(corpus_path: str | os.PathLike, index_dir: str | os.PathLike, backend: str,
-                k1: float = 0.9, b: float = 0.4, threads: int = 2) -> None:
+                k1: float = _DEFAULT.k1, b: float = _DEFAULT.b, threads: int = _DEFAULT.threads) -> None:
     """Index `corpus_path` (corpus JSON lines) with `backend` into `index_dir`, replacing it atomically."""
     _check_backend(backend, index_dir)
     _check_bm25(k1, b, index_dir)
@@ -85,8 +87,8 @@ def read_index_settings(index_dir: str | os.PathLike) -> dict[str, Any]:
     return data
 
 
-def open_retriever(index_dir: str | os.PathLike, backend: str, k1: float = 0.9, b: float = 0.4,
-                   threads: int = 2) -> Retriever:
+def open_retriever(index_dir: str | os.PathLike, backend: str, k1: float = _DEFAULT.k1, b: float = _DEFAULT.b,
+                   threads: int = _DEFAULT.threads) -> Retriever:
     """A retriever over the `backend` index in `index_dir`, scoring with BM25(k1, b)."""
     _check_backend(backend, index_dir)
     _check_bm25(k1, b, index_dir)

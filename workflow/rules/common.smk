@@ -7,6 +7,8 @@ changed hyper-parameter changes the rule's params and Snakemake reruns exactly w
 import json
 import re
 
+from steper import layout
+
 RUN = config["run"]
 ENV_CPU = "../envs/steper.yaml"
 ENV_GPU = "../envs/gpu.yaml"
@@ -49,11 +51,9 @@ def _check_references():
     for name, spec in MODELS.items():
         if spec["source"] == "prune" and spec.get("base") not in MODELS:
             problems.append(f"models.{name}.base: '{spec.get('base')}' is not a key of models")
-        for key in {"hub": ["path"], "local": ["path"], "gguf": ["package", "file"], "prune": ["base", "keep_layers"]}.get(spec["source"], []):
+        for key in {"hub": ["path", "revision"], "local": ["path"], "gguf": ["package", "file"], "prune": ["base", "keep_layers"]}.get(spec["source"], []):
             if key not in spec:
                 problems.append(f"models.{name}.{key}: required for source '{spec['source']}'")
-        if "--" in name:
-            problems.append(f"models.{name}: model names may not contain '--'")
     for method, spec in METHODS.items():
         if spec["loss"] == "fixed" and not spec.get("weights"):
             problems.append(f"methods.{method}.weights: required for loss 'fixed'")
@@ -80,17 +80,22 @@ _check_references()
 CELLS = _experiments()
 
 
+def P(kind, **values):
+    """An artifact path of this run from steper/layout.py; the names not given stay wildcards."""
+    return layout.path(kind, run=RUN, **values)
+
+
 def R(path):
-    """An artifact path of this run."""
-    return f"results/{RUN}/{path}"
+    """An artifact path of this run spelled in place (rule files not yet on `P`)."""
+    return f"{P('results')}/{path}"
 
 
-def LOG(path):
-    return f"logs/{RUN}/{path}.log"
+def LOG(stage):
+    return P("log", stage=stage)
 
 
-def BENCH(path):
-    return f"results/{RUN}/benchmarks/{path}.tsv"
+def BENCH(stage):
+    return P("benchmark", stage=stage)
 
 
 def as_json(data):
@@ -104,6 +109,7 @@ def one_of(names):
 
 
 def resources(section):
+    """A job's scheduler resources; `<section>.resources.gpus` is the only place its GPU count is set."""
     res = config[section]["resources"]
     out = {"mem_mb": res["mem_mb"], "runtime": res["runtime"]}
     if res["gpus"]:
@@ -111,21 +117,28 @@ def resources(section):
     return out
 
 
+def processes(section):
+    """Processes (training) or tensor-parallel ranks (vLLM) of a job: its GPUs, and 1 on CPU."""
+    return max(1, config[section]["resources"]["gpus"])
+
+
+def models_from(source):
+    """Names of the models built from `source` (models.smk has one rule per source)."""
+    return [name for name, spec in MODELS.items() if spec["source"] == source]
+
+
 def model_dir(name):
     spec = MODELS[name]
-    return spec["path"] if spec["source"] == "local" else R(f"models/{name}")
+    return spec["path"] if spec["source"] == "local" else P("model", model=name)
 
 
-def hparams_tag():
-    """Every training hyper-parameter that changes a student, in its directory name."""
-    t = config["training"]
-    tag = f"lr{t['lr']:g}_ep{t['epochs']:g}_bs{t['batch_size'] * t['grad_accum']}_len{t['max_length']}_seed{config['seed']}"
-    if t["max_steps"]:
-        tag += f"_steps{t['max_steps']}"
-    return tag
+HPARAMS = layout.hparams_tag(config["training"], config["seed"])
 
 
-HPARAMS = hparams_tag()
+def training_settings():
+    """The training section as `steper train run` takes it: seed and process count included."""
+    training = {key: value for key, value in config["training"].items() if key != "resources"}
+    return dict(training, seed=config["seed"], gpus=processes("training"))
 
 
 def framework_settings(section_framework, shots=None):
@@ -140,13 +153,71 @@ def framework_settings(section_framework, shots=None):
     return settings
 
 
-def generation_settings(section_generation, model):
-    return dict(section_generation, chat_template=MODELS[model]["chat_template"], dtype=MODELS[model]["dtype"])
+def generation_settings(section, model):
+    """The generation settings of config section `section` (teacher, evaluation) for `model`."""
+    return dict(
+        config[section]["generation"],
+        tensor_parallel_size=processes(section),
+        chat_template=MODELS[model]["chat_template"],
+        dtype=MODELS[model]["dtype"],
+    )
 
 
 def demonstrations(dataset):
     """Few-shot demonstrations: generated with the toy world, or converted from IRCoT's annotations."""
-    return R(f"raw/annotations/{dataset}.jsonl")
+    return P("annotations", dataset=dataset)
+
+
+# Data stage (data.smk): native file names per dataset and reader format, and the flags built from them.
+TOY = config["data"]["source"] == "toy"
+NATIVE = {
+    "toy": {
+        "hotpotqa": ("hotpotqa", "train.json", "dev.json"),
+        "2wikimultihopqa": ("2wikimultihopqa", "train.json", "dev.json"),
+        "musique": ("musique", "musique_ans_v1.0_train.jsonl", "musique_ans_v1.0_dev.jsonl"),
+    },
+    "official": {
+        "hotpotqa": ("hotpotqa", "hotpot_train_v1.1.json", "hotpot_dev_distractor_v1.json"),
+        "2wikimultihopqa": ("2wikimultihopqa", "train.json", "dev.json"),
+        "musique": ("musique", "musique_ans_v1.0_train.jsonl", "musique_ans_v1.0_dev.jsonl"),
+    },
+}[config["data"]["source"]]
+# IRCoT's corpora: HotpotQA = the 2017 Wikipedia abstracts; 2Wiki and MuSiQue = every paragraph of
+# every split, test files included (they carry no answers, so they are read natively).
+NATIVE_CORPUS_FILES = {
+    "2wikimultihopqa": ["train.json", "dev.json", "test.json"],
+    "musique": [f"musique_{kind}_v1.0_{split}.jsonl" for kind in ("ans", "full") for split in ("train", "dev", "test")],
+}
+WIKI_ABSTRACTS = "enwiki-20171001-pages-meta-current-withlinks-abstracts.tar.bz2"
+
+
+def prepare_flags(wildcards, input):
+    """Arguments of `steper data prepare` (a list: the rule quotes each word)."""
+    fmt, train, dev = NATIVE[wildcards.dataset]
+    flags = ["--format", fmt, "--input", f"{input.raw}/{train if wildcards.part == 'train' else dev}"]
+    if wildcards.dataset == "2wikimultihopqa":
+        flags += ["--aliases", f"{input.raw}/id_aliases.json"]
+    if TOY:
+        flags += ["--chains", f"{input.raw}/chains.jsonl"]
+    return flags
+
+
+def corpus_sources(wildcards):
+    if TOY:
+        return {"records": expand(P("records_full", dataset=wildcards.dataset), part=["train", "dev"])}
+    if wildcards.dataset == "hotpotqa":
+        return {"wiki": P("raw", dataset="hotpotqa-wiki")}
+    return {"raw": P("raw", dataset=wildcards.dataset)}
+
+
+def corpus_flags(wildcards, input):
+    """Arguments of `steper data corpus` (a list); the official corpora are checked against the paper's size."""
+    if TOY:
+        return ["--records", *input.records]
+    if wildcards.dataset == "hotpotqa":
+        return ["--wiki-abstracts", f"{input.wiki}/{WIKI_ABSTRACTS}", "--expect-count"]
+    files = [f"{input.raw}/{name}" for name in NATIVE_CORPUS_FILES[wildcards.dataset]]
+    return ["--native", NATIVE[wildcards.dataset][0], "--records", *files, "--expect-count"]
 
 
 wildcard_constraints:

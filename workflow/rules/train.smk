@@ -8,8 +8,7 @@ def train_data(wildcards):
 
 
 def train_settings(wildcards):
-    training = {key: value for key, value in config["training"].items() if key != "resources"}
-    training["seed"] = config["seed"]
+    training = training_settings()
     student = MODELS[wildcards.student]
     return as_json(
         {

@@ -1,0 +1,102 @@
+"""Where every artifact lives (DESIGN.md section 4), written once.
+
+The Snakemake rules build their inputs and outputs from these templates (through `path`, with
+the names they leave unfilled staying Snakemake wildcards), and the Python that reads results
+parses or fills the same templates, so a path is never spelled twice. Every hyper-parameter that
+changes a file is a name in its path. This module imports nothing from steper: the Snakefile loads
+it before anything else.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+# kind -> template; `{name}` is filled by `path` or left as a Snakemake wildcard.
+TEMPLATES: dict[str, str] = {
+    "results": "results/{run}",
+    "raw": "results/{run}/raw/{dataset}",
+    "annotations": "results/{run}/raw/annotations/{dataset}.jsonl",
+    "records_full": "results/{run}/data/{dataset}/full_{part}.jsonl",
+    "records_dir": "results/{run}/data/{dataset}",
+    "records": "results/{run}/data/{dataset}/{split}.jsonl",
+    "corpus": "results/{run}/corpus/{dataset}.jsonl",
+    "index_dir": "results/{run}/index/{dataset}",
+    "index": "results/{run}/index/{dataset}/{backend}",
+    "retrieval": "results/{run}/retrieval/{dataset}.json",
+    "model": "results/{run}/models/{model}",
+    "trace_shard": "results/{run}/traces/{framework}/{dataset}/{model}/{split}.shards/{shard}-of-{n}.jsonl",
+    "traces": "results/{run}/traces/{framework}/{dataset}/{model}/{split}.jsonl",
+    "traces_summary": "results/{run}/traces/{framework}/{dataset}/{model}/{split}.jsonl.summary.json",
+    "stepwise_dir": "results/{run}/stepwise/{framework}/{dataset}/{teacher}/{stepwise_tag}",
+    "stepwise": "results/{run}/stepwise/{framework}/{dataset}/{teacher}/{stepwise_tag}/{variant}.jsonl",
+    "stepwise_stats": "results/{run}/stepwise/{framework}/{dataset}/{teacher}/{stepwise_tag}/stats.json",
+    "student": "results/{run}/students/{framework}/{dataset}/{student}/{method}/{stepwise_tag}/{hparams}",
+    "eval_dir": "results/{run}/eval/{framework}/{dataset}",
+    "eval": "results/{run}/eval/{framework}/{dataset}/{system}.json",
+    "predictions": "results/{run}/eval/{framework}/{dataset}/{system}.predictions.jsonl",
+    "benchmark": "results/{run}/benchmarks/{stage}.tsv",
+    "log": "logs/{run}/{stage}.log",
+    "paper": "paper/{run}",
+    "table": "paper/{run}/tables/{table}.{ext}",
+    "figure": "paper/{run}/figures/{figure}.{ext}",
+    "report": "paper/{run}/REPORT.md",
+    "check": "paper/{run}/CHECK.txt",
+    "expected": "config/expected/{run}.yaml",
+}
+
+# Inside a directory artifact: its resolved settings; beside a file artifact: `<file>` + this suffix.
+SETTINGS_FILE = "steper_settings.json"
+SETTINGS_SUFFIX = ".settings.json"
+# A trained student is evaluated as `{student}--{method}`, an in-context baseline as `{model}--fewshot`.
+SYSTEM_SEPARATOR = "--"
+FEWSHOT = "fewshot"
+
+_FIELD = re.compile(r"\{(\w+)\}")
+
+
+def fields(kind: str) -> list[str]:
+    """The names of a template, in order."""
+    return _FIELD.findall(TEMPLATES[kind])
+
+
+def path(kind: str, **values: Any) -> str:
+    """The template of `kind` with the given names filled; the others stay `{name}` wildcards."""
+    unknown = set(values) - set(fields(kind))
+    if unknown:
+        raise KeyError(f"{kind}: no field(s) {', '.join(sorted(unknown))} in {TEMPLATES[kind]!r}")
+    return _FIELD.sub(lambda match: str(values[match[1]]) if match[1] in values else match[0], TEMPLATES[kind])
+
+
+def parse(kind: str, text: str) -> dict[str, str] | None:
+    """The names of a path made from the template of `kind`, or None if it is not one."""
+    pattern = "".join(
+        f"(?P<{part}>[^/]+?)" if index % 2 else re.escape(part)
+        for index, part in enumerate(_FIELD.split(TEMPLATES[kind]))
+    )
+    match = re.fullmatch(pattern, str(text))
+    return match.groupdict() if match else None
+
+
+def settings_sidecar(artifact: str) -> str:
+    """The resolved-settings file written beside a file artifact."""
+    return f"{artifact}{SETTINGS_SUFFIX}"
+
+
+def student_system(student: str, method: str) -> str:
+    return f"{student}{SYSTEM_SEPARATOR}{method}"
+
+
+def fewshot_system(model: str) -> str:
+    return f"{model}{SYSTEM_SEPARATOR}{FEWSHOT}"
+
+
+def hparams_tag(training: dict[str, Any], seed: int) -> str:
+    """Every training hyper-parameter that changes a student, as one path segment."""
+    tag = (
+        f"lr{training['lr']:g}_ep{training['epochs']:g}_bs{training['batch_size'] * training['grad_accum']}"
+        f"_len{training['max_length']}_seed{seed}"
+    )
+    if training.get("max_steps"):
+        tag += f"_steps{training['max_steps']}"
+    return tag
