@@ -36,12 +36,12 @@ def test_convert_fixture_without_records_uses_snippets():
         "So the answer is: Brennan Vale.",
     ]
     assert first.contexts == [
-        {"title": "The Hollow Orchard", "text": "The Hollow Orchard is a 1998 drama film starring Tamsin Everhart."},
-        {"title": "Brennan Vale", "text": 'Brennan Vale directed "The Hollow Orchard".'},
+        {"title": "The Hollow Orchard", "text": "The Hollow Orchard is a 1998 drama film starring Tamsin Everhart.", "supporting": True},
+        {"title": "Brennan Vale", "text": 'Brennan Vale directed "The Hollow Orchard".', "supporting": True},
     ]
     assert second.question == 'Where was the author of "Quiet Harbor" born?'
     assert second.answer == "St. Albans"
-    assert second.contexts[0] == {"title": "Quiet Harbor", "text": "Quiet Harbor is a novel"}  # no snippet: the substring
+    assert second.contexts[0] == {"title": "Quiet Harbor", "text": "Quiet Harbor is a novel", "supporting": True}  # no snippet: the substring
     assert second.followups == []
 
 
@@ -49,6 +49,7 @@ def test_convert_with_records_takes_full_passages_and_distractors():
     demos = convert_annotations(str(FIXTURES / "annotations.jsonnet"), records_path=FIXTURES / "annotation_records.jsonl")
     assert [c["title"] for c in demos[1].contexts] == ["Harbor Lights", "Quiet Harbor", "Mara Quill"]
     assert demos[1].contexts[1]["text"] == "Quiet Harbor is a novel by Mara Quill, published in 1971."
+    assert [c["supporting"] for c in demos[1].contexts] == [False, True, True]
 
 
 def test_selfask_followups_come_from_the_records_decomposition(tmp_path):
@@ -70,7 +71,7 @@ def test_selfask_followups_come_from_the_records_decomposition(tmp_path):
         {"question": 'Who wrote "Quiet Harbor"?', "answer": "Mara Quill"},
         {"question": "Where was Mara Quill born?", "answer": "St. Albans"},
     ]
-    assert select_demonstrations([hotpot, musique], 1, 0, "selfask") == [musique]
+    assert select_demonstrations([hotpot, musique], 1, 0, needs_followups=True) == [musique]
 
 
 def test_cli_annotations_and_demonstration_selection(tmp_path):
@@ -78,10 +79,10 @@ def test_cli_annotations_and_demonstration_selection(tmp_path):
     assert main(["teacher", "annotations", "--dataset", "musique", "--input", str(FIXTURES / "annotations.jsonnet"), "--output", str(out)]) == 0
     demos = load_demonstrations(out)
     assert len(demos) == 2 and demos[0].cot[-1] == "So the answer is: Brennan Vale."
-    assert select_demonstrations(demos, 0, 0, "ircot") == []
-    assert select_demonstrations(demos, 2, 1, "ircot") == select_demonstrations(demos, 2, 1, "ircot")
-    with pytest.raises(InputError, match="selfask"):
-        select_demonstrations(demos, 1, 0, "selfask")  # IRCoT's annotations carry no decomposition
+    assert select_demonstrations(demos, 0, 0, False) == []
+    assert select_demonstrations(demos, 2, 1, False) == select_demonstrations(demos, 2, 1, False)
+    with pytest.raises(InputError, match="follow-up"):
+        select_demonstrations(demos, 1, 0, True)  # IRCoT's annotations carry no decomposition
 
 
 def test_bad_demonstration_file(tmp_path):
@@ -108,6 +109,6 @@ def test_selection_covers_question_shapes_first():
     questions = ["Where was A born?", "Where was B born?", "Where was C born?", "Who was born first, A or B?", "In which country was A born?"]
     demos = [type(base)(str(i), q, "x", [], ["So the answer is: x."]) for i, q in enumerate(questions)]
     for seed in range(5):
-        chosen = select_demonstrations(demos, 3, seed, "ircot")
+        chosen = select_demonstrations(demos, 3, seed, False)
         assert len({d.question.split()[0] for d in chosen}) == 3  # one "Where", one "Who", one "In"
-    assert len(select_demonstrations(demos, 5, 0, "ircot")) == 5
+    assert len(select_demonstrations(demos, 5, 0, False)) == 5

@@ -14,10 +14,11 @@ import pytest
 
 from steper.frameworks.chain import LoopSettings, run_chains
 from steper.frameworks.ircot import IRCoT
+from steper.frameworks.baselines import Rag
 from steper.frameworks.prompts import stepwise_prompts
 from steper.frameworks.runner import FrameworkSettings, loop_settings, merge, run_framework
 from steper.frameworks.selfask import SelfAsk
-from steper.frameworks.baselines import ChainOfThought, Direct
+from steper.frameworks.baselines import Direct
 from steper.io import InputError
 from steper.models.generation import Generation, GenerationSettings
 from steper.models.prompting import Prompt
@@ -94,9 +95,9 @@ def run_ircot(max_passages=15, max_steps=3, passage_order="retrieval"):
     generator = ScriptedGenerator(IRCOT_SCRIPT)
     retriever = DictRetriever(IRCOT_RESULTS, DOCS)
     settings = LoopSettings(
-        top_k=2, max_steps=max_steps, max_passages=max_passages, max_new_tokens=32, passage_order=passage_order
+        top_k=2, max_steps=max_steps, max_passages=max_passages, max_new_tokens=32, passage_order=passage_order, new_passages="deeper"
     )
-    chains = run_chains([("1", Q1), ("2", Q2)], IRCoT(), retriever, generator, settings)
+    chains = run_chains([("1", Q1), ("2", Q2)], IRCoT(None, "none"), retriever, generator, settings)
     return chains, generator, retriever
 
 
@@ -163,8 +164,8 @@ SELFASK_RESULTS = {Q2: ["f"], F1: ["d"], F2: ["e"], Q1: ["c"], "Which film stars
 def test_selfask_loop():
     generator = ScriptedGenerator(SELFASK_SCRIPT)
     retriever = DictRetriever(SELFASK_RESULTS, DOCS)
-    settings = LoopSettings(top_k=1, max_steps=2, max_passages=15, max_new_tokens=32)
-    chains = run_chains([("2", Q2), ("1", Q1)], SelfAsk(), retriever, generator, settings)
+    settings = LoopSettings(top_k=1, max_steps=2, max_passages=15, max_new_tokens=32, passage_order="retrieval", new_passages="deeper")
+    chains = run_chains([("2", Q2), ("1", Q1)], SelfAsk(None, "none"), retriever, generator, settings)
     assert retriever.queries == [[Q2, Q1], [F1, "Which film stars Tamsin Everhart?"]]
     second, first = chains
     # Q2 reaches the step limit after its second step: the dangling follow-up is dropped, the answer forced
@@ -181,7 +182,7 @@ def test_selfask_loop():
 def test_selfask_three_steps_finish_on_their_own():
     generator = ScriptedGenerator(SELFASK_SCRIPT)
     retriever = DictRetriever(SELFASK_RESULTS, DOCS)
-    chains = run_chains([("2", Q2)], SelfAsk(), retriever, generator, LoopSettings(1, 5, 15, 32))
+    chains = run_chains([("2", Q2)], SelfAsk(None, "none"), retriever, generator, LoopSettings(1, 5, 15, 32, "retrieval", "deeper"))
     chain = chains[0]
     assert chain.answer == "St. Albans"
     assert [step["query"] for step in chain.steps] == [Q2, F1, F2]
@@ -193,10 +194,10 @@ def test_baselines():
         (Q1, " So the answer is:"): " Brennan Vale.\nQ: x",
         (Q2, ""): " The author is Mara Quill. She was born in St. Albans. So the answer is: St. Albans. Q: other",
     })
-    chains = run_chains([("1", Q1)], Direct(), None, generator, LoopSettings(4, 1, 4, 32))
+    chains = run_chains([("1", Q1)], Direct(None, "none"), None, generator, LoopSettings(4, 1, 4, 32, "retrieval", "deeper"))
     assert chains[0].answer == "Brennan Vale" and chains[0].steps[0]["output"] == "So the answer is: Brennan Vale."
     retriever = DictRetriever({Q2: ["d", "e", "f"]}, DOCS)
-    chains = run_chains([("2", Q2)], ChainOfThought(retrieves=True), retriever, generator, LoopSettings(3, 1, 3, 32))
+    chains = run_chains([("2", Q2)], Rag(None, "none"), retriever, generator, LoopSettings(3, 1, 3, 32, "retrieval", "deeper"))
     assert chains[0].answer == "St. Albans"
     assert chains[0].steps[0]["retrieved"] == ["d", "e", "f"]
     assert chains[0].steps[0]["output"] == "The author is Mara Quill. She was born in St. Albans. So the answer is: St. Albans."
@@ -218,7 +219,7 @@ def write_records(path: Path) -> Path:
 def run(tmp_path, output, generator, shard=None):
     return run_framework(
         "ircot", tmp_path / "records.jsonl", output, "unused-model-dir", "scripted", None,
-        FrameworkSettings(top_k=2, max_steps=3), GenerationSettings(batch_size=1),
+        FrameworkSettings(top_k=2, max_steps=3, shots=0, new_passages="deeper", query_cleaning="none"), GenerationSettings(batch_size=1),
         shard=shard, backend=generator, retriever=DictRetriever(IRCOT_RESULTS, DOCS),
     )
 
@@ -235,7 +236,8 @@ def test_run_framework_writes_traces_and_summary(tmp_path):
     summary = run(tmp_path, tmp_path / "out.jsonl", ScriptedGenerator(IRCOT_SCRIPT))
     lines = lines_without_timing(tmp_path / "out.jsonl")
     assert [line["id"] for line in lines] == ["r0", "r1", "r2", "r3", "r4"]
-    assert lines[0]["prediction"] == "Brennan Vale" and lines[0]["correct"] == {"em": 1.0, "f1": 1.0, "acc": 1.0}
+    assert lines[0]["prediction"] == "Brennan Vale"
+    assert {key: lines[0]["correct"][key] for key in ("em", "f1", "acc")} == {"em": 1.0, "f1": 1.0, "acc": 1.0}
     assert lines[3]["correct"]["acc"] == 1.0 and lines[3]["correct"]["em"] == 0.0
     assert lines[4]["correct"]["acc"] == 0.0
     assert lines[1]["n_steps"] == 3 and lines[1]["framework"] == "ircot" and lines[1]["model"] == "scripted"
@@ -254,6 +256,7 @@ def test_resume_after_a_kill_recomputes_nothing(tmp_path, killed_file):
     full = (tmp_path / "full.jsonl").read_text().splitlines(keepends=True)
     partial = tmp_path / "partial.jsonl"
     (tmp_path / killed_file).write_text("".join(full[:2]) + full[2][:25])  # two finished lines and a torn third
+    (tmp_path / "partial.jsonl.resume.json").write_text((tmp_path / "full.jsonl.resume.json").read_text())
     generator = ScriptedGenerator(IRCOT_SCRIPT)
     run(tmp_path, partial, generator)
     assert not (tmp_path / "partial.jsonl.partial").exists()

@@ -6,8 +6,9 @@ import pytest
 
 from steper.frameworks.answers import ircot_answer, selfask_answer
 from steper.frameworks.demonstrations import Demonstration
+from steper.frameworks.fitting import join_demos
+from steper.frameworks.registry import make_strategy
 from steper.frameworks.prompts import (
-    demonstrations_text,
     ircot_prompt,
     selfask_chain,
     selfask_prompt,
@@ -99,7 +100,7 @@ QUESTION = "Who directed the film that stars Tamsin Everhart?"
 
 
 def test_ircot_prompt_golden():
-    demos = demonstrations_text([DEMO], "ircot")
+    demos = join_demos([make_strategy("ircot", None, "none").demonstration(DEMO)])
     prompt = ircot_prompt(QUESTION, PASSAGES, ["The film is The Hollow Orchard."], demos)
     assert prompt.context == (
         "Wikipedia Title: Quiet Harbor\nQuiet Harbor is a novel by Mara Quill.\n\n"
@@ -123,7 +124,7 @@ def test_zero_shot_ircot_prompt_ends_exactly_at_a():
 
 
 def test_selfask_prompt_golden():
-    demos = demonstrations_text([DEMO], "selfask")
+    demos = join_demos([make_strategy("selfask", None, "none").demonstration(DEMO)])
     prompt = selfask_prompt(QUESTION, PASSAGES[:1], ["Follow up: Which film stars Tamsin Everhart?"], demos)
     assert prompt.plain == (
         "Wikipedia Title: Quiet Harbor\nQuiet Harbor is a novel by Mara Quill.\n\n"

@@ -6,10 +6,12 @@ import argparse
 import dataclasses
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from steper.frameworks.demonstrations import convert_annotations, write_demonstrations
-from steper.frameworks.runner import FRAMEWORKS, FrameworkSettings, merge, run_framework
+from steper.frameworks.registry import FRAMEWORKS
+from steper.frameworks.runner import FrameworkSettings, merge, run_framework
 from steper.io import InputError
 from steper.models.generation import GenerationSettings
 from steper.settings import parse_settings, save_resolved
@@ -35,7 +37,7 @@ def _run(args: argparse.Namespace) -> None:
             raise InputError("--shard", "--shard and --num-shards go together")
         shard = (args.shard, args.num_shards)
     summary = run_framework(
-        args.framework, args.records, args.output, args.model, args.model_name, args.index_dir,
+        args.framework, args.records, args.output, args.model, args.model_name, _index_dir(args.index, framework.retrieval_backend),
         framework, generation, demonstrations_path=args.demonstrations, shard=shard,
     )
     save_resolved(
@@ -45,8 +47,18 @@ def _run(args: argparse.Namespace) -> None:
     )
 
 
+def _index_dir(index: str | None, backend: str) -> Path | None:
+    """The directory holding one index per backend, from the configured backend's index (the rule's input)."""
+    if index is None:
+        return None
+    path = Path(index)
+    if path.name != backend:
+        raise InputError(index, f"is not an index of the configured retrieval backend '{backend}'", field="--index")
+    return path.parent
+
+
 def _merge(args: argparse.Namespace) -> None:
-    summary = merge(args.inputs, args.records, args.output)
+    summary = merge(args.inputs, args.records, args.output, allow_empty=args.allow_empty)
     log.info("merged %d shard outputs into %s (%d questions)", len(args.inputs), args.output, summary["n"])
 
 
@@ -61,7 +73,7 @@ def register(subparsers) -> None:
     run = subparsers.add_parser("run", help="run a framework few-shot (teacher) or zero-shot over a records file")
     run.add_argument("--framework", required=True, choices=FRAMEWORKS)
     run.add_argument("--records", required=True, help="unified records (JSON lines)")
-    run.add_argument("--index-dir", default=None, help="results/{run}/index/{dataset} (one subdir per backend)")
+    run.add_argument("--index", default=None, help="the retrieval backend's index directory: results/{run}/index/{dataset}/{backend}")
     run.add_argument("--model", required=True, help="model directory")
     run.add_argument("--model-name", required=True, help="name recorded in every trace line")
     run.add_argument("--output", required=True, help="trace file (JSON lines); resumed if it exists")
@@ -75,6 +87,7 @@ def register(subparsers) -> None:
     join.add_argument("--inputs", nargs="+", required=True)
     join.add_argument("--records", required=True)
     join.add_argument("--output", required=True)
+    join.add_argument("--allow-empty", action="store_true", help="write an empty output when the records hold no questions")
     join.set_defaults(func=_merge)
 
     notes = subparsers.add_parser("annotations", help="convert IRCoT's annotated demonstrations (jsonnet) to demonstrations.jsonl")

@@ -3,7 +3,7 @@
 Annotation file (demonstrations.jsonl, one question per line; written by the toy world and by
 `steper teacher annotations`):
   {"id", "question", "answer",
-   "contexts": [{"title", "text"}],            gold + distractor passages, in prompt order
+   "contexts": [{"title", "text", "supporting"?}],  gold + distractor passages, in prompt order
    "cot": ["sentence.", ..., "So the answer is: <answer>."],
    "followups": [{"question", "answer"}]}      Self-Ask decomposition (may be empty)
 
@@ -22,6 +22,17 @@ record's gold decomposition where the dataset has one (MuSiQue's question_decomp
 "#1"-style references replaced by the earlier answers; 2WikiMultihopQA's evidence triples), and
 stays empty otherwise (HotpotQA), so a Self-Ask run there needs demonstrations from another source
 (the toy world writes both).
+
+Which passages a demonstration shows (`demo_distractors`): IRCoT's prompts
+(prompt_generator/common.py, `gold_with_2_distractors` in every base config) show the annotation's
+gold paragraphs plus 2 distractors sampled from the record's non-supporting paragraphs, shuffled
+together. The converter marks each context `supporting` (an annotated gold paragraph) or not, and
+keeps the record's other non-supporting paragraphs as distractor candidates; at prompt time
+`demo_contexts` keeps the gold ones and samples `demo_distractors` of the others with the run's
+seed (null: every context of the file). A file without `supporting` marks (the toy world writes
+gold + its distractors already chosen) is shown as it is. IRCoT also clips each distractor to 250
+spaCy tokens by whole sentences; here every demonstration passage gets the same `passage_words`
+cut as the question's passages.
 """
 
 from __future__ import annotations
@@ -48,7 +59,7 @@ class Demonstration:
     id: str
     question: str
     answer: str
-    contexts: list[dict[str, str]]
+    contexts: list[dict[str, Any]]
     cot: list[str]
     followups: list[dict[str, str]] = field(default_factory=list)
 
@@ -65,6 +76,8 @@ def load_demonstrations(path: str | os.PathLike) -> list[Demonstration]:
         for context in line["contexts"]:
             if not isinstance(context, dict) or "title" not in context or "text" not in context:
                 raise InputError(path, "each context needs 'title' and 'text'", line=number, field="contexts")
+            if not isinstance(context.get("supporting", False), bool):
+                raise InputError(path, "a context's 'supporting' must be true or false", line=number, field="contexts")
         followups = line.get("followups") or []
         for followup in followups:
             if not isinstance(followup, dict) or "question" not in followup or "answer" not in followup:
@@ -74,7 +87,7 @@ def load_demonstrations(path: str | os.PathLike) -> list[Demonstration]:
                 id=str(line["id"]),
                 question=line["question"],
                 answer=line["answer"],
-                contexts=[{"title": c["title"], "text": c["text"]} for c in line["contexts"]],
+                contexts=[{key: c[key] for key in ("title", "text", "supporting") if key in c} for c in line["contexts"]],
                 cot=list(line["cot"]),
                 followups=[{"question": f["question"], "answer": f["answer"]} for f in followups],
             )
@@ -82,20 +95,34 @@ def load_demonstrations(path: str | os.PathLike) -> list[Demonstration]:
     return demos
 
 
-def select_demonstrations(demos: list[Demonstration], shots: int, seed: int, framework: str) -> list[Demonstration]:
+def demo_contexts(demo: Demonstration, distractors: int | None, seed: int) -> list[dict[str, Any]]:
+    """The passages a demonstration shows: gold + `distractors` sampled non-gold ones, shuffled
+    (IRCoT's gold_with_n_distractors); all of them when `distractors` is None or nothing is marked."""
+    if distractors is None or not any("supporting" in context for context in demo.contexts):
+        return demo.contexts
+    rng = random.Random(f"{seed}:{demo.id}")
+    gold = [context for context in demo.contexts if context.get("supporting")]
+    others = [context for context in demo.contexts if not context.get("supporting")]
+    chosen = gold + rng.sample(others, min(distractors, len(others)))
+    rng.shuffle(chosen)
+    return chosen
+
+
+def select_demonstrations(demos: list[Demonstration], shots: int, seed: int, needs_followups: bool) -> list[Demonstration]:
     """One prompt set: `shots` demonstrations sampled with `seed`, shared by every question.
 
     Sharing one set keeps the prompt prefix identical across questions (prefix caching) and is
-    how IRCoT builds its prompt sets. Self-Ask needs demonstrations with a decomposition. Within
+    how IRCoT builds its prompt sets. Self-Ask and ReAct need demonstrations with a decomposition. Within
     the seeded order, questions of a shape not yet chosen (their wording before the first name:
     "Where was the director of the film", "Who was born first,") go first, so a few shots cover as many question kinds as they can; a
     small model copies the shape of the nearest demonstration's chain.
     """
     if shots <= 0:
         return []
-    usable = [d for d in demos if d.followups] if framework == "selfask" else list(demos)
+    usable = [d for d in demos if d.followups] if needs_followups else list(demos)
     if len(usable) < shots:
-        raise InputError("demonstrations", f"{shots} shots requested for {framework} but only {len(usable)} usable demonstrations")
+        kind = "demonstrations with follow-up questions" if needs_followups else "demonstrations"
+        raise InputError("demonstrations", f"{shots} shots requested but only {len(usable)} {kind}")
     order = random.Random(seed).sample(usable, len(usable))
     chosen: list[Demonstration] = []
     shapes: set[str] = set()
@@ -215,28 +242,38 @@ def convert_annotations(
 ) -> list[Demonstration]:
     """IRCoT annotations -> demonstrations in the annotation-file format."""
     data = parse_annotation_jsonnet(_read_source(source), source=source)
-    records: dict[str, list[dict[str, str]]] = {}
+    records: dict[str, list[dict[str, Any]]] = {}
     decompositions: dict[str, list[dict[str, str]]] = {}
     paths = records_path if isinstance(records_path, list) else [records_path] if records_path else []
     for path in paths:
         for record in read_jsonl(path, required=("id", "contexts")):
-            records[str(record["id"])] = [{"title": c["title"], "text": c["text"]} for c in record["contexts"]]
+            records[str(record["id"])] = [
+                {"title": c["title"], "text": c["text"], "supporting": bool(c.get("is_supporting"))} for c in record["contexts"]
+            ]
             decompositions[str(record["id"])] = followups_from_decomposition(record.get("decomposition") or [])
     corpus: list[dict[str, str]] = []
     if corpus_path:
         corpus = [{"title": c["title"], "text": c["contents"]} for c in read_jsonl(corpus_path, required=("title", "contents"))]
     demos = []
     for number, item in enumerate(data, start=1):
+        if not isinstance(item, dict):
+            raise InputError(source, f"annotation {number} is not an object")
         for name in ("question_id", "question_text", "reasoning_steps"):
             if name not in item:
                 raise InputError(source, f"annotation {number} is missing it", field=name)
+        if not isinstance(item["reasoning_steps"], list):
+            raise InputError(source, f"annotation {number} needs a list", field="reasoning_steps")
         qid = str(item["question_id"])
         pool = records.get(qid, []) + corpus
         gold: list[dict[str, str]] = []
         cot = []
         for step in item["reasoning_steps"]:
+            if not isinstance(step, dict) or not isinstance(step.get("cot_sent"), str):
+                raise InputError(source, f"annotation {number} ({qid}) has a reasoning step without a 'cot_sent' string", field="cot_sent")
             cot.append(" ".join(step["cot_sent"].split()))
-            for paragraph in step.get("paragraphs", []):
+            for paragraph in step.get("paragraphs") or []:
+                if not isinstance(paragraph, dict):
+                    raise InputError(source, f"annotation {number} ({qid}) has a paragraph that is not an object", field="paragraphs")
                 title = paragraph.get("title")
                 if not title:
                     continue
@@ -247,7 +284,7 @@ def convert_annotations(
             raise InputError(source, f"annotation {number} ({qid}) does not end with an answer sentence", field="cot_sent")
         answer = re.sub(r"^.*answer is:?\s*", "", cot[-1])
         answer = answer[:-1] if answer.endswith(".") else answer
-        contexts = records.get(qid) or gold
+        contexts = _marked_contexts(gold, records.get(qid, []))
         demos.append(
             Demonstration(
                 id=qid,
@@ -259,6 +296,22 @@ def convert_annotations(
             )
         )
     return demos
+
+
+def _marked_contexts(gold: list[dict[str, str]], record_contexts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The record's paragraphs (or the gold ones alone), gold marked `supporting`; a paragraph the
+    record calls supporting but the annotation does not use is neither gold nor distractor, as in IRCoT."""
+    if not record_contexts:
+        return [{**context, "supporting": True} for context in gold]
+    keys = {(context["title"], context["text"]) for context in gold}
+    marked = []
+    for context in record_contexts:
+        if (context["title"], context["text"]) in keys:
+            marked.append({"title": context["title"], "text": context["text"], "supporting": True})
+        elif not context["supporting"]:
+            marked.append({"title": context["title"], "text": context["text"], "supporting": False})
+    found = {(context["title"], context["text"]) for context in marked}
+    return marked + [{**context, "supporting": True} for context in gold if (context["title"], context["text"]) not in found]
 
 
 def write_demonstrations(path: str | os.PathLike, demos: list[Demonstration]) -> int:

@@ -8,7 +8,8 @@ trailing space: the model writes the separator itself, as it saw in the demonstr
 
 `Prompt.context` holds demonstrations + passages + question header and `Prompt.continuation` the
 steps so far (each IRCoT step preceded by a space, each Self-Ask step by a newline), so a chat
-student can be rendered as chat(user=context) + continuation.
+student can be rendered as chat(user=context) + continuation. Which framework uses which
+builder is decided by the strategy classes, not here.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 
 from steper.frameworks.demonstrations import Demonstration
+from steper.frameworks.passages import truncate_words
 from steper.models.prompting import Prompt
 
 IRCOT_INSTRUCTION = "Answer the following question by reasoning step-by-step."
@@ -24,8 +26,6 @@ DIRECT_INSTRUCTION = "Answer the following question."
 FOLLOWUPS_NEEDED = "Are follow up questions needed here: Yes."
 IRCOT_FORCE = "So the answer is:"
 SELFASK_FORCE = "So the final answer is:"
-DEMO_SEPARATOR = "\n\n\n"
-
 
 class HasText(Protocol):
     title: str
@@ -36,13 +36,12 @@ def passage_block(title: str, text: str) -> str:
     return f"Wikipedia Title: {title}\n{text}\n\n"
 
 
-def passages_text(passages: Iterable[HasText | dict[str, str]]) -> str:
+def passages_text(passages: Iterable[HasText | dict[str, str]], words: int | None = None) -> str:
+    """Passages as IRCoT shows them, each cut to its first `words` words (None: whole)."""
     parts = []
     for passage in passages:
-        if isinstance(passage, dict):
-            parts.append(passage_block(passage["title"], passage["text"]))
-        else:
-            parts.append(passage_block(passage.title, passage.text))
+        title, text = (passage["title"], passage["text"]) if isinstance(passage, dict) else (passage.title, passage.text)
+        parts.append(passage_block(title, truncate_words(text, words)))
     return "".join(parts)
 
 
@@ -81,61 +80,37 @@ def selfask_chain(demo: Demonstration) -> list[str]:
     return lines
 
 
-def demonstrations_text(demos: Sequence[Demonstration], framework: str) -> str:
-    """The few-shot prefix: each demonstration in the framework's format, blank lines between."""
-    if not demos:
-        return ""
-    blocks = []
-    for demo in demos:
-        if framework == "selfask":
-            blocks.append(passages_text(demo.contexts) + selfask_header(demo.question) + selfask_continuation(selfask_chain(demo)))
-        elif framework == "direct":
-            blocks.append(direct_header(demo.question) + f" {IRCOT_FORCE} {demo.answer}.")
-        elif framework == "cot":
-            blocks.append(ircot_header(demo.question) + ircot_continuation(demo.cot))
-        else:
-            blocks.append(passages_text(demo.contexts) + ircot_header(demo.question) + ircot_continuation(demo.cot))
-    return DEMO_SEPARATOR.join(blocks) + DEMO_SEPARATOR
+def ircot_prompt(question: str, passages: Iterable[HasText], steps: Sequence[str], demos: str = "", words: int | None = None) -> Prompt:
+    return Prompt(context=demos + passages_text(passages, words) + ircot_header(question), continuation=ircot_continuation(steps))
 
 
-def ircot_prompt(question: str, passages: Iterable[HasText], steps: Sequence[str], demos: str = "") -> Prompt:
-    return Prompt(context=demos + passages_text(passages) + ircot_header(question), continuation=ircot_continuation(steps))
-
-
-def selfask_prompt(question: str, passages: Iterable[HasText], steps: Sequence[str], demos: str = "") -> Prompt:
-    return Prompt(context=demos + passages_text(passages) + selfask_header(question), continuation=selfask_continuation(steps))
+def selfask_prompt(question: str, passages: Iterable[HasText], steps: Sequence[str], demos: str = "", words: int | None = None) -> Prompt:
+    return Prompt(context=demos + passages_text(passages, words) + selfask_header(question), continuation=selfask_continuation(steps))
 
 
 def direct_prompt(question: str, demos: str = "") -> Prompt:
     return Prompt(context=demos + direct_header(question))
 
 
-def framework_prompt(framework: str, question: str, passages: Iterable[HasText], steps: Sequence[str], demos: str = "") -> Prompt:
-    """The prompt a framework shows before its next step (passages empty for cot and direct)."""
-    if framework == "selfask":
-        return selfask_prompt(question, passages, steps, demos)
-    if framework == "direct":
-        return direct_prompt(question, demos)
-    return ircot_prompt(question, passages, steps, demos)
-
-
-def step_separator(framework: str) -> str:
-    return "\n" if framework == "selfask" else " "
-
-
 def stepwise_prompts(trace: dict[str, Any], lookup: Callable[[str], HasText], framework: str) -> list[tuple[int, Prompt, str]]:
     """(step, zero-shot prompt before that step, teacher's completion) for every step of a trace.
 
     A step's passages are those retrieved at it and before it (each step's `retrieved` lists the
-    passages it added), and the completion is the step's text with the separator it has in the
-    chain, so prompt.plain + completion of the last step is the whole zero-shot chain.
+    passages it added), shown cut to the trace's `passage_words` as the loop showed them, and the
+    completion is the step's text with the separator it has in the chain, so prompt.plain +
+    completion of the last step is the whole zero-shot chain.
     """
-    passages: list[HasText] = []
-    outputs: list[str] = []
+    # The registry imports the strategies, which import this module: look it up at call time.
+    from steper.frameworks.registry import make_strategy
+    from steper.frameworks.chain import Chain
+
+    strategy = make_strategy(framework, passage_words=trace.get("passage_words"), query_cleaning="none")  # queries are not rebuilt
+    chain = Chain(id=str(trace.get("id", "")), question=trace["question"])
     examples = []
     for step in trace["steps"]:
-        passages.extend(lookup(doc_id) for doc_id in step.get("retrieved", []))
-        prompt = framework_prompt(framework, trace["question"], passages, outputs)
-        examples.append((int(step["step"]), prompt, step_separator(framework) + step["output"]))
-        outputs.append(step["output"])
+        added = [lookup(doc_id) for doc_id in step.get("retrieved", [])]
+        chain.passages = (chain.passages if strategy.accumulates else []) + added
+        chain.rounds.append(added)
+        examples.append((int(step["step"]), strategy.prompt(chain, ""), strategy.separator + step["output"]))
+        chain.steps.append({"output": step["output"]})
     return examples

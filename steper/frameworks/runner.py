@@ -2,13 +2,15 @@
 
 Finished questions are appended (and fsynced) chunk by chunk to `<output>.partial`, which is
 renamed to `<output>` when every question is done; a killed run loses at most the chunk in
-flight, and a restart keeps every complete line, drops a torn last line, and only runs the
-questions still missing. Shards split the questions by index for parallel jobs; `merge` joins
-them back in the records' order.
+flight, and a restart keeps every complete line and only runs the questions still missing, under
+the contract of `steper.frameworks.resume`. Shards split the questions by index for parallel
+jobs; `merge` joins them back in the records' order.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import logging
 import os
@@ -19,63 +21,70 @@ from typing import Any
 
 from tqdm import tqdm
 
-from steper.frameworks.baselines import ChainOfThought, Direct, rag_k
+from steper.frameworks.baselines import rag_k
 from steper.frameworks.chain import PASSAGE_ORDERS, Chain, LoopSettings, run_chains
-from steper.frameworks.demonstrations import load_demonstrations, select_demonstrations
-from steper.frameworks.ircot import IRCoT
-from steper.frameworks.prompts import demonstrations_text
-from steper.frameworks.selfask import SelfAsk
-from steper.io import InputError, append_jsonl, read_jsonl, write_json, write_jsonl
+from steper.frameworks.demonstrations import demo_contexts, load_demonstrations, select_demonstrations
+from steper.frameworks.fitting import PromptBudget
+from steper.frameworks.passages import NEW_PASSAGES
+from steper.frameworks.registry import MULTI_STEP, make_strategy
+from steper.frameworks.resume import (
+    check_identity,
+    clean_stale_temporaries,
+    finished_ids,
+    partial_path,
+    start_partial,
+    write_identity,
+)
+from steper.io import InputError, append_jsonl, read_json, read_jsonl, read_jsonl_numbered, write_json, write_jsonl
 from steper.metrics import score
 from steper.models.generation import GenerationSettings
+from steper.models.prompting import encode
 
 log = logging.getLogger(__name__)
 
-FRAMEWORKS = ("ircot", "selfask", "direct", "cot", "rag")
 RECORD_FIELDS = ("id", "question", "answers")
+CUTS = ("prompts_cut", "demos_dropped", "passages_dropped", "overflows")
 
 
 @dataclass
 class FrameworkSettings:
+    """The framework slice of the config (`$defs/framework_settings` in the schema, same defaults;
+    retrieval_backend, k1 and b come from the `retrieval` section)."""
+
     top_k: int = 4
     max_steps: int = 5
     max_passages: int = 15
     max_new_tokens: int = 64
-    shots: int = 0
+    shots: int = 4
     seed: int = 0
     retrieval_backend: str = "pyserini"
-    k1: float = 0.9
-    b: float = 0.4
+    k1: float = 1.2
+    b: float = 0.75
     passage_order: str = "retrieval"
-
-
-def make_strategy(framework: str):
-    strategies = {
-        "ircot": IRCoT,
-        "selfask": SelfAsk,
-        "direct": Direct,
-        "cot": lambda: ChainOfThought(retrieves=False),
-        "rag": lambda: ChainOfThought(retrieves=True),
-    }
-    if framework not in strategies:
-        raise InputError("--framework", f"unknown framework '{framework}' (known: {', '.join(FRAMEWORKS)})")
-    return strategies[framework]()
+    demo_distractors: int | None = 2
+    passage_words: int | None = 350
+    new_passages: str = "ircot"
+    query_cleaning: str = "ircot"
+    iter_retgen_iterations: int = 2
 
 
 def loop_settings(framework: str, settings: FrameworkSettings) -> LoopSettings:
-    """Multi-step frameworks use the settings as given; baselines make one step (see baselines)."""
+    """Multi-step frameworks use the settings as given; baselines make one step, ITER-RETGEN a fixed
+    number (see `steper.frameworks.baselines`)."""
     if settings.passage_order not in PASSAGE_ORDERS:
         raise InputError("--settings", f"unknown passage order (known: {', '.join(PASSAGE_ORDERS)})", field="passage_order")
-    if framework in ("ircot", "selfask"):
-        return LoopSettings(
-            settings.top_k, settings.max_steps, settings.max_passages, settings.max_new_tokens, settings.passage_order
-        )
+    if settings.new_passages not in NEW_PASSAGES:
+        raise InputError("--settings", f"unknown rule (known: {', '.join(NEW_PASSAGES)})", field="new_passages")
+    common = {"passage_order": settings.passage_order, "new_passages": settings.new_passages}
+    if framework in MULTI_STEP:
+        return LoopSettings(settings.top_k, settings.max_steps, settings.max_passages, settings.max_new_tokens, **common)
     k = rag_k(settings.top_k, settings.max_steps, settings.max_passages)
     new_tokens = settings.max_new_tokens if framework == "direct" else settings.max_new_tokens * settings.max_steps
-    return LoopSettings(top_k=k, max_steps=1, max_passages=k, max_new_tokens=new_tokens, passage_order=settings.passage_order)
+    steps = settings.iter_retgen_iterations if framework == "iter_retgen" else 1
+    return LoopSettings(top_k=k, max_steps=steps, max_passages=k, max_new_tokens=new_tokens, **common)
 
 
-def trace_line(chain: Chain, record: dict[str, Any], framework: str, model_name: str, seconds: float) -> dict[str, Any]:
+def trace_line(chain: Chain, record: dict[str, Any], framework: str, model_name: str, seconds: float, passage_words: int | None) -> dict[str, Any]:
     prediction = chain.answer or ""
     return {
         "id": chain.id,
@@ -87,42 +96,23 @@ def trace_line(chain: Chain, record: dict[str, Any], framework: str, model_name:
         "prediction": prediction,
         "correct": score(prediction, record["answers"]).to_dict(),
         "n_steps": len(chain.steps),
+        "passage_words": passage_words,
+        "prompt_cuts": dict(chain.cuts),
         "seconds": round(seconds, 4),
     }
 
 
-def finished_ids(output_path: str | os.PathLike) -> set[str]:
-    """Ids of complete lines in an earlier partial output; a torn last line is cut off the file."""
-    path = Path(output_path)
-    if not path.exists():
-        return set()
-    ids: set[str] = set()
-    keep = 0
-    with open(path, "rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            if not raw.endswith(b"\n"):
-                break
-            try:
-                line = json.loads(raw)
-            except json.JSONDecodeError:
-                raise InputError(path, "malformed JSON in an earlier output; remove the file to start over", line=number) from None
-            if not isinstance(line, dict) or "id" not in line:
-                raise InputError(path, "is missing in an earlier output", line=number, field="id")
-            ids.add(str(line["id"]))
-            keep += len(raw)
-    if keep != path.stat().st_size:
-        log.warning("%s: dropping a partial last line (%d bytes)", path, path.stat().st_size - keep)
-        with open(path, "r+b") as handle:
-            handle.truncate(keep)
-    return ids
-
-
 def read_records(records_path: str | os.PathLike, shard: tuple[int, int] | None) -> list[dict[str, Any]]:
-    records = list(read_jsonl(records_path, required=RECORD_FIELDS))
-    for number, record in enumerate(records, start=1):
+    records = []
+    seen: set[str] = set()
+    for number, record in read_jsonl_numbered(records_path, required=RECORD_FIELDS):
         if not isinstance(record["answers"], list):
             raise InputError(records_path, "must be a list of answers", line=number, field="answers")
         record["id"] = str(record["id"])
+        if record["id"] in seen:
+            raise InputError(records_path, f"repeats question {record['id']}", line=number, field="id")
+        seen.add(record["id"])
+        records.append(record)
     if shard is not None:
         index, count = shard
         if count < 1 or not 0 <= index < count:
@@ -132,7 +122,7 @@ def read_records(records_path: str | os.PathLike, shard: tuple[int, int] | None)
 
 
 def summarize(output_path: str | os.PathLike, seconds: float | None = None) -> dict[str, Any]:
-    """Accuracy, steps and token counts over every line of a trace file."""
+    """Accuracy, steps, token counts and prompt cuts over every line of a trace file."""
     lines = list(read_jsonl(output_path, required=("id", "correct", "steps")))
     n = len(lines)
 
@@ -146,19 +136,30 @@ def summarize(output_path: str | os.PathLike, seconds: float | None = None) -> d
         "mean_steps": round(mean([len(line["steps"]) for line in lines]), 3),
         "prompt_tokens": sum(step.get("prompt_tokens", 0) for line in lines for step in line["steps"]),
         "completion_tokens": sum(step.get("completion_tokens", 0) for line in lines for step in line["steps"]),
+        "prompt_cuts": {key: sum(line.get("prompt_cuts", {}).get(key, 0) for line in lines) for key in CUTS},
         "seconds": round(total_seconds, 2),
         "seconds_per_question": round(total_seconds / n, 3) if n else 0.0,
     }
 
 
-def partial_path(output_path: str | os.PathLike) -> Path:
-    """Where a run appends while it is going: not the declared output, so a workflow manager
-    does not delete it when the job is killed, and the output only appears once complete."""
-    return Path(f"{output_path}.partial")
-
-
 def summary_path(output_path: str | os.PathLike) -> Path:
     return Path(f"{output_path}.summary.json")
+
+
+def prompt_budget(backend: Any, generation: GenerationSettings) -> PromptBudget | None:
+    """The backend's token count and context length, for IRCoT's prompt fitting.
+
+    A backend with `count_tokens(prompts) -> list[int]` is asked directly; otherwise its
+    `tokenizer` encodes the prompts exactly as the backends do (`steper.models.prompting.encode`).
+    """
+    count = getattr(backend, "count_tokens", None)
+    if count is None and getattr(backend, "tokenizer", None) is not None:
+        def count(prompts):
+            return [len(ids) for ids in encode(backend.tokenizer, prompts, generation.chat_template)]
+    if count is None:
+        log.warning("the backend cannot count tokens: prompts are not fitted to max_model_len=%d", generation.max_model_len)
+        return None
+    return PromptBudget(count=count, max_model_len=generation.max_model_len)
 
 
 def run_framework(
@@ -174,25 +175,46 @@ def run_framework(
     shard: tuple[int, int] | None = None,
     backend: Any = None,
     retriever: Any = None,
+    budget: PromptBudget | None = None,
 ) -> dict[str, Any]:
     """Run `framework` on every (remaining) question; return the summary written beside the output.
 
     `backend` and `retriever` are normally opened here from `model_dir` and `index_dir`; passing
-    them lets a caller reuse already-loaded ones across several runs.
+    them lets a caller reuse already-loaded ones across several runs. `budget` defaults to the
+    backend's own (see `prompt_budget`).
     """
-    strategy = make_strategy(framework)
+    strategy = make_strategy(framework, settings.passage_words, settings.query_cleaning)
+    loop = loop_settings(framework, settings)
     records = read_records(records_path, shard)
     demos = []
     if settings.shots > 0:
         if demonstrations_path is None:
             raise InputError("--demonstrations", f"shots={settings.shots} needs a demonstrations file")
-        demos = select_demonstrations(load_demonstrations(demonstrations_path), settings.shots, settings.seed, framework)
-    demos_text = demonstrations_text(demos, framework)
-    partial = partial_path(output_path)
-    partial.parent.mkdir(parents=True, exist_ok=True)
-    if Path(output_path).exists() and not partial.exists():
-        os.replace(output_path, partial)  # a finished output is extended, never rewritten
-    done = finished_ids(partial)
+        chosen = select_demonstrations(load_demonstrations(demonstrations_path), settings.shots, settings.seed, strategy.needs_followups)
+        demos = [
+            strategy.demonstration(dataclasses.replace(demo, contexts=demo_contexts(demo, settings.demo_distractors, settings.seed)))
+            for demo in chosen
+        ]
+    identity = {
+        "framework": framework,
+        "model": model_name,
+        "settings": dataclasses.asdict(settings),
+        "generation": dataclasses.asdict(generation),
+        "shard": list(shard) if shard else None,
+        "demonstrations": hashlib.sha256("\n".join(demos).encode()).hexdigest()[:16],
+    }
+    output, partial = Path(output_path), partial_path(output_path)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    clean_stale_temporaries(output)
+    existing = [path for path in (partial, output) if path.exists()]
+    record_ids = {record["id"] for record in records}
+    done: set[str] = set()
+    for path in existing:
+        check_identity(output, path, identity)
+        ids = finished_ids(path, record_ids, framework, model_name)
+        if done and not ids >= done:
+            raise InputError(partial, f"lacks questions the finished {output.name} has; remove it to start over")
+        done = ids
     todo = [record for record in records if record["id"] not in done]
     log.info("%s on %s: %d questions, %d already done, %d to run", framework, records_path, len(records), len(records) - len(todo), len(todo))
     if todo and retriever is None and strategy.retrieves:
@@ -205,40 +227,83 @@ def run_framework(
         from steper.models.generation import make_backend
 
         backend = make_backend(model_dir, generation)
-    loop = loop_settings(framework, settings)
-    chunk = max(1, generation.batch_size) * 4
+    if todo and budget is None:
+        budget = prompt_budget(backend, generation)
+    if not existing:
+        write_identity(output, identity)
     started = time.perf_counter()
+    if todo or not output.exists():
+        _append_chains(start_partial(output), todo, strategy, retriever, backend, loop, demos, budget, framework, model_name, settings, generation)
+        os.replace(partial, output)
+    summary = summarize(output)
+    summary.update({"framework": framework, "model": model_name, "run_seconds": round(time.perf_counter() - started, 2)})
+    write_json(summary_path(output), summary)
+    log.info("%s: %s; prompt cuts %s", output, json.dumps(summary["accuracy"]), json.dumps(summary["prompt_cuts"]))
+    return summary
+
+
+def _append_chains(partial, todo, strategy, retriever, backend, loop, demos, budget, framework, model_name, settings, generation) -> None:
+    chunk = max(1, generation.batch_size) * 4
     with open(partial, "a", encoding="utf-8") as handle, tqdm(total=len(todo), desc=f"{framework} questions", unit="q") as bar:
         for start in range(0, len(todo), chunk):
             batch = todo[start : start + chunk]
             chunk_started = time.perf_counter()
-            chains = run_chains([(r["id"], r["question"]) for r in batch], strategy, retriever, backend, loop, demos_text)
+            chains = run_chains([(r["id"], r["question"]) for r in batch], strategy, retriever, backend, loop, demos, budget)
             per_question = (time.perf_counter() - chunk_started) / len(batch)
             for chain, record in zip(chains, batch):
-                append_jsonl(handle, trace_line(chain, record, framework, model_name, per_question))
+                append_jsonl(handle, trace_line(chain, record, framework, model_name, per_question, settings.passage_words))
             bar.update(len(batch))
-    os.replace(partial, output_path)
-    summary = summarize(output_path)
-    summary.update({"framework": framework, "model": model_name, "run_seconds": round(time.perf_counter() - started, 2)})
-    write_json(summary_path(output_path), summary)
-    log.info("%s: %s", output_path, json.dumps(summary["accuracy"]))
-    return summary
 
 
-def merge(shard_paths: list[str | os.PathLike], records_path: str | os.PathLike, output_path: str | os.PathLike) -> dict[str, Any]:
-    """Join shard outputs into one file ordered as the records; every record must be present."""
+def merge(
+    shard_paths: list[str | os.PathLike], records_path: str | os.PathLike, output_path: str | os.PathLike, allow_empty: bool = False
+) -> dict[str, Any]:
+    """Join shard outputs into one file ordered as the records.
+
+    Every record must be in exactly one shard, every shard line must be a record, and the shards
+    must come from one run (same framework, model and settings but the shard).
+    """
+    records = read_records(records_path, None)
+    if not records and not allow_empty:
+        raise InputError(records_path, "holds no questions: nothing to merge (--allow-empty writes an empty output)")
+    record_ids = {record["id"] for record in records}
     lines: dict[str, dict[str, Any]] = {}
+    origin: dict[str, str] = {}
+    runs: dict[str, str] = {}
     for path in shard_paths:
-        for line in read_jsonl(path, required=("id",)):
-            lines[str(line["id"])] = line
+        identity = _run_without_shard(path)
+        if identity is not None:
+            runs[str(path)] = identity
+        for number, line in read_jsonl_numbered(path, required=("id",)):
+            qid = str(line["id"])
+            if qid in origin:
+                raise InputError(path, f"question {qid} is also in {origin[qid]}", line=number, field="id")
+            if qid not in record_ids:
+                raise InputError(path, f"question {qid} is not in {records_path}", line=number, field="id")
+            lines[qid], origin[qid] = line, str(path)
+    if len(set(runs.values())) > 1:
+        raise InputError(shard_paths[0], f"shards were written under different settings: {', '.join(runs)}")
     ordered = []
-    for record in read_records(records_path, None):
+    for record in records:
         if record["id"] not in lines:
             raise InputError(records_path, f"question {record['id']} is in no shard output", field="id")
         ordered.append(lines[record["id"]])
+    if len({(line.get("framework"), line.get("model")) for line in ordered}) > 1:
+        raise InputError(shard_paths[0], "shards come from different frameworks or models", field="framework")
     write_jsonl(output_path, ordered)
     summary = summarize(output_path)
     if ordered:
         summary.update({"framework": ordered[0].get("framework"), "model": ordered[0].get("model")})
     write_json(summary_path(output_path), summary)
     return summary
+
+
+def _run_without_shard(path: str | os.PathLike) -> str | None:
+    """The shard's run identity without its shard index (None when it has no resume file)."""
+    resume = Path(f"{path}.resume.json")
+    if not resume.exists():
+        return None
+    saved = read_json(resume)
+    identity = dict(saved.get("identity", {})) if isinstance(saved, dict) else {}
+    identity.pop("shard", None)
+    return json.dumps(identity, sort_keys=True)

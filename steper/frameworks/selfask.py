@@ -18,8 +18,9 @@ the model completes "So the final answer is:", which becomes the end of the last
 from __future__ import annotations
 
 from steper.frameworks.answers import selfask_answer
-from steper.frameworks.chain import Chain, Parsed
-from steper.frameworks.prompts import SELFASK_FORCE, selfask_prompt
+from steper.frameworks.chain import BaseStrategy, Chain, Parsed
+from steper.frameworks.demonstrations import Demonstration
+from steper.frameworks.prompts import SELFASK_FORCE, passages_text, selfask_chain, selfask_continuation, selfask_header, selfask_prompt
 from steper.models.prompting import Prompt
 
 STOP = ["\n\n", "\nQuestion:", "Wikipedia Title:"]
@@ -45,17 +46,22 @@ def _cut(text: str) -> str:
     return (text[:end] if end is not None else text).strip()
 
 
-class SelfAsk:
+class SelfAsk(BaseStrategy):
+    name = "selfask"
     stop = STOP
-    retrieves = True
+    needs_followups = True
+    separator = "\n"
+
+    def demonstration(self, demo: Demonstration) -> str:
+        return passages_text(demo.contexts, self.passage_words) + selfask_header(demo.question) + selfask_continuation(selfask_chain(demo))
 
     def prompt(self, chain: Chain, demos: str) -> Prompt:
-        return selfask_prompt(chain.question, chain.passages, chain.outputs, demos)
+        return selfask_prompt(chain.question, chain.passages, chain.outputs, demos, self.passage_words)
 
     def step_end(self, text: str) -> int | None:
         return selfask_step_end(text)
 
-    def parse(self, text: str) -> Parsed:
+    def parse(self, chain: Chain, text: str) -> Parsed:
         output = _cut(text)
         lines = output.splitlines()
         if any(SELFASK_FORCE in line for line in lines):
@@ -72,7 +78,7 @@ class SelfAsk:
 
     def force_prompt(self, chain: Chain, demos: str) -> Prompt:
         outputs = [o for o in chain.outputs[:-1] if o] + [self._without_dangling_followup(chain.outputs[-1])]
-        prompt = selfask_prompt(chain.question, chain.passages, [o for o in outputs if o], demos)
+        prompt = selfask_prompt(chain.question, chain.passages, [o for o in outputs if o], demos, self.passage_words)
         return Prompt(prompt.context, prompt.continuation + "\n" + SELFASK_FORCE)
 
     def parse_forced(self, chain: Chain, text: str) -> Parsed:

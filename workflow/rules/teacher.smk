@@ -1,4 +1,4 @@
-"""Few-shot teacher traces: the teacher runs IRCoT or Self-Ask over a split (code: steper/frameworks/).
+"""Few-shot teacher traces: the teacher runs a framework (IRCoT, Self-Ask) over a split (code: steper/frameworks/).
 
 A trace file is produced by `shards` parallel jobs, then merged. Each shard job is resumable: it
 appends finished questions to `<shard>.partial` (not a Snakemake output, so Snakemake never deletes
@@ -37,11 +37,11 @@ rule teacher_shard:
     benchmark:
         BENCH("teacher/{framework}/{dataset}/{model}/{split}.{shard}-of-{n}")
     shell:
-        "OMP_NUM_THREADS={threads} steper teacher run --framework {wildcards.framework}"
-        " --records {input.records} --index-dir $(dirname {input.index}) --model {input.model}"
-        " --model-name {wildcards.model} --demonstrations {input.demonstrations}"
-        " --shard {wildcards.shard} --num-shards {wildcards.n} --output {output}"
-        " --settings {params.settings:q} 2> {log}"
+        "OMP_NUM_THREADS={threads} steper teacher run --framework {wildcards.framework:q}"
+        " --records {input.records:q} --index {input.index:q} --model {input.model:q}"
+        " --model-name {wildcards.model:q} --demonstrations {input.demonstrations:q}"
+        " --shard {wildcards.shard:q} --num-shards {wildcards.n:q} --output {output:q}"
+        " --settings {params.settings:q} 2> {log:q}"
 
 
 rule teacher_merge:
@@ -56,4 +56,4 @@ rule teacher_merge:
     log:
         LOG("teacher/{framework}/{dataset}/{model}/{split}.merge"),
     shell:
-        "steper teacher merge --inputs {input.shards} --records {input.records} --output {output.traces} 2> {log}"
+        "steper teacher merge --inputs {input.shards:q} --records {input.records:q} --output {output.traces:q} 2> {log:q}"
