@@ -91,8 +91,8 @@ def test_doc_returns_title_and_text_by_id(retriever):
 
 
 def test_backends_agree_on_the_fixture(indexes):
-    lucene = open_retriever(indexes / "pyserini", "pyserini")
-    bm25s = open_retriever(indexes / "bm25s", "bm25s")
+    lucene = open_retriever(indexes / "pyserini", "pyserini", k1=0.9, b=0.4)
+    bm25s = open_retriever(indexes / "bm25s", "bm25s", k1=0.9, b=0.4)
     for query in CLEAR_QUERIES:
         assert lucene.search(query, 1)[0].id == bm25s.search(query, 1)[0].id
     # terms that no stemmer changes: the same BM25 (Lucene variant, k1=0.9, b=0.4) gives the same scores
@@ -156,7 +156,7 @@ def test_rebuild_replaces_the_previous_index(tmp_path):
     small.write_text("\n".join(CORPUS.read_text(encoding="utf-8").splitlines()[:4]) + "\n", encoding="utf-8")
     build_index(small, out, "bm25s", 0.9, 0.4)
     assert read_json(out / "steper_settings.json")["n_docs"] == 4
-    assert open_retriever(out, "bm25s").search("piano", 5) == []
+    assert open_retriever(out, "bm25s", 0.9, 0.4).search("piano", 5) == []
 
 
 def test_java_setup_is_idempotent_and_finds_java_21_or_newer():
@@ -203,7 +203,7 @@ def test_lucene_collection_is_sharded_so_threads_share_the_work(tmp_path, monkey
 
 
 def test_bm25s_refuses_an_index_analyzed_with_another_stemmer(tmp_path):
-    build_index(CORPUS, tmp_path / "bm25s", "bm25s", 0.9, 0.4)
+    build_index(CORPUS, tmp_path / "bm25s", "bm25s")
     (tmp_path / "bm25s" / "analyzer.json").write_text('{"stemmer": "lovins", "stopwords": "lucene-english"}')
     with pytest.raises(InputError, match="stemmed with 'lovins'"):
         open_retriever(tmp_path / "bm25s", "bm25s")
@@ -249,7 +249,7 @@ def test_text_with_line_breaks_round_trips_and_titles_with_line_breaks_are_rejec
              {"id": "b2", "title": "", "contents": "Untitled note about beavers."}]
     corpus = tmp_path / "corpus.jsonl"
     corpus.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
-    build_index(corpus, tmp_path / backend, backend, 0.9, 0.4)
+    build_index(corpus, tmp_path / backend, backend)
     retriever = open_retriever(tmp_path / backend, backend)
     assert retriever.doc("a1") == Passage("a1", "Two Lines", lines[0]["contents"])
     assert retriever.search("beavers", 1) == [Passage("b2", "", lines[1]["contents"], retriever.search("beavers", 1)[0].score)]
