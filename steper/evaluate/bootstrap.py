@@ -63,7 +63,7 @@ class McNemar:
     p_value: float
 
 
-def _resample_means(values: np.ndarray, settings: BootstrapSettings) -> np.ndarray:
+def resample_means(values: np.ndarray, settings: BootstrapSettings) -> np.ndarray:
     """Means of `settings.resamples` resamples of the rows of `values` (1-D or 2-D: one column per series)."""
     rng = np.random.default_rng(settings.seed)
     n = values.shape[0]
@@ -77,7 +77,7 @@ def _resample_means(values: np.ndarray, settings: BootstrapSettings) -> np.ndarr
     return np.concatenate(means, axis=0)
 
 
-def _interval(estimate: float, means: np.ndarray, level: float, n: int) -> Interval:
+def percentile_interval(estimate: float, means: np.ndarray, level: float, n: int) -> Interval:
     alpha = (1.0 - level) / 2.0
     low, high = np.quantile(means, [alpha, 1.0 - alpha])
     return Interval(float(estimate), float(low), float(high), n)
@@ -95,7 +95,7 @@ def _array(values: Sequence[float], name: str) -> np.ndarray:
 def bootstrap_mean(values: Sequence[float], settings: BootstrapSettings) -> Interval:
     """Mean of per-question scores and its percentile bootstrap interval."""
     array = _array(values, "values")
-    return _interval(array.mean(), _resample_means(array, settings), settings.level, array.size)
+    return percentile_interval(array.mean(), resample_means(array, settings), settings.level, array.size)
 
 
 def paired_difference(a: Sequence[float], b: Sequence[float], settings: BootstrapSettings) -> Interval:
@@ -104,7 +104,7 @@ def paired_difference(a: Sequence[float], b: Sequence[float], settings: Bootstra
     if first.size != second.size:
         raise ValueError(f"paired scores need the same questions: {first.size} vs {second.size}")
     difference = first - second
-    return _interval(difference.mean(), _resample_means(difference, settings), settings.level, difference.size)
+    return percentile_interval(difference.mean(), resample_means(difference, settings), settings.level, difference.size)
 
 
 def mcnemar_exact(a: Sequence[float], b: Sequence[float]) -> McNemar:

@@ -1,8 +1,9 @@
 """The evaluation JSON of one system: metrics, abilities, model size and provenance.
 
 This file is what `steper paper` reads, so it carries everything a table or figure needs (the
-parameter count for the scaling figure, seconds per question for the latency figure) and no
-timestamps: the same predictions give a byte-identical file.
+parameter count for the scaling figure, seconds per question for the latency figure, each
+question's scores for the bootstrap intervals) and no timestamps: the same predictions give a
+byte-identical file.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ import struct
 from pathlib import Path
 from typing import Any
 
-from steper.evaluate.abilities import ability_scores
-from steper.evaluate.aggregate import aggregate, read_traces
+from steper.evaluate.abilities import ability_scores, question_abilities
+from steper.evaluate.aggregate import aggregate, gold_answers, read_traces
 from steper.io import InputError, read_jsonl
+from steper.metrics import score
 from steper.retrieval.corpus import Retriever
 from steper.settings import config_hash, git_revision
 
@@ -66,6 +68,29 @@ def count_parameters(model_dir: str | os.PathLike) -> int | None:
     return total
 
 
+def per_question(
+    traces: list[dict[str, Any]], records: dict[str, dict[str, Any]], retriever: Retriever | None = None
+) -> list[dict[str, Any]]:
+    """Each question's EM/F1/Acc and ability scores in [0, 1] (None where undefined), sorted by id.
+
+    The bootstrap intervals and paired tests of `steper paper` resample these rows, so the
+    interval of a cell comes from exactly the scores its mean was computed from.
+    """
+    rows = []
+    for trace in sorted(traces, key=lambda trace: trace["id"]):
+        scores = score(trace["prediction"], gold_answers(trace, records))
+        rows.append(
+            {
+                "id": trace["id"],
+                "em": scores.em,
+                "f1": scores.f1,
+                "acc": scores.acc,
+                **question_abilities(trace, records[trace["id"]], retriever),
+            }
+        )
+    return rows
+
+
 def build_result(
     *,
     system: str,
@@ -107,6 +132,7 @@ def build_result(
         "n_parameters": None if model_dir is None else count_parameters(model_dir),
         "metrics": metrics.to_dict(),
         "abilities": abilities,
+        "per_question": per_question(traces, records, retriever),
         "n_records": len(records),
         "predictions": str(predictions_path),
         "records": str(records_path),

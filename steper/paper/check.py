@@ -22,9 +22,9 @@ from typing import Any
 import yaml
 
 from steper.io import InputError, read_json
-from steper.paper.definitions import METRICS, PUBLISHED_TABLE1, PUBLISHED_TABLE2, system_name
-from steper.paper.published import Published
-from steper.paper.results import EvalResult, load_results
+from steper.paper.definitions import METRICS, system_name
+from steper.paper.published import PUBLISHED_TABLE1, PUBLISHED_TABLE2, Published
+from steper.paper.results import EvalResult, load_eval_dir
 
 CHECK_FIELDS = ("framework", "dataset", "system", "metric", "expected", "tolerance")
 REQUIRED = CHECK_FIELDS[:-1]
@@ -84,6 +84,8 @@ def load_checks(path: str | os.PathLike, tolerance: float | None = None) -> list
         checks.append(
             Check(str(entry["framework"]), str(entry["dataset"]), str(entry["system"]), str(entry["metric"]), expected, own if tolerance is None else tolerance)
         )
+    if not checks:
+        raise InputError(path, "lists no checks: a check that compares nothing cannot pass", field="checks")
     return checks
 
 
@@ -121,10 +123,9 @@ def published_checks(published: Published, student: str, tolerance: float) -> di
 
 def measured_checks(results_dir: str | os.PathLike, tolerance: float) -> dict[str, Any]:
     """An expected file pinning every EM/F1/Acc of a finished run (how config/expected/demo.yaml is made)."""
-    results = load_results(results_dir)
     checks = [
         {"framework": framework, "dataset": dataset, "system": system, "metric": metric, "expected": round(value, 4)}
-        for (framework, dataset, system), result in sorted(results.evals.items())
+        for (framework, dataset, system), result in sorted(load_eval_dir(results_dir).items())
         for metric in METRICS
         if (value := result.metric(metric)) is not None
     ]

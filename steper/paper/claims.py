@@ -1,8 +1,11 @@
-"""The paper's qualitative claims, each tested against our results where the results allow.
+"""The paper's claims, each decided from paired confidence intervals, never from point estimates.
 
-Every test compares Acc of the systems the claim is about on the datasets both have; a claim
-whose systems were not run is NOT TESTED rather than guessed. "Comparable" means within
-COMPARABLE_POINTS Acc points (averaged over datasets), a tolerance chosen before seeing results.
+A claim is split into comparisons (one per dataset and framework, per pair of weightings, per pair
+of sizes ...). Each comparison is a paired bootstrap of the difference on the same questions:
+HOLDS when the whole interval lies on the claimed side of zero, OPPOSITE when it lies on the other
+side, INCONCLUSIVE when it contains zero (the difference is inside the noise, whatever the point
+estimates say); NOT TESTED when the systems were not run. The intervals are per comparison, not
+corrected for multiple comparisons; with many comparisons a few may exclude zero by chance.
 """
 
 from __future__ import annotations
@@ -10,166 +13,192 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from steper.paper.definitions import ABILITIES, FEWSHOT, WEIGHTING_METHODS, PaperSettings, system_name
+from steper.paper.definitions import FRAMEWORK_LABELS, Method, PaperSettings, system_name
 from steper.paper.published import Published
-from steper.paper.results import Results
+from steper.paper.results import EvalResult, Results
+from steper.paper.stats import Paired, Statistics
+from steper.paper.tables import ablation_methods, subquestion_outcomes
 
 HOLDS = "HOLDS"
-FAILS = "DOES NOT HOLD"
+OPPOSITE = "OPPOSITE"
+INCONCLUSIVE = "INCONCLUSIVE"
 NOT_TESTED = "NOT TESTED"
-COMPARABLE_POINTS = 3.0
 
 
 @dataclass(frozen=True)
-class Verdict:
+class Comparison:
+    """One tested direction: `better` should score higher than `worse` on `score`."""
+
     claim_id: str
-    text: str
+    claim: str
+    what: str
+    score: str
     verdict: str
     evidence: str
 
 
-def _pairs(results: Results, settings: PaperSettings, framework: str, system_a: str, system_b: str, metric: str = "acc") -> dict[str, tuple[float, float]]:
-    """dataset -> (a, b) for the datasets where both systems have the metric."""
-    pairs = {}
-    for dataset in settings.datasets:
-        a = results.value(framework, dataset, system_a, metric)
-        b = results.value(framework, dataset, system_b, metric)
-        if a is not None and b is not None:
-            pairs[dataset] = (a, b)
-    return pairs
+def verdict(paired: Paired | None) -> str:
+    if paired is None:
+        return NOT_TESTED
+    if paired.difference.low > 0:
+        return HOLDS
+    if paired.difference.high < 0:
+        return OPPOSITE
+    return INCONCLUSIVE
 
 
-def _listing(pairs: dict[str, tuple[float, float]], names: tuple[str, str]) -> str:
-    return "; ".join(f"{dataset}: {names[0]} {a:.2f} vs {names[1]} {b:.2f}" for dataset, (a, b) in pairs.items())
+def describe(paired: Paired) -> str:
+    d = paired.difference
+    text = f"Δ {d.estimate:+.1f} [{d.low:+.1f}, {d.high:+.1f}] points, n={d.n}"
+    if paired.mcnemar is not None:
+        m = paired.mcnemar
+        text += f"; McNemar {m.only_a}:{m.only_b} discordant, exact p={m.p_value:.3g}"
+    return text
 
 
-def _beats(results: Results, settings: PaperSettings, framework: str, student: str) -> tuple[str, str]:
-    pairs = _pairs(results, settings, framework, system_name(student, "steper"), system_name(student, "vanilla_kd"))
-    if not pairs:
-        return NOT_TESTED, f"no {framework} results for both {student}--steper and {student}--vanilla_kd"
-    wins = all(a > b for a, b in pairs.values())
-    relative = [100.0 * (a - b) / b for a, b in pairs.values() if b > 0]
-    gain = f"; mean relative Acc gain {sum(relative) / len(relative):+.1f}%" if relative else ""
-    return (HOLDS if wins else FAILS), _listing(pairs, ("StepER", "Vanilla-KD")) + gain
+class ClaimTester:
+    def __init__(self, results: Results, settings: PaperSettings, stats: Statistics, published: Published):
+        self.results, self.settings, self.stats = results, settings, stats
+        self.texts = {claim["id"]: claim["text"] for claim in published.claims}
+
+    def compare(self, claim_id: str, what: str, better: EvalResult | None, worse: EvalResult | None, score: str, levels: tuple[str, str]) -> Comparison:
+        text = self.texts.get(claim_id, claim_id)
+        if better is None or worse is None:
+            missing = " and ".join(name for name, result in zip(levels, (better, worse)) if result is None)
+            return Comparison(claim_id, text, what, score, NOT_TESTED, f"no result for {missing}")
+        paired = self.stats.paired(better, worse, score)
+        if paired is None:
+            return Comparison(claim_id, text, what, score, NOT_TESTED, f"no question where both define {score}")
+        evidence = (
+            f"{levels[0]} {self.stats.interval(better, score).estimate:.1f} vs {levels[1]} "  # type: ignore[union-attr]
+            f"{self.stats.interval(worse, score).estimate:.1f}; {describe(paired)}"  # type: ignore[union-attr]
+        )
+        return Comparison(claim_id, text, what, score, verdict(paired), evidence)
+
+    def _get(self, framework: str, dataset: str, model: str, method: Method | str) -> EvalResult | None:
+        name = method if isinstance(method, str) else method.name
+        return self.results.get(framework, dataset, system_name(model, name))
+
+    def steper_beats_vanilla(self) -> list[Comparison]:
+        steper, vanilla = self.settings.first("main", "is_steper"), self.settings.first("main", "is_vanilla_kd")
+        if steper is None or vanilla is None:
+            return [Comparison("steper_beats_vanilla", self.texts.get("steper_beats_vanilla", ""), "–", "acc", NOT_TESTED,
+                               "the config's main table lacks a StepER or a Vanilla-KD method")]
+        student = self.settings.main_student
+        return [
+            self.compare(
+                "steper_beats_vanilla" if framework == "ircot" else "selfask_gains",
+                f"{FRAMEWORK_LABELS[framework]}, {dataset}",
+                self._get(framework, dataset, student, steper), self._get(framework, dataset, student, vanilla),
+                "acc", (steper.label, vanilla.label),
+            )
+            for framework in self.settings.frameworks
+            for dataset in self.settings.datasets
+            if self._get(framework, dataset, student, steper) or self._get(framework, dataset, student, vanilla)
+        ]
+
+    def learned_weights_best(self) -> list[Comparison]:
+        steper = self.settings.first("weighting", "is_steper")
+        if steper is None:
+            return []
+        student = self.settings.main_student
+        return [
+            self.compare("learned_weights_best", f"vs {fixed.label}, {dataset}", self._get("ircot", dataset, student, steper),
+                         self._get("ircot", dataset, student, fixed), "acc", (steper.label, fixed.label))
+            for fixed in self.settings.in_table("weighting")
+            if fixed.is_fixed_weighting
+            for dataset in self.settings.datasets
+            if self._get("ircot", dataset, student, fixed)
+        ]
+
+    def step_data_abilities(self) -> list[Comparison]:
+        """Adding first-step data raises initialization; adding mid-step data raises expansion."""
+        methods = ablation_methods(self.settings)
+        by_data = {}
+        for method in methods:  # at equal data the fixed-weight method (the pure data ablation) comes first
+            by_data.setdefault(method.data, method)
+        steps = [("final", "first-final", "initialization"), ("first-final", "first-mid-final", "expansion")]
+        student = self.settings.main_student
+        comparisons = []
+        for before, after, ability in steps:
+            if before not in by_data or after not in by_data:
+                continue
+            for dataset in self.settings.datasets:
+                better, worse = self._get("ircot", dataset, student, by_data[after]), self._get("ircot", dataset, student, by_data[before])
+                if better is None and worse is None:
+                    continue
+                comparisons.append(self.compare(
+                    "step_data_abilities", f"{by_data[after].label} vs {by_data[before].label}, {dataset}",
+                    better, worse, ability, (by_data[after].label, by_data[before].label),
+                ))
+        return comparisons
+
+    def scaling(self) -> list[Comparison]:
+        """Larger students do better: each student against the next smaller one, per method and dataset."""
+        students = self.settings.scaling_students or self.settings.students
+        comparisons = []
+        for method in self.settings.in_table("scaling"):
+            for dataset in self.settings.datasets:
+                sized = [
+                    (result.n_parameters, student, result)
+                    for student in students
+                    if (result := self._get("ircot", dataset, student, method)) is not None and result.n_parameters is not None
+                ]
+                sized.sort(key=lambda item: item[0])
+                for (_, small, small_result), (_, large, large_result) in zip(sized, sized[1:]):
+                    comparisons.append(self.compare(
+                        "scaling", f"{method.label}, {dataset}: {large} vs {small}", large_result, small_result, "acc", (large, small),
+                    ))
+        return comparisons
+
+    def out_of_domain(self) -> list[Comparison]:
+        steper, vanilla = self.settings.first("transfer", "is_steper"), self.settings.first("transfer", "is_vanilla_kd")
+        if steper is None or vanilla is None:
+            return []
+        student = self.settings.main_student
+        comparisons = []
+        for framework, trained_on, dataset, system in sorted(self.results.transfer):
+            if system != system_name(student, steper.name):
+                continue
+            worse = self.results.transfer.get((framework, trained_on, dataset, system_name(student, vanilla.name)))
+            comparisons.append(self.compare(
+                "out_of_domain", f"{FRAMEWORK_LABELS[framework]}, {trained_on} → {dataset}",
+                self.results.transfer[(framework, trained_on, dataset, system)], worse, "acc", (steper.label, vanilla.label),
+            ))
+        return comparisons
+
+    def subqa_validity(self) -> list[Comparison]:
+        """StepER's right answers are more often backed by right sub-answers than Vanilla-KD's."""
+        steper, vanilla = self.settings.first("subquestions", "is_steper"), self.settings.first("subquestions", "is_vanilla_kd")
+        if steper is None or vanilla is None:
+            return []
+        comparisons = []
+        student = self.settings.main_student
+        for framework, dataset, system in sorted(self.results.subquestions):
+            if system != system_name(student, steper.name):
+                continue
+            shares = {}
+            for method in (steper, vanilla):
+                key = (framework, dataset, system_name(student, method.name))
+                main, sub = self.results.get(*key), self.results.subquestions.get(key)
+                if main is not None and sub is not None:
+                    shares[method.name] = {q: o["both"] for q, o in subquestion_outcomes(main.scores("acc"), sub.scores("acc")).items()}
+            text = self.texts.get("subqa_validity", "subqa_validity")
+            what = f"{FRAMEWORK_LABELS[framework]}, {dataset}: share with question and sub-questions right"
+            if len(shares) < 2:
+                comparisons.append(Comparison("subqa_validity", text, what, "acc", NOT_TESTED, "sub-question results missing"))
+                continue
+            common = sorted(set(shares[steper.name]) & set(shares[vanilla.name]))
+            paired = self.stats.paired_values([shares[steper.name][q] for q in common], [shares[vanilla.name][q] for q in common])
+            comparisons.append(Comparison("subqa_validity", text, what, "both right", verdict(paired), describe(paired) if paired else "no question in common"))
+        return comparisons
+
+    def all(self) -> list[Comparison]:
+        tests: list[Callable[[], list[Comparison]]] = [
+            self.steper_beats_vanilla, self.learned_weights_best, self.step_data_abilities, self.scaling, self.out_of_domain, self.subqa_validity,
+        ]
+        return [comparison for test in tests for comparison in test()]
 
 
-def steper_beats_vanilla(results: Results, settings: PaperSettings) -> tuple[str, str]:
-    return _beats(results, settings, "ircot", settings.main_student)
-
-
-def selfask_gains(results: Results, settings: PaperSettings) -> tuple[str, str]:
-    return _beats(results, settings, "selfask", settings.main_student)
-
-
-def _matches(results: Results, settings: PaperSettings, student: str, teacher: str) -> tuple[str, str] | None:
-    pairs = _pairs(results, settings, "ircot", system_name(student, "steper"), system_name(teacher, FEWSHOT))
-    if not pairs:
-        return None
-    gap = sum(a - b for a, b in pairs.values()) / len(pairs)
-    verdict = HOLDS if gap >= -COMPARABLE_POINTS else FAILS
-    return verdict, _listing(pairs, ("StepER student", "teacher")) + f"; mean gap {gap:+.2f} points (comparable: ≥ -{COMPARABLE_POINTS:g})"
-
-
-def student_matches_teacher(results: Results, settings: PaperSettings) -> tuple[str, str]:
-    found = _matches(results, settings, settings.main_student, settings.teacher)
-    return found or (NOT_TESTED, f"no IRCoT results for both {settings.main_student}--steper and {settings.teacher}--fewshot")
-
-
-def learned_weights_best(results: Results, settings: PaperSettings) -> tuple[str, str]:
-    learned = system_name(settings.main_student, "steper")
-    parts, verdicts = [], []
-    for method in WEIGHTING_METHODS[:-1]:
-        pairs = _pairs(results, settings, "ircot", learned, system_name(settings.main_student, method))
-        if pairs:
-            verdicts.append(all(a > b for a, b in pairs.values()))
-            parts.append(f"vs {method}: " + _listing(pairs, ("learned", "fixed")))
-    if not verdicts:
-        return NOT_TESTED, "no fixed-weighting results next to StepER"
-    return (HOLDS if all(verdicts) else FAILS), " | ".join(parts)
-
-
-def _ability_means(results: Results, settings: PaperSettings, method: str) -> dict[str, float] | None:
-    """Ability -> mean over the datasets; None unless every ability has a value somewhere."""
-    means = {}
-    for ability in ABILITIES:
-        values = [results.value("ircot", d, system_name(settings.main_student, method), f"abilities.{ability}") for d in settings.datasets]
-        present = [value for value in values if value is not None]
-        if not present:
-            return None
-        means[ability] = sum(present) / len(present)
-    return means
-
-
-def step_data_abilities(results: Results, settings: PaperSettings) -> tuple[str, str]:
-    scores = {m: _ability_means(results, settings, m) for m in ("vanilla_kd", "final_plus_first", "final_plus_first_mid", "steper")}
-    if any(value is None for value in scores.values()):
-        missing = ", ".join(m for m, value in scores.items() if value is None)
-        return NOT_TESTED, f"ability scores missing for {missing}"
-    vanilla, first, first_mid, steper = (scores[m] for m in ("vanilla_kd", "final_plus_first", "final_plus_first_mid", "steper"))
-    first_gain = {a: first[a] - vanilla[a] for a in ABILITIES}  # type: ignore[index]
-    mid_gain = {a: first_mid[a] - first[a] for a in ABILITIES}  # type: ignore[index]
-    checks = {
-        "first-step data raises initialization most": first_gain["initialization"] > 0 and max(first_gain, key=first_gain.get) == "initialization",
-        "mid-step data raises expansion most": mid_gain["expansion"] > 0 and max(mid_gain, key=mid_gain.get) == "expansion",
-        "StepER best on all three": all(steper[a] >= max(s[a] for s in (vanilla, first, first_mid)) for a in ABILITIES),  # type: ignore[index]
-    }
-    detail = "; ".join(f"{name}: {'yes' if ok else 'no'}" for name, ok in checks.items())
-    table = "; ".join(f"{m}: " + "/".join(f"{s[a]:.1f}" for a in ABILITIES) for m, s in scores.items())  # type: ignore[union-attr]
-    return (HOLDS if all(checks.values()) else FAILS), f"{detail} (init/exp/agg: {table})"
-
-
-def scaling(results: Results, settings: PaperSettings) -> tuple[str, str]:
-    students = settings.scaling_students or settings.students
-    parts, verdicts = [], []
-    for student in students:
-        verdict, evidence = _beats(results, settings, "ircot", student)
-        if verdict != NOT_TESTED:
-            verdicts.append(verdict == HOLDS)
-            parts.append(f"{student}: StepER > Vanilla-KD {'yes' if verdict == HOLDS else 'no'} ({evidence})")
-        match = _matches(results, settings, student, settings.size_teacher)
-        if match:
-            parts.append(f"{student} vs teacher: {match[1]}")
-    if not verdicts:
-        return NOT_TESTED, "no scaling students with both StepER and Vanilla-KD results"
-    return (HOLDS if all(verdicts) else FAILS), "tested: StepER beats Vanilla-KD at every size; teacher gaps reported. " + " | ".join(parts)
-
-
-def latency(results: Results, settings: PaperSettings) -> tuple[str, str]:
-    student = system_name(settings.main_student, "steper")
-    teacher = system_name(settings.teacher, FEWSHOT)
-    seconds = _pairs(results, settings, "ircot", student, teacher, "seconds_per_question")
-    accs = _pairs(results, settings, "ircot", student, teacher)
-    common = sorted(set(seconds) & set(accs))
-    if not common:
-        return NOT_TESTED, f"no IRCoT latency for both {student} and {teacher}"
-    speed = sum(seconds[d][1] / seconds[d][0] for d in common if seconds[d][0] > 0) / len(common)
-    gap = sum(accs[d][0] - accs[d][1] for d in common) / len(common)
-    holds = all(seconds[d][0] < seconds[d][1] for d in common) and gap >= -COMPARABLE_POINTS
-    listing = "; ".join(f"{d}: {seconds[d][0]:.2f}s vs {seconds[d][1]:.2f}s, Acc {accs[d][0]:.2f} vs {accs[d][1]:.2f}" for d in common)
-    return (HOLDS if holds else FAILS), f"student vs teacher: {listing}; teacher/student time ×{speed:.2f}, mean Acc gap {gap:+.2f}"
-
-
-def _untestable(reason: str) -> Callable[[Results, PaperSettings], tuple[str, str]]:
-    return lambda results, settings: (NOT_TESTED, reason)
-
-
-TESTS: dict[str, Callable[[Results, PaperSettings], tuple[str, str]]] = {
-    "steper_beats_vanilla": steper_beats_vanilla,
-    "student_matches_teacher": student_matches_teacher,
-    "learned_weights_best": learned_weights_best,
-    "step_data_abilities": step_data_abilities,
-    "selfask_gains": selfask_gains,
-    "subqa_validity": _untestable("needs SubQA sub-question annotations, which the workflow does not use"),
-    "scaling": scaling,
-    "out_of_domain": _untestable("the workflow evaluates students only on the dataset they were trained on"),
-    "latency": latency,
-}
-
-
-def evaluate_claims(results: Results, settings: PaperSettings, published: Published) -> list[Verdict]:
-    verdicts = []
-    for claim in published.claims:
-        test = TESTS.get(claim["id"], _untestable("no test defined"))
-        verdict, evidence = test(results, settings)
-        verdicts.append(Verdict(claim["id"], claim["text"], verdict, evidence))
-    return verdicts
+def evaluate_claims(results: Results, settings: PaperSettings, stats: Statistics, published: Published) -> list[Comparison]:
+    return ClaimTester(results, settings, stats, published).all()

@@ -21,7 +21,7 @@ def _render(args: argparse.Namespace) -> int:
 
     settings = parse_settings(args.settings, PaperSettings)
     settings.validate()
-    files = render(args.results_dir, args.output_dir, settings)
+    files = render(args.manifest, args.output_dir, settings)
     log.info("wrote %d files under %s", len(files), args.output_dir)
     return 0
 
@@ -47,7 +47,7 @@ def _expected(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     render = subparsers.add_parser("render", help="tables, figures and REPORT.md from result files")
-    render.add_argument("--results-dir", required=True, help="results/{run}")
+    render.add_argument("--manifest", required=True, help="JSON listing every declared result file and what it is (written by the paper rule)")
     render.add_argument("--output-dir", required=True, help="paper/{run}")
     render.add_argument("--settings", required=True, help="PaperSettings as JSON or a JSON/YAML path")
     render.set_defaults(func=_render)

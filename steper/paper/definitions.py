@@ -1,40 +1,32 @@
-"""What the paper's tables and figures are made of: settings, method names and their labels.
+"""What the paper's tables and figures are made of: settings, methods and their roles.
 
-Methods, students and datasets are config data; this module only knows the method NAMES each
-table is about. A configured method that no table is about is not dropped: it gets a row in
-Table 1 next to Vanilla-KD and StepER, labelled by its name.
+Methods are config data: each carries its label and the tables it belongs to (`methods.<name>.label`
+and `.tables` in the config), so renaming a method never moves it to another table. The role a
+method plays in a comparison (the KD baseline, StepER, a fixed weighting, a step-data ablation) is
+read from what it trains on and with which loss, never from its name.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
+from steper.evaluate.bootstrap import BootstrapSettings
 from steper.io import InputError
 
 FRAMEWORK_LABELS: dict[str, str] = {
     "direct": "No retrieval",
     "cot": "CoT (no retrieval)",
     "rag": "Vanilla RAG",
+    "iter_retgen": "ITER-RETGEN",
     "ircot": "IRCoT",
     "selfask": "Self-Ask",
+    "react": "ReAct",
 }
-
-METHOD_LABELS: dict[str, str] = {
-    "vanilla_kd": "Vanilla-KD",
-    "final_plus_first": "Final + first-step data",
-    "final_plus_first_mid": "Final + first + mid-step data",
-    "steper_uniform": "Uniform weights (1:1:1)",
-    "steper_first_heavy": "First-heavy weights (1.5:1:0.5)",
-    "steper_last_heavy": "Last-heavy weights (0.5:1:1.5)",
-    "steper": "StepER",
-}
-
-# Table 2: fixed loss weightings against StepER's learned difficulty-aware weights.
-WEIGHTING_METHODS: tuple[str, ...] = ("steper_uniform", "steper_first_heavy", "steper_last_heavy", "steper")
-WEIGHTING_LABELS: dict[str, str] = {**METHOD_LABELS, "steper": "Difficulty-aware (StepER)"}
-# Step-data ablation and Figure 3: which kinds of step-wise data the student saw.
-ABLATION_METHODS: tuple[str, ...] = ("vanilla_kd", "final_plus_first", "final_plus_first_mid", "steper")
-KD_METHODS: tuple[str, ...] = ("vanilla_kd", "steper")
+# The tables a method can belong to (config: methods.<name>.tables).
+METHOD_TABLES: tuple[str, ...] = ("main", "weighting", "ablation", "scaling", "transfer", "subquestions")
+# Step-data variants in the order the ablation adds step kinds.
+VARIANT_ORDER: tuple[str, ...] = ("final", "first-final", "first-mid-final")
 ABILITIES: tuple[str, ...] = ("initialization", "expansion", "aggregation")
 ABILITY_LABELS: dict[str, str] = {
     "initialization": "Init.",
@@ -44,24 +36,7 @@ ABILITY_LABELS: dict[str, str] = {
 }
 METRICS: tuple[str, ...] = ("em", "f1", "acc")
 METRIC_LABELS: dict[str, str] = {"em": "EM", "f1": "F1", "acc": "Acc"}
-# Published table rows -> our method names.
-PUBLISHED_TABLE1: dict[str, str] = {"vanilla_kd": "vanilla_kd", "steper": "steper"}
-PUBLISHED_TABLE2: dict[str, str] = {
-    "uniform_1_1_1": "steper_uniform",
-    "first_heavy_1.5_1_0.5": "steper_first_heavy",
-    "last_heavy_0.5_1_1.5": "steper_last_heavy",
-    "difficulty_aware": "steper",
-}
 FEWSHOT = "fewshot"
-
-
-def method_label(method: str) -> str:
-    return METHOD_LABELS.get(method, method)
-
-
-def extra_methods(methods: list[str]) -> list[str]:
-    """Configured methods that belong to no ablation table (they join Table 1)."""
-    return [m for m in methods if m not in KD_METHODS and m not in ABLATION_METHODS and m not in WEIGHTING_METHODS]
 
 
 def system_name(model: str, method: str) -> str:
@@ -69,14 +44,52 @@ def system_name(model: str, method: str) -> str:
     return f"{model}--{method}"
 
 
+@dataclass(frozen=True)
+class Method:
+    """One configured training method: its step data, loss, display label and tables."""
+
+    name: str
+    data: str
+    loss: str
+    label: str
+    tables: tuple[str, ...]
+
+    @property
+    def is_vanilla_kd(self) -> bool:
+        return self.loss == "vanilla" and self.data == "final"
+
+    @property
+    def is_steper(self) -> bool:
+        return self.loss == "difficulty_aware" and self.data == "first-mid-final"
+
+    @property
+    def is_fixed_weighting(self) -> bool:
+        return self.data == "first-mid-final" and self.loss in ("uniform", "fixed")
+
+
+def _method(name: str, spec: Any, source: str) -> Method:
+    if not isinstance(spec, dict):
+        raise InputError(source, "must be a mapping with data, loss, label and tables", field=f"methods.{name}")
+    for key in ("data", "loss"):
+        if not isinstance(spec.get(key), str):
+            raise InputError(source, "must be a string", field=f"methods.{name}.{key}")
+    tables = spec.get("tables", ["main"])
+    if not isinstance(tables, list) or any(table not in METHOD_TABLES for table in tables):
+        raise InputError(source, f"must be a list of {', '.join(METHOD_TABLES)}", field=f"methods.{name}.tables")
+    return Method(name, spec["data"], spec["loss"], str(spec.get("label") or name), tuple(tables))
+
+
 @dataclass
 class PaperSettings:
-    """The slice of the config that says which systems exist.
+    """The slice of the config that says which systems exist and how to render them.
 
     frameworks: frameworks students were distilled and evaluated in (ircot, selfask);
     baselines: frameworks the in-context ('{model}--fewshot') baselines ran in;
+    methods: name -> {data, loss, label, tables} as in the config;
     students: every student; scaling_students: the students of the size study (Figure 4);
-    scaling_teacher: their teacher when it is not `teacher` (optional).
+    scaling_teacher: their teacher when it is not `teacher` (optional);
+    bootstrap: {resamples, level, seed} of every confidence interval;
+    case_study: how many disagreeing questions Figure 1(b) shows.
     """
 
     run: str
@@ -85,21 +98,48 @@ class PaperSettings:
     main_student: str = ""
     teacher: str = ""
     students: list[str] = field(default_factory=list)
-    methods: list[str] = field(default_factory=list)
+    methods: dict[str, Any] = field(default_factory=dict)
     baselines: list[str] = field(default_factory=list)
     scaling_students: list[str] = field(default_factory=list)
     scaling_teacher: str = ""
+    bootstrap: dict[str, Any] = field(default_factory=dict)
+    case_study: int = 0
 
     @property
     def size_teacher(self) -> str:
         """Teacher of the size study (the paper's 72B Qwen); the main teacher unless set."""
         return self.scaling_teacher or self.teacher
 
+    def method_list(self) -> list[Method]:
+        return [_method(name, spec, "--settings") for name, spec in self.methods.items()]
+
+    def in_table(self, table: str) -> list[Method]:
+        return [method for method in self.method_list() if table in method.tables]
+
+    def label(self, method: str) -> str:
+        spec = self.methods.get(method)
+        return str(spec.get("label") or method) if isinstance(spec, dict) else method
+
+    def first(self, table: str, role: str) -> Method | None:
+        """The first method of `table` playing `role` ('is_vanilla_kd', 'is_steper')."""
+        return next((method for method in self.in_table(table) if getattr(method, role)), None)
+
+    def bootstrap_settings(self) -> BootstrapSettings:
+        try:
+            return BootstrapSettings(int(self.bootstrap["resamples"]), float(self.bootstrap["level"]), int(self.bootstrap["seed"]))
+        except (KeyError, TypeError, ValueError) as error:
+            raise InputError("--settings", f"needs resamples, level and seed ({error})", field="bootstrap") from None
+
     def validate(self, source: str = "--settings") -> None:
-        for name in ("datasets", "frameworks", "students", "methods", "baselines", "scaling_students"):
+        for name in ("datasets", "frameworks", "students", "baselines", "scaling_students"):
             value = getattr(self, name)
             if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
                 raise InputError(source, "must be a list of strings", field=name)
+        if not isinstance(self.methods, dict):
+            raise InputError(source, "must be a mapping of method name -> {data, loss, label, tables}", field="methods")
+        for name, spec in self.methods.items():
+            _method(name, spec, source)
         for framework in self.frameworks + self.baselines:
             if framework not in FRAMEWORK_LABELS:
                 raise InputError(source, f"unknown framework '{framework}' (known: {', '.join(FRAMEWORK_LABELS)})", field="frameworks/baselines")
+        self.bootstrap_settings()

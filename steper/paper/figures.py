@@ -22,18 +22,12 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: 
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
+from steper.distill.kinds import KINDS  # noqa: E402
 from steper.io import atomic_path  # noqa: E402
-from steper.paper.definitions import (  # noqa: E402
-    ABILITIES,
-    ABILITY_LABELS,
-    ABLATION_METHODS,
-    FEWSHOT,
-    KD_METHODS,
-    METHOD_LABELS,
-    PaperSettings,
-    system_name,
-)
+from steper.paper.definitions import ABILITIES, ABILITY_LABELS, FEWSHOT, PaperSettings, system_name  # noqa: E402
 from steper.paper.results import Results, TrainLog  # noqa: E402
+from steper.paper.stats import Statistics  # noqa: E402
+from steper.paper.tables import ablation_methods  # noqa: E402
 
 log = logging.getLogger(__name__)
 # PDF font subsetting logs every glyph at INFO; it says nothing about our results.
@@ -109,21 +103,56 @@ def _figure_legend(fig: plt.Figure, axes: list[plt.Axes], ncol: int = 2) -> None
         fig.legend(list(handles.values()), list(handles), loc="outside lower center", ncol=ncol, frameon=False)
 
 
-def fig3_abilities(results: Results, settings: PaperSettings) -> plt.Figure:
-    methods = [method for method in ABLATION_METHODS if method in settings.methods]
+def fig1a_data_composition(results: Results, settings: PaperSettings, stats: Statistics) -> plt.Figure:
+    """Figure 1(a) from the real step-wise data: Vanilla-KD's final-step examples vs StepER's three kinds."""
+    records = []
+    for artifact in results.stepwise:
+        variants = artifact.data.get("variants") if isinstance(artifact.data, Mapping) else None
+        if not isinstance(variants, Mapping):
+            continue
+        for variant, name in (("final", "Vanilla-KD data"), ("first-mid-final", "StepER data")):
+            kinds = (variants.get(variant) or {}).get("kinds") or {}
+            for kind in KINDS:
+                if kind in kinds:
+                    records.append({"data": f"{artifact.labels[0]}/{artifact.labels[1]}", "variant": name, "kind": KIND_LABELS[kind], "examples": kinds[kind]["examples"]})
+    frame = pd.DataFrame(records, columns=["data", "variant", "kind", "examples"])
+    groups = list(dict.fromkeys(frame["data"]))
+    fig, axes = _grid(len(groups), ncols=3, size=(3.0, 2.6))
+    if not groups:
+        _empty(axes[0], "no step-wise statistics")
+    colours = dict(zip(KIND_LABELS.values(), sns.color_palette("deep", len(KIND_LABELS))))
+    for ax, group in zip(axes, groups):
+        part = frame[frame["data"] == group]
+        for position, variant in enumerate(("Vanilla-KD data", "StepER data")):
+            bottom = 0.0
+            for kind in KIND_LABELS.values():
+                value = float(part[(part["variant"] == variant) & (part["kind"] == kind)]["examples"].sum())
+                if value:
+                    ax.bar(position, value, bottom=bottom, color=colours[kind], label=kind, width=0.6)
+                    bottom += value
+        ax.set_xticks([0, 1], ["Vanilla-KD", "StepER"])
+        ax.set_title(group)
+        ax.set_ylabel("training examples")
+    _figure_legend(fig, axes, ncol=3)
+    fig.suptitle("Figure 1(a): step-wise training data per kind, from the teacher's kept traces")
+    return fig
+
+
+def fig3_abilities(results: Results, settings: PaperSettings, stats: Statistics) -> plt.Figure:
+    methods = ablation_methods(settings)
     records = [
-        {"dataset": dataset, "method": METHOD_LABELS[method], "ability": ABILITY_LABELS[ability], "score": value}
+        {"dataset": dataset, "method": method.label, "ability": ABILITY_LABELS[ability], "score": value}
         for dataset in settings.datasets
         for method in methods
         for ability in ABILITIES
-        if (value := results.value("ircot", dataset, system_name(settings.main_student, method), f"abilities.{ability}")) is not None
+        if (value := results.value("ircot", dataset, system_name(settings.main_student, method.name), f"abilities.{ability}")) is not None
     ]
     frame = pd.DataFrame(records, columns=["dataset", "method", "ability", "score"])
     datasets = [dataset for dataset in settings.datasets if dataset in set(frame["dataset"])]
     fig, axes = _grid(len(datasets))
     if not datasets:
         _empty(axes[0])
-    hue_order = [METHOD_LABELS[method] for method in methods]
+    hue_order = [method.label for method in methods]
     for ax, dataset in zip(axes, datasets):
         sns.barplot(
             data=frame[frame["dataset"] == dataset], x="ability", y="score", hue="method",
@@ -138,27 +167,30 @@ def fig3_abilities(results: Results, settings: PaperSettings) -> plt.Figure:
     return fig
 
 
-def fig4_scaling(results: Results, settings: PaperSettings) -> plt.Figure:
+def fig4_scaling(results: Results, settings: PaperSettings, stats: Statistics) -> plt.Figure:
     students = settings.scaling_students or settings.students
-    methods = [method for method in KD_METHODS if method in settings.methods]
+    methods = settings.in_table("scaling")
     records = []
     for dataset in settings.datasets:
         for student in students:
             for method in methods:
-                result = results.get("ircot", dataset, system_name(student, method))
-                if result is None or result.metric("acc") is None or result.n_parameters is None:
+                result = results.get("ircot", dataset, system_name(student, method.name))
+                interval = stats.interval(result, "acc")
+                if result is None or interval is None or result.n_parameters is None:
                     continue
-                records.append({"dataset": dataset, "method": METHOD_LABELS[method], "params": result.n_parameters, "acc": result.metric("acc")})
-    frame = pd.DataFrame(records, columns=["dataset", "method", "params", "acc"])
+                records.append({"dataset": dataset, "method": method.label, "params": result.n_parameters, "acc": interval.estimate,
+                                "low": interval.low, "high": interval.high})
+    frame = pd.DataFrame(records, columns=["dataset", "method", "params", "acc", "low", "high"])
     datasets = [dataset for dataset in settings.datasets if dataset in set(frame["dataset"])]
     fig, axes = _grid(len(datasets))
     if not datasets:
         _empty(axes[0])
     for ax, dataset in zip(axes, datasets):
-        sns.lineplot(
-            data=frame[frame["dataset"] == dataset].sort_values("params"), x="params", y="acc", hue="method",
-            hue_order=[METHOD_LABELS[m] for m in methods], marker="o", ax=ax, errorbar=None,
-        )
+        part = frame[frame["dataset"] == dataset].sort_values("params")
+        for colour, method in zip(sns.color_palette("deep", len(methods)), methods):
+            line = part[part["method"] == method.label]
+            ax.errorbar(line["params"], line["acc"], yerr=[line["acc"] - line["low"], line["high"] - line["acc"]],
+                        marker="o", capsize=3, color=colour, label=method.label)
         teacher = results.value("ircot", dataset, system_name(settings.size_teacher, FEWSHOT), "acc")
         if teacher is not None:
             ax.axhline(teacher, color="black", linestyle="--", linewidth=1, label=f"teacher {settings.size_teacher}")
@@ -193,8 +225,9 @@ def _sigma_frame(log_: TrainLog) -> pd.DataFrame:
     return pd.DataFrame(records, columns=["step", "kind", "sigma"])
 
 
-def fig_sigma(results: Results, settings: PaperSettings) -> plt.Figure:
-    logs = [(log_, _sigma_frame(log_)) for log_ in results.train_logs if log_.method == "steper"]
+def fig_sigma(results: Results, settings: PaperSettings, stats: Statistics) -> plt.Figure:
+    learned = {method.name for method in settings.method_list() if method.loss == "difficulty_aware"}
+    logs = [(log_, _sigma_frame(log_)) for log_ in results.train_logs if log_.method in learned]
     logs = [(log_, frame) for log_, frame in logs if not frame.empty]
     fig, axes = _grid(len(logs), ncols=4, size=(3.2, 2.6))
     if not logs:
@@ -210,7 +243,33 @@ def fig_sigma(results: Results, settings: PaperSettings) -> plt.Figure:
     return fig
 
 
-def fig_latency(results: Results, settings: PaperSettings) -> plt.Figure:
+def fig_transfer(results: Results, settings: PaperSettings, stats: Statistics) -> plt.Figure:
+    """Cross-domain transfer: Acc with 95% intervals of each transfer-table method, per (trained on -> tested on)."""
+    methods = settings.in_table("transfer")
+    pairs = sorted({(framework, trained_on, dataset) for framework, trained_on, dataset, _ in results.transfer})
+    fig, ax = plt.subplots(figsize=(max(4.0, 1.3 * len(pairs) + 1.5), 3.4), layout="constrained")
+    if not pairs or not methods:
+        _empty(ax, "no transfer results")
+    width = 0.8 / max(len(methods), 1)
+    for offset, (colour, method) in enumerate(zip(sns.color_palette("deep", len(methods)), methods)):
+        xs, ys, low, high = [], [], [], []
+        for position, (framework, trained_on, dataset) in enumerate(pairs):
+            interval = stats.interval(results.transfer.get((framework, trained_on, dataset, system_name(settings.main_student, method.name))), "acc")
+            if interval is not None:
+                xs.append(position + (offset - (len(methods) - 1) / 2) * width)
+                ys.append(interval.estimate)
+                low.append(interval.estimate - interval.low)
+                high.append(interval.high - interval.estimate)
+        ax.bar(xs, ys, width=width, yerr=[low, high], capsize=3, color=colour, label=method.label)
+    if pairs:
+        ax.set_xticks(range(len(pairs)), [f"{t}\n→ {d}" + ("" if f == "ircot" else f" ({f})") for f, t, d in pairs], fontsize=7)
+        ax.set_ylabel("Acc (%)")
+        ax.legend(fontsize=7)
+    ax.set_title(f"Cross-domain transfer ({settings.main_student}; 95% bootstrap intervals)")
+    return fig
+
+
+def fig_latency(results: Results, settings: PaperSettings, stats: Statistics) -> plt.Figure:
     records = [
         {"system": result.system, "dataset": result.dataset, "seconds": result.metric("seconds_per_question"), "acc": result.metric("acc")}
         for (framework, _, _), result in sorted(results.evals.items())
@@ -234,19 +293,21 @@ def fig_latency(results: Results, settings: PaperSettings) -> plt.Figure:
     return fig
 
 
-FIGURES: dict[str, Callable[[Results, PaperSettings], plt.Figure]] = {
+FIGURES: dict[str, Callable[[Results, PaperSettings, Statistics], plt.Figure]] = {
+    "fig1a_data_composition": fig1a_data_composition,
     "fig3_abilities": fig3_abilities,
     "fig4_scaling": fig4_scaling,
     "fig_sigma": fig_sigma,
     "fig_latency": fig_latency,
+    "fig_transfer": fig_transfer,
 }
 
 
-def render_figures(results: Results, settings: PaperSettings, directory: str | os.PathLike) -> list[Path]:
+def render_figures(results: Results, settings: PaperSettings, stats: Statistics, directory: str | os.PathLike) -> list[Path]:
     written: list[Path] = []
     with plt.rc_context(RC):
         sns.set_theme(context="paper", style="whitegrid", rc=RC)
         for name, make in FIGURES.items():
-            written += save_figure(make(results, settings), Path(directory) / name)
+            written += save_figure(make(results, settings, stats), Path(directory) / name)
             log.info("figure %s", name)
     return written

@@ -8,6 +8,15 @@ from typing import Any
 
 import yaml
 
+# Published table rows -> the config's method names of the paper tier (config/config.yaml).
+PUBLISHED_TABLE1: dict[str, str] = {"vanilla_kd": "vanilla_kd", "steper": "steper"}
+PUBLISHED_TABLE2: dict[str, str] = {
+    "uniform_1_1_1": "steper_uniform",
+    "first_heavy_1.5_1_0.5": "steper_first_heavy",
+    "last_heavy_0.5_1_1.5": "steper_last_heavy",
+    "difficulty_aware": "steper",
+}
+
 
 @dataclass(frozen=True)
 class Published:
@@ -24,6 +33,11 @@ class Published:
     @property
     def claims(self) -> list[dict[str, str]]:
         return list(self.data.get("claims") or [])
+
+    def not_rerun(self) -> tuple[str, list[dict[str, Any]]]:
+        """(source, rows) of Table 1's cited baselines; each row: id, label, group, cites and optional numbers."""
+        section = self.data.get("table1_not_rerun") or {}
+        return str(section.get("source", "")), list(section.get("rows") or [])
 
     def rows(self, table: str, row: str) -> dict[str, Any]:
         """dataset -> cells of one published row ({} when the table or row is not known)."""

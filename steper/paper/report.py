@@ -13,35 +13,69 @@ import tempfile
 from pathlib import Path
 
 from steper.evaluate.abilities import ABILITY_DEFINITIONS
-from steper.paper.claims import COMPARABLE_POINTS, Verdict, evaluate_claims
+from steper.paper.casestudy import case_study
+from steper.paper.claims import HOLDS, INCONCLUSIVE, NOT_TESTED, OPPOSITE, Comparison, evaluate_claims
 from steper.paper.definitions import PaperSettings
 from steper.paper.figures import FIGURES, render_figures
 from steper.paper.published import Published, load_published
-from steper.paper.results import Results, load_results
+from steper.paper.results import Results, load_manifest
+from steper.paper.stats import Statistics
 from steper.paper.table import Table, to_latex, to_markdown
-from steper.paper.tables import RESULT_TABLES, table_published
+from steper.paper.tables import make_tables
 from steper.settings import save_resolved
 
 log = logging.getLogger(__name__)
 
+CASE_STUDY = "case_study.md"
+# figure -> caption, for REPORT.md and Snakemake's HTML report (workflow/rules/paper.smk)
+FIGURE_CAPTIONS: dict[str, str] = {
+    "fig1a_data_composition": "Figure 1(a): training examples per step kind for Vanilla-KD (final step only) and StepER (first, mid and final steps), from the teacher's kept traces.",
+    "fig3_abilities": "Figure 3: ability scores (initialization, expansion, aggregation) of the step-data ablation (automatic proxy).",
+    "fig4_scaling": "Figure 4: accuracy vs student size with 95% bootstrap intervals; dashed line: the few-shot teacher.",
+    "fig_sigma": "Learned difficulty σ per step kind during StepER training.",
+    "fig_latency": "Latency vs accuracy of every IRCoT system.",
+    "fig_transfer": "Cross-domain transfer: accuracy with 95% bootstrap intervals of students tested on datasets they were not trained on.",
+}
 
-def _claims_markdown(verdicts: list[Verdict]) -> str:
-    lines = ["| Claim | Verdict | Evidence |", "|---|---|---|"]
-    for verdict in verdicts:
-        lines.append(f"| {verdict.text} | **{verdict.verdict}** | {verdict.evidence.replace('|', '/')} |")
+
+def _claims_markdown(comparisons: list[Comparison]) -> str:
+    lines = ["| Claim | Comparison | Score | Verdict | Evidence |", "|---|---|---|---|---|"]
+    for c in comparisons:
+        lines.append(f"| {c.claim} | {c.what} | {c.score} | **{c.verdict}** | {c.evidence.replace('|', '/')} |")
+    counts = {v: sum(c.verdict == v for c in comparisons) for v in (HOLDS, OPPOSITE, INCONCLUSIVE, NOT_TESTED)}
+    lines += ["", "Totals: " + ", ".join(f"{v} {n}" for v, n in counts.items()) + "."]
     return "\n".join(lines) + "\n"
 
 
-def report_markdown(tables: list[Table], verdicts: list[Verdict], settings: PaperSettings, published: Published, results: Results) -> str:
+def _figure(name: str) -> str:
+    return f"![{FIGURE_CAPTIONS[name]}](figures/{name}.png)\n\n*{FIGURE_CAPTIONS[name]}*\n"
+
+
+def report_markdown(tables: list[Table], comparisons: list[Comparison], settings: PaperSettings, published: Published,
+                    results: Results, stats: Statistics, case: str) -> str:
     by_name = {table.name: table for table in tables}
+    b = stats.settings
     sections = [
         f"# StepER reproduction report — run `{settings.run}`",
         "",
-        f"Rendered by `steper paper render` from the result files under `{results.root}` alone "
-        f"({len(results.evals)} evaluation results). Main student `{settings.main_student}`, teacher "
+        f"Rendered by `steper paper render` from the result files its rule declares (manifest `{results.source}`; "
+        f"{len(results.evals)} evaluation results). Main student `{settings.main_student}`, teacher "
         f"`{settings.teacher}`, datasets {', '.join(settings.datasets) or '(none)'}. EM/F1/Acc in %; "
         "– marks a system or cell that was not run.",
         "",
+        f"Every EM/F1/Acc cell is the mean over the test questions with its {100 * b.level:g}% percentile-bootstrap "
+        f"interval over questions ({b.resamples} resamples, seed {b.seed}), computed from each system's per-question "
+        "scores. Comparisons of two systems are paired (the same questions, the same resamples); for 0/1 scores the "
+        "exact McNemar test is given too.",
+        "",
+        "## Claims of the paper",
+        "",
+        "Each claim is split into comparisons and decided from the paired interval of the difference: **HOLDS** when "
+        "the interval lies above zero, **OPPOSITE** when it lies below, **INCONCLUSIVE** when it contains zero (inside "
+        "the noise, whatever the point estimates), NOT TESTED when a system was not run. Intervals are per comparison, "
+        "not corrected for multiple comparisons.",
+        "",
+        _claims_markdown(comparisons),
         "## Main results",
         "",
         to_markdown(by_name["table1_main"]),
@@ -50,34 +84,36 @@ def report_markdown(tables: list[Table], verdicts: list[Verdict], settings: Pape
         "",
         to_markdown(by_name["table2_loss_weighting"]),
         to_markdown(by_name["table_ablation_steps"]),
-        "![Figure 3](figures/fig3_abilities.png)",
-        "",
+        _figure("fig3_abilities"),
         "### Ability-score definitions",
         "",
         ABILITY_DEFINITIONS,
         "",
+        "## Rationale validity on sub-questions and cross-domain transfer",
+        "",
+        to_markdown(by_name["table4_subquestions"]),
+        to_markdown(by_name["table_transfer"]),
+        _figure("fig_transfer"),
         "## Scaling, latency and training",
         "",
-        "![Figure 4: Acc vs student size](figures/fig4_scaling.png)",
-        "",
+        _figure("fig4_scaling"),
         to_markdown(by_name["table_scaling"]),
-        "![Latency vs accuracy](figures/fig_latency.png)",
-        "",
+        _figure("fig_latency"),
         to_markdown(by_name["table_latency"]),
-        "![σ trajectories](figures/fig_sigma.png)",
-        "",
+        _figure("fig_sigma"),
         "Figures as PDF: " + ", ".join(f"[{name}](figures/{name}.pdf)" for name in FIGURES),
         "",
-        "## Data and retrieval",
+        "## Teacher and distillation data",
         "",
-        to_markdown(by_name["table_retrieval"]),
-        to_markdown(by_name["table_stepwise_stats"]),
         to_markdown(by_name["table_teacher"]),
-        "## Claims of the paper",
+        to_markdown(by_name["table_stepwise_stats"]),
+        _figure("fig1a_data_composition"),
+        to_markdown(by_name["table_retrieval"]),
+        case,
+        "## Cost",
         "",
-        f"Each qualitative claim tested on our results (Acc; 'comparable' = within {COMPARABLE_POINTS:g} points).",
-        "",
-        _claims_markdown(verdicts),
+        to_markdown(by_name["table_cost"]),
+        to_markdown(by_name["table_benchmarks"]),
         "## Published numbers",
         "",
         to_markdown(by_name["table_published"]),
@@ -85,13 +121,14 @@ def report_markdown(tables: list[Table], verdicts: list[Verdict], settings: Pape
     return "\n".join(sections)
 
 
-def render(results_dir: str | os.PathLike, output_dir: str | os.PathLike, settings: PaperSettings) -> list[Path]:
-    """Write tables/, figures/, REPORT.md and steper_settings.json; return the files written."""
-    results = load_results(results_dir)
+def render(manifest: str | os.PathLike, output_dir: str | os.PathLike, settings: PaperSettings) -> list[Path]:
+    """Write tables/, figures/, case_study.md, REPORT.md and steper_settings.json; return the files written."""
+    results = load_manifest(manifest)
     published = load_published()
-    tables = [make(results, settings) for make in RESULT_TABLES.values()]
-    tables.append(table_published(results, settings, published))
-    verdicts = evaluate_claims(results, settings, published)
+    stats = Statistics(settings.bootstrap_settings())
+    tables = make_tables(results, settings, stats, published)
+    comparisons = evaluate_claims(results, settings, stats, published)
+    case = case_study(results, settings)
     output = Path(output_dir)
     output.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".render.", dir=output))
@@ -101,9 +138,10 @@ def render(results_dir: str | os.PathLike, output_dir: str | os.PathLike, settin
         for table in tables:
             (staging / "tables" / f"{table.name}.md").write_text(to_markdown(table), encoding="utf-8")
             (staging / "tables" / f"{table.name}.tex").write_text(to_latex(table), encoding="utf-8")
-        render_figures(results, settings, staging / "figures")
-        (staging / "REPORT.md").write_text(report_markdown(tables, verdicts, settings, published, results), encoding="utf-8")
-        save_resolved(staging / "steper_settings.json", settings, results_dir=str(results_dir))
+        render_figures(results, settings, stats, staging / "figures")
+        (staging / CASE_STUDY).write_text(case, encoding="utf-8")
+        (staging / "REPORT.md").write_text(report_markdown(tables, comparisons, settings, published, results, stats, case), encoding="utf-8")
+        save_resolved(staging / "steper_settings.json", settings, manifest=str(manifest))
         # Only now, with every file rendered, replace the old ones; other files in the directory
         # (e.g. the check rule's CHECK.txt) stay.
         written = []
@@ -114,6 +152,6 @@ def render(results_dir: str | os.PathLike, output_dir: str | os.PathLike, settin
             written.append(target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    for verdict in verdicts:
-        log.info("claim %s: %s", verdict.claim_id, verdict.verdict)
+    for comparison in comparisons:
+        log.info("claim %s (%s): %s", comparison.claim_id, comparison.what, comparison.verdict)
     return written

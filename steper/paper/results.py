@@ -1,17 +1,19 @@
-"""Read every result file the paper is rendered from; nothing else is consulted.
+"""Read the result files the paper is rendered from: exactly those its rule declares.
 
-Paths follow the artifact layout (results/{run}/eval/{framework}/{dataset}/{system}.json and so
-on); the JSON content wins over the path where both name the same thing. Retrieval evaluations,
-step-wise stats and trace summaries are kept as parsed JSON; the tables that use them read the
-fields they need and name the file and field when one is missing.
+The paper rule writes a manifest (JSON) listing every declared input with what it is (framework,
+dataset, system, ...); `load_manifest` reads those files and nothing else, so a stale student or
+evaluation left in results/ from older hyper-parameters can never enter a table or figure. The
+labels come from the manifest, not from path parts. Other stages' JSON is kept as parsed; the tables
+read the fields they need and name the file and field when one is missing.
 """
 
 from __future__ import annotations
 
+import csv
 import logging
 import math
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,19 @@ from steper.io import InputError, read_json, read_jsonl
 log = logging.getLogger(__name__)
 
 SIDE_FILES = (".settings.json", ".summary.json")
+# manifest section -> the label keys every entry of it carries (besides "path")
+SECTIONS: dict[str, tuple[str, ...]] = {
+    "evals": ("framework", "dataset", "system"),
+    "transfer": ("framework", "trained_on", "dataset", "system"),
+    "subquestions": ("framework", "dataset", "system"),
+    "retrieval": ("dataset",),
+    "stepwise": ("framework", "dataset", "teacher"),
+    "summaries": ("framework", "dataset", "model", "split"),
+    "train_logs": ("framework", "dataset", "student", "method"),
+    "corpora": ("dataset",),
+    "benchmarks": ("stage",),
+    "benchmark_results": (),
+}
 
 
 @dataclass(frozen=True)
@@ -30,6 +45,7 @@ class EvalResult:
     system: str
     path: Path
     data: dict[str, Any]
+    predictions: Path | None = None
 
     def metric(self, name: str) -> float | None:
         """A metric ('acc') or a dotted path into the JSON ('abilities.expansion')."""
@@ -41,6 +57,20 @@ class EvalResult:
                 return None
             value = value.get(part)
         return _number(value)
+
+    def scores(self, name: str) -> dict[str, float]:
+        """Question id -> its score in [0, 1] for a metric or ability ('acc', 'initialization'); undefined ones left out."""
+        rows = self.data.get("per_question")
+        if not isinstance(rows, list):
+            raise InputError(self.path, "has no per-question scores (re-score it with `steper evaluate score`)", field="per_question")
+        scores: dict[str, float] = {}
+        for index, row in enumerate(rows):
+            if not isinstance(row, Mapping) or "id" not in row:
+                raise InputError(self.path, "must be an object with an id", field=f"per_question[{index}]")
+            value = _number(row.get(name))
+            if value is not None:
+                scores[str(row["id"])] = float(value)
+        return scores
 
     @property
     def n_parameters(self) -> int | None:
@@ -54,28 +84,43 @@ class TrainLog:
     dataset: str
     student: str
     method: str
-    hparams: str
     path: Path
     rows: list[dict[str, Any]]
 
 
 @dataclass(frozen=True)
 class Artifact:
-    """A JSON file of another stage, labelled by the layout parts of its path."""
+    """A JSON file of another stage with the labels the manifest gives it."""
 
     labels: tuple[str, ...]
     path: Path
     data: Any
 
 
+@dataclass(frozen=True)
+class Benchmark:
+    """One Snakemake `benchmark:` file: the stage path it was written for and its measured row."""
+
+    stage: str
+    path: Path
+    seconds: float
+    cpu_seconds: float | None
+    max_rss_mb: float | None
+
+
 @dataclass
 class Results:
-    root: Path
+    source: str
     evals: dict[tuple[str, str, str], EvalResult] = field(default_factory=dict)
+    transfer: dict[tuple[str, str, str, str], EvalResult] = field(default_factory=dict)
+    subquestions: dict[tuple[str, str, str], EvalResult] = field(default_factory=dict)
     retrieval: dict[str, Artifact] = field(default_factory=dict)
     stepwise: list[Artifact] = field(default_factory=list)
     summaries: list[Artifact] = field(default_factory=list)
     train_logs: list[TrainLog] = field(default_factory=list)
+    corpora: dict[str, Path] = field(default_factory=dict)
+    benchmarks: list[Benchmark] = field(default_factory=list)
+    benchmark_results: list[Artifact] = field(default_factory=list)
 
     def get(self, framework: str, dataset: str, system: str) -> EvalResult | None:
         return self.evals.get((framework, dataset, system))
@@ -92,56 +137,113 @@ def _number(value: Any) -> float | int | None:
     return None if math.isnan(value) else value
 
 
-def _files(root: Path, pattern: str) -> Iterator[Path]:
-    yield from sorted(path for path in root.glob(pattern) if path.is_file())
+def read_eval(path: Path, framework: str, dataset: str, system: str, predictions: Path | None = None) -> EvalResult:
+    data = read_json(path)
+    if not isinstance(data, dict) or not isinstance(data.get("metrics"), dict):
+        raise InputError(path, "not an evaluation result (no 'metrics' object)", field="metrics")
+    for key, expected in (("framework", framework), ("dataset", dataset), ("system", system)):
+        if key in data and str(data[key]) != expected:
+            raise InputError(path, f"is '{data[key]}' but the manifest says '{expected}'", field=key)
+    return EvalResult(framework, dataset, system, path, data, predictions)
 
 
-def _relative_parts(path: Path, base: Path) -> tuple[str, ...]:
-    return path.relative_to(base).parts
+def read_benchmark(path: Path, stage: str) -> Benchmark:
+    """A Snakemake benchmark TSV: a header and one row per repeat; the first row is the job's."""
+    try:
+        with open(path, encoding="utf-8", newline="") as handle:
+            rows = list(csv.DictReader(handle, delimiter="\t"))
+    except FileNotFoundError:
+        raise InputError(path, "benchmark file does not exist") from None
+    if not rows:
+        raise InputError(path, "no measurement row", line=2)
+
+    def number(key: str, required: bool = False) -> float | None:
+        raw = rows[0].get(key)
+        if raw in (None, "", "NA", "-"):
+            if required:
+                raise InputError(path, "is missing", line=2, field=key)
+            return None
+        try:
+            return float(raw)
+        except ValueError:
+            raise InputError(path, f"not a number: {raw!r}", line=2, field=key) from None
+
+    return Benchmark(stage, path, number("s", required=True) or 0.0, number("cpu_time"), number("max_rss"))
 
 
-def load_results(results_dir: str | os.PathLike) -> Results:
-    root = Path(results_dir)
-    if not root.is_dir():
-        raise InputError(root, "results directory does not exist")
-    results = Results(root=root)
-    for path in _files(root / "eval", "**/*.json"):
-        if path.name.endswith(SIDE_FILES):
-            continue
-        parts = _relative_parts(path, root / "eval")
-        data = read_json(path)
-        if not isinstance(data, dict) or not isinstance(data.get("metrics"), dict):
-            raise InputError(path, "not an evaluation result (no 'metrics' object)", field="metrics")
-        framework = str(data.get("framework") or parts[0])
-        dataset = str(data.get("dataset") or (parts[1] if len(parts) > 2 else ""))
-        system = str(data.get("system") or path.stem)
-        results.evals[(framework, dataset, system)] = EvalResult(framework, dataset, system, path, data)
-    for path in _files(root / "retrieval", "*.json"):
-        if not path.name.endswith(SIDE_FILES):
-            results.retrieval[path.stem] = Artifact((path.stem,), path, read_json(path))
-    for path in _files(root / "stepwise", "**/*stats.json"):
-        if path.name.endswith(SIDE_FILES):
-            continue
-        parts = _relative_parts(path, root / "stepwise")
-        variant = path.name[: -len("stats.json")].rstrip(".")
-        labels = parts[:-1] + ((variant,) if variant else ())
-        results.stepwise.append(Artifact(labels, path, read_json(path)))
-    for path in _files(root / "traces", "**/*.summary.json"):
-        parts = _relative_parts(path, root / "traces")
-        if any(part.endswith(".shards") for part in parts):
-            continue  # a shard's summary is already counted in its merged trace file's summary
-        stem = path.name[: -len(".summary.json")]
-        labels = parts[:-1] + (stem[: -len(".jsonl")] if stem.endswith(".jsonl") else stem,)
-        results.summaries.append(Artifact(labels, path, read_json(path)))
-    for path in _files(root / "students", "**/train_log.jsonl"):
-        parts = _relative_parts(path, root / "students")
-        if len(parts) < 5:
-            raise InputError(path, "expected students/{framework}/{dataset}/{student}/{method}/[{hparams}/]train_log.jsonl")
-        framework, dataset, student, method = parts[:4]
-        hparams = "/".join(parts[4:-1])
-        results.train_logs.append(TrainLog(framework, dataset, student, method, hparams, path, list(read_jsonl(path))))
+def _entries(manifest: Mapping[str, Any], section: str, source: Path) -> list[dict[str, Any]]:
+    entries = manifest.get(section, [])
+    if not isinstance(entries, list):
+        raise InputError(source, "must be a list", field=section)
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            raise InputError(source, "must be an object", field=f"{section}[{index}]")
+        for key in ("path", *SECTIONS[section]):
+            if not isinstance(entry.get(key), str):
+                raise InputError(source, "is missing or not a string", field=f"{section}[{index}].{key}")
+    return entries
+
+
+def load_manifest(manifest_path: str | os.PathLike) -> Results:
+    """Every result file the manifest declares, labelled as it says; nothing else is read."""
+    source = Path(manifest_path)
+    manifest = read_json(source)
+    if not isinstance(manifest, dict):
+        raise InputError(source, "must be a JSON object of sections")
+    unknown = sorted(set(manifest) - set(SECTIONS))
+    if unknown:
+        raise InputError(source, f"unknown section (known: {', '.join(SECTIONS)})", field=unknown[0])
+    results = Results(source=str(source))
+
+    def predictions(entry: dict[str, Any]) -> Path | None:
+        return Path(entry["predictions"]) if isinstance(entry.get("predictions"), str) else None
+
+    for entry in _entries(manifest, "evals", source):
+        key = (entry["framework"], entry["dataset"], entry["system"])
+        results.evals[key] = read_eval(Path(entry["path"]), *key, predictions=predictions(entry))
+    for entry in _entries(manifest, "transfer", source):
+        result = read_eval(Path(entry["path"]), entry["framework"], entry["dataset"], entry["system"], predictions(entry))
+        results.transfer[(entry["framework"], entry["trained_on"], entry["dataset"], entry["system"])] = result
+    for entry in _entries(manifest, "subquestions", source):
+        key = (entry["framework"], entry["dataset"], entry["system"])
+        results.subquestions[key] = read_eval(Path(entry["path"]), *key, predictions=predictions(entry))
+    for entry in _entries(manifest, "retrieval", source):
+        results.retrieval[entry["dataset"]] = Artifact((entry["dataset"],), Path(entry["path"]), read_json(entry["path"]))
+    for entry in _entries(manifest, "stepwise", source):
+        labels = (entry["framework"], entry["dataset"], entry["teacher"])
+        results.stepwise.append(Artifact(labels, Path(entry["path"]), read_json(entry["path"])))
+    for entry in _entries(manifest, "summaries", source):
+        labels = (entry["framework"], entry["dataset"], entry["model"], entry["split"])
+        results.summaries.append(Artifact(labels, Path(entry["path"]), read_json(entry["path"])))
+    for entry in _entries(manifest, "train_logs", source):
+        path = Path(entry["path"])
+        rows = list(read_jsonl(path))
+        results.train_logs.append(TrainLog(entry["framework"], entry["dataset"], entry["student"], entry["method"], path, rows))
+    for entry in _entries(manifest, "corpora", source):
+        results.corpora[entry["dataset"]] = Path(entry["path"])
+    for entry in _entries(manifest, "benchmarks", source):
+        results.benchmarks.append(read_benchmark(Path(entry["path"]), entry["stage"]))
+    for entry in _entries(manifest, "benchmark_results", source):
+        path = Path(entry["path"])
+        results.benchmark_results.append(Artifact((path.stem,), path, read_json(path)))
     log.info(
-        "%s: %d eval results, %d retrieval, %d step-wise stats, %d trace summaries, %d train logs",
-        root, len(results.evals), len(results.retrieval), len(results.stepwise), len(results.summaries), len(results.train_logs),
+        "%s: %d evaluations (+%d transfer, %d sub-question), %d retrieval, %d step-wise stats, %d trace summaries, "
+        "%d train logs, %d benchmark files",
+        source, len(results.evals), len(results.transfer), len(results.subquestions), len(results.retrieval),
+        len(results.stepwise), len(results.summaries), len(results.train_logs), len(results.benchmarks),
     )
+    if not results.evals:
+        raise InputError(source, "declares no evaluation results: nothing to render", field="evals")
     return results
+
+
+def load_eval_dir(results_dir: str | os.PathLike) -> dict[tuple[str, str, str], EvalResult]:
+    """Every evaluation JSON under results/{run}/eval (for `steper paper expected`, which pins a whole run)."""
+    root = Path(results_dir) / "eval"
+    if not root.is_dir():
+        raise InputError(root, "evaluation directory does not exist")
+    evals: dict[tuple[str, str, str], EvalResult] = {}
+    for path in sorted(p for p in root.glob("*/*/*.json") if p.is_file() and not p.name.endswith(SIDE_FILES)):
+        framework, dataset = path.parts[-3], path.parts[-2]
+        evals[(framework, dataset, path.stem)] = read_eval(path, framework, dataset, path.stem)
+    return evals

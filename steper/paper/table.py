@@ -1,14 +1,25 @@
 """A small table model rendered to Markdown (REPORT.md) and LaTeX (booktabs, for the paper).
 
-Cells are strings (labels) or numbers; a missing number renders as an en dash, so a table always
-shows which systems were run and which cells are absent instead of dropping them silently.
+Cells are strings (labels), numbers or estimates with their confidence interval; a missing number
+renders as an en dash, so a table always shows which systems were run and which cells are absent
+instead of dropping them silently.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-Cell = str | float | int | None
+
+@dataclass(frozen=True)
+class Estimate:
+    """A mean over questions with its bootstrap interval (same unit as the value)."""
+
+    value: float
+    low: float
+    high: float
+
+
+Cell = str | float | int | Estimate | None
 DASH = "–"
 
 
@@ -34,6 +45,8 @@ class Table:
             return str(cell)
         if isinstance(cell, float):
             return f"{cell:.{self.digits}f}"
+        if isinstance(cell, Estimate):
+            return f"{cell.value:.{self.digits}f} [{cell.low:.{self.digits}f}, {cell.high:.{self.digits}f}]"
         return cell
 
     def headers(self) -> list[str]:
@@ -85,6 +98,14 @@ def latex_escape(text: str) -> str:
     return "".join(_LATEX_ESCAPES.get(char, char) for char in text)
 
 
+def _latex_cell(table: Table, cell: Cell) -> str:
+    """An estimate's interval goes below its value in small type, so the columns stay narrow."""
+    if isinstance(cell, Estimate):
+        digits = table.digits
+        return f"{cell.value:.{digits}f}{{\\scriptsize\\,[{cell.low:.{digits}f}, {cell.high:.{digits}f}]}}"
+    return latex_escape(table.format(cell))
+
+
 def to_latex(table: Table) -> str:
     n_labels = len(table.label_columns)
     n_values = len(table.columns)
@@ -114,7 +135,7 @@ def to_latex(table: Table) -> str:
     lines.append("\\midrule")
     if table.rows:
         for row in table.rows:
-            lines.append(" & ".join(latex_escape(table.format(cell)) for cell in row) + " \\\\")
+            lines.append(" & ".join(_latex_cell(table, cell) for cell in row) + " \\\\")
     else:
         lines.append(f"\\multicolumn{{{n_labels + n_values}}}{{c}}{{(no results)}} \\\\")
     lines += ["\\bottomrule", "\\end{tabular}"]

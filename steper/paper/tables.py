@@ -1,12 +1,13 @@
-"""The paper's tables, each built from result files and the settings that name the systems.
+"""The paper's tables, each built from the declared result files and the settings that name the systems.
 
 A row appears only when at least one of its cells has a result, so the same definitions render
-the smoke, demo and paper tiers, each showing what it ran.
+the smoke, demo and paper tiers, each showing what it ran. Every EM/F1/Acc cell is an estimate with
+its bootstrap interval (`Statistics`); which methods a table shows is the config's `tables` list.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,25 +16,21 @@ from steper.io import InputError
 from steper.paper.definitions import (
     ABILITIES,
     ABILITY_LABELS,
-    ABLATION_METHODS,
     FEWSHOT,
     FRAMEWORK_LABELS,
-    KD_METHODS,
-    METHOD_LABELS,
     METRIC_LABELS,
     METRICS,
-    PUBLISHED_TABLE1,
-    PUBLISHED_TABLE2,
-    WEIGHTING_LABELS,
-    WEIGHTING_METHODS,
+    VARIANT_ORDER,
+    Method,
     PaperSettings,
-    extra_methods,
-    method_label,
     system_name,
 )
-from steper.paper.published import Published
+from steper.paper.published import PUBLISHED_TABLE1, PUBLISHED_TABLE2, Published
 from steper.paper.results import Artifact, Results
+from steper.paper.stats import Statistics, estimate
 from steper.paper.table import Cell, Table
+
+CI_NOTE = "Cells: mean over questions [95% percentile-bootstrap interval over questions]."
 
 
 @dataclass(frozen=True)
@@ -43,26 +40,21 @@ class RowSpec:
     system: str
 
 
-def _mean(values: Sequence[float | None]) -> float | None:
-    present = [value for value in values if value is not None]
-    return sum(present) / len(present) if present else None
-
-
-def _complete_mean(values: Sequence[float | None]) -> float | None:
-    """Average only when every dataset has a value: a partial average would not be comparable."""
-    return None if not values or any(value is None for value in values) else sum(values) / len(values)  # type: ignore[arg-type]
-
-
 def _keep(rows: list[list[Cell]], n_labels: int) -> list[list[Cell]]:
     return [row for row in rows if any(cell is not None for cell in row[n_labels:])]
 
 
-def _metric_table(name: str, caption: str, results: Results, specs: list[RowSpec], datasets: list[str], label_columns: list[str], note: str = "") -> Table:
+def ci_note(stats: Statistics) -> str:
+    return f"{CI_NOTE[:-1]}, {stats.settings.resamples} resamples, seed {stats.settings.seed}; level {stats.settings.level:g}."
+
+
+def _metric_table(name: str, caption: str, results: Results, stats: Statistics, specs: list[RowSpec], datasets: list[str], label_columns: list[str]) -> Table:
     rows: list[list[Cell]] = []
     for spec in specs:
         row: list[Cell] = list(spec.labels)
         for dataset in datasets:
-            row.extend(results.value(spec.framework, dataset, spec.system, metric) for metric in METRICS)
+            result = results.get(spec.framework, dataset, spec.system)
+            row.extend(stats.cell(result, metric) for metric in METRICS)
         rows.append(row)
     return Table(
         name=name,
@@ -71,7 +63,8 @@ def _metric_table(name: str, caption: str, results: Results, specs: list[RowSpec
         columns=[METRIC_LABELS[metric] for metric in METRICS] * len(datasets),
         groups=[(dataset, len(METRICS)) for dataset in datasets],
         rows=_keep(rows, len(label_columns)),
-        note=note,
+        note=ci_note(stats),
+        digits=1,
     )
 
 
@@ -86,76 +79,97 @@ def _fewshot_models(settings: PaperSettings) -> list[tuple[str, str]]:
     return models
 
 
-def table1_main(results: Results, settings: PaperSettings) -> Table:
+def _not_rerun_rows(published: Published, datasets: list[str]) -> tuple[list[list[Cell]], str]:
+    """Table 1's cited KD baselines: their published numbers where known, marked as not re-run."""
+    source, entries = published.not_rerun()
+    rows: list[list[Cell]] = []
+    for entry in entries:
+        numbers = entry.get("numbers") or {}
+        row: list[Cell] = ["(published)", f"{entry['label']} ({entry['group']}; not re-run)"]
+        row += [(numbers.get(dataset) or {}).get(metric) for dataset in datasets for metric in METRICS]
+        rows.append(row)
+    cited = "; ".join(f"{entry['label']}: {entry['cites']}" for entry in entries)
+    return rows, f"Rows marked 'not re-run' are cited from {source} ({cited}); – = a number our notes do not hold."
+
+
+def table1_main(results: Results, settings: PaperSettings, stats: Statistics, published: Published) -> Table:
     specs = [
         RowSpec((f"{model} ({role})", f"{FRAMEWORK_LABELS[framework]}, few-shot"), framework, system_name(model, FEWSHOT))
         for model, role in _fewshot_models(settings)
         for framework in settings.baselines
     ]
     specs += [
-        RowSpec((settings.main_student, f"{method_label(method)} (IRCoT, zero-shot)"), "ircot", system_name(settings.main_student, method))
-        for method in [*(m for m in KD_METHODS if m in settings.methods), *extra_methods(settings.methods)]
+        RowSpec((settings.main_student, f"{method.label} (IRCoT, zero-shot)"), "ircot", system_name(settings.main_student, method.name))
+        for method in settings.in_table("main")
     ]
-    return _metric_table(
-        "table1_main",
-        "Table 1: in-context baselines and distilled students (IRCoT); EM / F1 / Acc in %",
-        results,
-        specs,
-        settings.datasets,
-        ["Model", "Method"],
+    table = _metric_table(
+        "table1_main", "Table 1: in-context baselines and distilled students (IRCoT); EM / F1 / Acc in %",
+        results, stats, specs, settings.datasets, ["Model", "Method"],
     )
+    cited, note = _not_rerun_rows(published, settings.datasets)
+    table.rows += cited
+    table.note = f"{table.note} {note}"
+    return table
 
 
-def table3_selfask(results: Results, settings: PaperSettings) -> Table:
+def table3_selfask(results: Results, settings: PaperSettings, stats: Statistics, published: Published) -> Table:
     specs = [
         RowSpec((f"{model} ({role})", "Self-Ask, few-shot"), "selfask", system_name(model, FEWSHOT))
         for model, role in reversed(_fewshot_models(settings))
     ]
     specs += [
-        RowSpec((settings.main_student, f"{METHOD_LABELS[method]} (Self-Ask, zero-shot)"), "selfask", system_name(settings.main_student, method))
-        for method in KD_METHODS
-        if method in settings.methods
+        RowSpec((settings.main_student, f"{method.label} (Self-Ask, zero-shot)"), "selfask", system_name(settings.main_student, method.name))
+        for method in settings.in_table("main")
     ]
     return _metric_table(
-        "table3_selfask", "Table 3: the Self-Ask framework; EM / F1 / Acc in %", results, specs, settings.datasets, ["Model", "Method"]
+        "table3_selfask", "Table 3: the Self-Ask framework; EM / F1 / Acc in %", results, stats, specs, settings.datasets, ["Model", "Method"]
     )
 
 
-def table2_loss_weighting(results: Results, settings: PaperSettings) -> Table:
-    rows: list[list[Cell]] = []
-    for method in WEIGHTING_METHODS:
-        if method not in settings.methods:
-            continue
-        values = [results.value("ircot", dataset, system_name(settings.main_student, method), "acc") for dataset in settings.datasets]
-        rows.append([WEIGHTING_LABELS[method], *values, _complete_mean(values)])
+def _acc_with_average(results: Results, settings: PaperSettings, stats: Statistics, system: str) -> list[Cell]:
+    found = [results.get("ircot", dataset, system) for dataset in settings.datasets]
+    return [*(stats.cell(result, "acc") for result in found), estimate(stats.average(found, "acc"))]
+
+
+def table2_loss_weighting(results: Results, settings: PaperSettings, stats: Statistics, published: Published) -> Table:
+    rows = [
+        [method.label, *_acc_with_average(results, settings, stats, system_name(settings.main_student, method.name))]
+        for method in settings.in_table("weighting")
+    ]
     return Table(
         name="table2_loss_weighting",
         caption=f"Table 2: loss weighting of the step kinds (first : mid : final), {settings.main_student}, IRCoT; Acc in %",
         label_columns=["Weighting"],
         columns=[*settings.datasets, "Avg."],
         rows=_keep(rows, 1),
+        note=ci_note(stats) + " Avg.: mean over datasets (stratified bootstrap), only when every dataset has a result.",
+        digits=1,
     )
 
 
-def table_ablation_steps(results: Results, settings: PaperSettings) -> Table:
+def ablation_methods(settings: PaperSettings) -> list[Method]:
+    """The step-data ablation in the order it adds step kinds; at equal data, fixed weights before learned ones."""
+    methods = [method for method in settings.in_table("ablation") if method.data in VARIANT_ORDER]
+    return sorted(methods, key=lambda method: (VARIANT_ORDER.index(method.data), method.loss == "difficulty_aware"))
+
+
+def table_ablation_steps(results: Results, settings: PaperSettings, stats: Statistics, published: Published) -> Table:
     rows: list[list[Cell]] = []
-    for method in ABLATION_METHODS:
-        if method not in settings.methods:
-            continue
-        system = system_name(settings.main_student, method)
-        accs = [results.value("ircot", dataset, system, "acc") for dataset in settings.datasets]
+    for method in ablation_methods(settings):
+        found = [results.get("ircot", dataset, system_name(settings.main_student, method.name)) for dataset in settings.datasets]
         abilities = [
-            _mean([results.value("ircot", dataset, system, f"abilities.{name}") for dataset in settings.datasets])
-            for name in (*ABILITIES, "supporting_recall")
+            estimate(stats.average([r for r in found if stats.interval(r, name) is not None], name)) for name in (*ABILITIES, "supporting_recall")
         ]
-        rows.append([METHOD_LABELS[method], *accs, *abilities])
+        rows.append([method.label, *(stats.cell(result, "acc") for result in found), *abilities])
     return Table(
         name="table_ablation_steps",
         caption=f"Step-data ablation, {settings.main_student}, IRCoT: Acc per dataset and ability scores (mean over datasets), in %",
         label_columns=["Training data"],
         columns=[*(f"{dataset} Acc" for dataset in settings.datasets), *(ABILITY_LABELS[name] for name in (*ABILITIES, "supporting_recall"))],
         rows=_keep(rows, 1),
-        note="Ability scores are the automatic proxy defined in the report (not GPT-4 judgements).",
+        note=ci_note(stats) + " Ability scores are the automatic proxy defined in the report (not GPT-4 judgements), "
+        "averaged over the datasets with a result.",
+        digits=1,
     )
 
 
@@ -167,40 +181,48 @@ def _parameters(results: Results, system: str, datasets: list[str]) -> int | Non
     return None
 
 
-def _size_systems(settings: PaperSettings) -> list[tuple[str, str]]:
-    """(model, method) of the size and cost comparison: few-shot teachers, then each student's KD runs."""
-    systems = [(model, FEWSHOT) for model in dict.fromkeys(m for m in (settings.teacher, settings.size_teacher, settings.main_student) if m)]
+def size_systems(settings: PaperSettings) -> list[tuple[str, Method | None]]:
+    """(model, method or None for few-shot) of the size and cost comparison."""
+    systems: list[tuple[str, Method | None]] = [
+        (model, None) for model in dict.fromkeys(m for m in (settings.teacher, settings.size_teacher, settings.main_student) if m)
+    ]
     students = dict.fromkeys([*(settings.scaling_students or settings.students), settings.main_student])
-    systems += [(student, method) for student in students if student for method in KD_METHODS if method in settings.methods]
+    systems += [(student, method) for student in students if student for method in settings.in_table("scaling")]
     return systems
 
 
-def table_scaling(results: Results, settings: PaperSettings) -> Table:
+def _system(model: str, method: Method | None) -> str:
+    return system_name(model, FEWSHOT if method is None else method.name)
+
+
+def table_scaling(results: Results, settings: PaperSettings, stats: Statistics, published: Published) -> Table:
     """Figure 4 as numbers: Acc by model size, with the few-shot teachers for reference."""
     rows: list[list[Cell]] = []
-    for model, method in _size_systems(settings):
-        system = system_name(model, method)
-        accs = [results.value("ircot", dataset, system, "acc") for dataset in settings.datasets]
+    for model, method in size_systems(settings):
+        system = _system(model, method)
+        accs = [stats.cell(results.get("ircot", dataset, system), "acc") for dataset in settings.datasets]
         params = _parameters(results, system, settings.datasets)
-        rows.append([model, method_label(method) if method != FEWSHOT else "few-shot", None if params is None else params / 1e6, *accs])
+        rows.append([model, "few-shot" if method is None else method.label, None if params is None else params / 1e6, *accs])
     return Table(
         name="table_scaling",
         caption="Accuracy (%) by model size, IRCoT (Figure 4)",
         label_columns=["Model", "Method"],
         columns=["Params (M)", *settings.datasets],
         rows=_keep(rows, 3),
+        note=ci_note(stats),
         digits=1,
     )
 
 
-def table_latency(results: Results, settings: PaperSettings) -> Table:
+def table_latency(results: Results, settings: PaperSettings, stats: Statistics, published: Published) -> Table:
     """The latency figure as numbers: seconds and completion tokens per question next to Acc."""
     rows: list[list[Cell]] = []
-    for model, method in _size_systems(settings):
-        system = system_name(model, method)
-        row: list[Cell] = [model, method_label(method) if method != FEWSHOT else "few-shot"]
+    for model, method in size_systems(settings):
+        system = _system(model, method)
+        row: list[Cell] = [model, "few-shot" if method is None else method.label]
         for dataset in settings.datasets:
-            row += [results.value("ircot", dataset, system, metric) for metric in ("acc", "seconds_per_question", "completion_tokens")]
+            result = results.get("ircot", dataset, system)
+            row += [stats.cell(result, "acc"), *(None if result is None else result.metric(m) for m in ("seconds_per_question", "completion_tokens"))]
         rows.append(row)
     return Table(
         name="table_latency",
@@ -209,6 +231,88 @@ def table_latency(results: Results, settings: PaperSettings) -> Table:
         columns=["Acc", "s/q", "tok./q"] * len(settings.datasets),
         groups=[(dataset, 3) for dataset in settings.datasets],
         rows=_keep(rows, 2),
+        note=ci_note(stats),
+        digits=1,
+    )
+
+
+def table_transfer(results: Results, settings: PaperSettings, stats: Statistics, published: Published) -> Table:
+    """Cross-domain transfer: students trained on one dataset, evaluated on each (in-domain from the main evaluation)."""
+    rows: list[list[Cell]] = []
+    for framework in settings.frameworks:
+        for trained_on in settings.datasets:
+            for method in settings.in_table("transfer"):
+                system = system_name(settings.main_student, method.name)
+                row: list[Cell] = [FRAMEWORK_LABELS[framework], trained_on, method.label]
+                for dataset in settings.datasets:
+                    result = results.get(framework, dataset, system) if dataset == trained_on else results.transfer.get((framework, trained_on, dataset, system))
+                    row.append(stats.cell(result, "acc"))
+                rows.append(row)
+    kept = _keep(rows, 3)
+    # a row of in-domain cells only is not a transfer result
+    kept = [row for row in kept if any(cell is not None for dataset, cell in zip(settings.datasets, row[3:]) if dataset != row[1])]
+    return Table(
+        name="table_transfer",
+        caption=f"Cross-domain transfer, {settings.main_student}: Acc (%) on each test set of students trained on one dataset",
+        label_columns=["Framework", "Trained on", "Method"],
+        columns=[f"{dataset} Acc" for dataset in settings.datasets],
+        rows=kept,
+        note=ci_note(stats) + " The cell of the training dataset is the in-domain result.",
+        digits=1,
+    )
+
+
+SUBQUESTION_OUTCOMES: tuple[tuple[str, str], ...] = (
+    ("both", "Question and all sub-questions right"),
+    ("question_only", "Question right, a sub-question wrong"),
+    ("subquestions_only", "Sub-questions right, question wrong"),
+    ("neither", "Question and a sub-question wrong"),
+)
+
+
+def subquestion_outcomes(question: Mapping[str, float], subquestions: Mapping[str, float]) -> dict[str, dict[str, float]]:
+    """Per multi-hop question with every sub-question answered: 0/1 indicator of each outcome (Acc).
+
+    Sub-question ids are '{question id}#{hop}' (steper.data.subqa); a question whose sub-questions
+    were not all evaluated is left out.
+    """
+    grouped: dict[str, list[float]] = {}
+    for sub_id, value in subquestions.items():
+        parent, _, _ = sub_id.rpartition("#")
+        grouped.setdefault(parent, []).append(value)
+    outcomes: dict[str, dict[str, float]] = {}
+    for parent, values in sorted(grouped.items()):
+        if parent not in question:
+            continue
+        right, subs = question[parent] == 1.0, all(value == 1.0 for value in values)
+        kind = "both" if right and subs else "question_only" if right else "subquestions_only" if subs else "neither"
+        outcomes[parent] = {name: float(name == kind) for name, _ in SUBQUESTION_OUTCOMES}
+    return outcomes
+
+
+def table4_subquestions(results: Results, settings: PaperSettings, stats: Statistics, published: Published) -> Table:
+    """Table 4: is a right answer backed by right answers to the question's sub-questions?"""
+    rows: list[list[Cell]] = []
+    for framework, dataset, system in sorted(results.subquestions):
+        model, _, method = system.partition("--")
+        main = results.get(framework, dataset, system)
+        if main is None:
+            raise InputError(results.subquestions[(framework, dataset, system)].path, f"has no main evaluation of {system} on {dataset} to pair with")
+        sub = results.subquestions[(framework, dataset, system)]
+        outcomes = subquestion_outcomes(main.scores("acc"), sub.scores("acc"))
+        row: list[Cell] = [FRAMEWORK_LABELS[framework], dataset, settings.label(method), len(outcomes)]
+        row += [estimate(stats.proportion([o[name] for o in outcomes.values()])) for name, _ in SUBQUESTION_OUTCOMES]
+        row.append(stats.cell(sub, "acc"))
+        rows.append(row)
+    return Table(
+        name="table4_subquestions",
+        caption=f"Table 4: rationale validity on sub-questions, {settings.main_student}: share (%) of multi-hop questions by outcome (Acc)",
+        label_columns=["Framework", "Dataset", "Method"],
+        columns=["Questions", *(label for _, label in SUBQUESTION_OUTCOMES), "Sub-question Acc"],
+        rows=rows,
+        note=ci_note(stats) + " Each sub-question is asked alone, zero-shot, with the same framework and retriever. "
+        "Sub-questions: the gold decompositions' hop questions (toy world) or SubQA (Tang et al., EACL 2021) for HotpotQA.",
+        digits=1,
     )
 
 
@@ -226,7 +330,7 @@ def _mean_of(summary: Mapping[str, Any] | None) -> float | None:
     return None if not summary else summary.get("mean")
 
 
-def table_retrieval(results: Results, settings: PaperSettings) -> Table:
+def table_retrieval(results: Results, settings: PaperSettings, stats: Statistics, published: Published) -> Table:
     """Recall@k and all-found@k per dataset and backend (`steper retrieval evaluate`), with agreement."""
     datasets = [d for d in settings.datasets if d in results.retrieval] + sorted(set(results.retrieval) - set(settings.datasets))
     ks: list[str] = []
@@ -258,7 +362,7 @@ def table_retrieval(results: Results, settings: PaperSettings) -> Table:
     )
 
 
-def table_stepwise_stats(results: Results, settings: PaperSettings) -> Table:
+def table_stepwise_stats(results: Results, settings: PaperSettings, stats: Statistics, published: Published) -> Table:
     """Kept teacher traces and step-wise examples per variant and kind (`steper stepwise build`)."""
     rows: list[list[Cell]] = []
     for artifact in results.stepwise:
@@ -266,7 +370,7 @@ def table_stepwise_stats(results: Results, settings: PaperSettings) -> Table:
         for variant, data in _field(artifact, "variants").items():
             kinds = data.get("kinds", {})
             rows.append([
-                *artifact.labels[:3],
+                *artifact.labels,
                 variant,
                 _field(artifact, "traces"),
                 _field(artifact, "kept"),
@@ -286,7 +390,15 @@ def table_stepwise_stats(results: Results, settings: PaperSettings) -> Table:
     )
 
 
-def table_teacher(results: Results, settings: PaperSettings) -> Table:
+def _count_cell(stats: Statistics, percent: Any, n: int) -> Cell:
+    """EM or Acc of n questions from its percentage: 0/1 scores, so the bootstrap needs only the count right."""
+    if not isinstance(percent, (int, float)) or not n:
+        return None
+    right = round(percent * n / 100.0)
+    return estimate(stats.proportion([1.0] * right + [0.0] * (n - right)))
+
+
+def table_teacher(results: Results, settings: PaperSettings, stats: Statistics, published: Published) -> Table:
     """The teacher's few-shot traces on the training questions (the trace summaries)."""
     rows: list[list[Cell]] = []
     for artifact in results.summaries:
@@ -294,9 +406,11 @@ def table_teacher(results: Results, settings: PaperSettings) -> Table:
         accuracy = _field(artifact, "accuracy")
         per_question = (lambda total: None if total is None or not n else total / n)
         rows.append([
-            *artifact.labels[:4],
+            *artifact.labels,
             n,
-            *(accuracy.get(metric) for metric in METRICS),
+            _count_cell(stats, accuracy.get("em"), n),
+            accuracy.get("f1"),
+            _count_cell(stats, accuracy.get("acc"), n),
             artifact.data.get("mean_steps"),
             per_question(artifact.data.get("prompt_tokens")),
             per_question(artifact.data.get("completion_tokens")),
@@ -308,10 +422,13 @@ def table_teacher(results: Results, settings: PaperSettings) -> Table:
         label_columns=["Framework", "Dataset", "Model", "Split"],
         columns=["n", "EM", "F1", "Acc", "Steps", "Prompt tok./q", "Completion tok./q", "s/q"],
         rows=rows,
+        note=ci_note(stats) + " EM and Acc are 0/1 per question, so their intervals follow from the summary's counts; "
+        "the summary keeps no per-question F1, so F1 has none.",
+        digits=1,
     )
 
 
-def table_published(results: Results, settings: PaperSettings, published: Published) -> Table:
+def table_published(results: Results, settings: PaperSettings, stats: Statistics, published: Published) -> Table:
     """Our numbers next to the published ones; comparable only when the setup is the paper's."""
     rows: list[list[Cell]] = []
     for table_key, mapping, metric_of in (
@@ -322,9 +439,9 @@ def table_published(results: Results, settings: PaperSettings, published: Publis
             for dataset, cells in published.rows(table_key, row_key).items():
                 metric_cells = cells if metric_of is None else {metric_of: cells}
                 for metric, expected in metric_cells.items():
-                    ours = results.value("ircot", dataset, system_name(settings.main_student, method), metric)
-                    delta = None if ours is None else ours - expected
-                    rows.append([table_key.split("_")[0], METHOD_LABELS[method], dataset, METRIC_LABELS.get(metric, metric), expected, ours, delta])
+                    ours = stats.interval(results.get("ircot", dataset, system_name(settings.main_student, method)), metric)
+                    delta = None if ours is None else ours.estimate - expected
+                    rows.append([table_key.split("_")[0], settings.label(method), dataset, METRIC_LABELS.get(metric, metric), expected, estimate(ours), delta])
     return Table(
         name="table_published",
         caption=f"Published numbers (Llama-3.1-8B student, IRCoT) vs ours ({settings.main_student})",
@@ -332,7 +449,65 @@ def table_published(results: Results, settings: PaperSettings, published: Publis
         columns=["Published", "Ours", "Δ"],
         rows=rows,
         note=f"Published numbers: reliability {published.reliability} ({published.provenance}). "
-        "They are comparable to ours only in the paper tier (same models, data and protocol).",
+        "They are comparable to ours only in the paper tier (same models, data and protocol). " + ci_note(stats),
+        digits=1,
+    )
+
+
+def _stage(path: str) -> str:
+    """The stage of a benchmark path: its first component ('train/ircot/...' -> 'train')."""
+    return path.split("/", 1)[0]
+
+
+def table_cost(results: Results, settings: PaperSettings, stats: Statistics, published: Published) -> Table:
+    """Where the time goes: Snakemake's benchmark files summed per stage."""
+    stages: dict[str, list[Any]] = {}
+    for bench in results.benchmarks:
+        stages.setdefault(_stage(bench.stage), []).append(bench)
+    total = sum(bench.seconds for bench in results.benchmarks)
+    rows: list[list[Cell]] = []
+    for stage, benches in sorted(stages.items(), key=lambda item: -sum(b.seconds for b in item[1])):
+        wall = sum(b.seconds for b in benches)
+        cpu = [b.cpu_seconds for b in benches if b.cpu_seconds is not None]
+        rss = [b.max_rss_mb for b in benches if b.max_rss_mb is not None]
+        rows.append([stage, len(benches), wall / 60.0, sum(cpu) / 60.0 if cpu else None, max(rss) if rss else None, 100.0 * wall / total if total else None])
+    if rows:
+        rows.append(["total", len(results.benchmarks), total / 60.0, None, None, 100.0])
+    return Table(
+        name="table_cost",
+        caption="Cost per stage (Snakemake benchmark files): jobs, wall and CPU minutes, peak memory",
+        label_columns=["Stage"],
+        columns=["Jobs", "Wall (min)", "CPU (min)", "Max RSS (MB)", "Wall (%)"],
+        rows=rows,
+        note="Wall minutes are summed over jobs (jobs that ran in parallel overlap); CPU minutes as Snakemake measured them.",
+    )
+
+
+def _flatten(data: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    if isinstance(data, Mapping):
+        return [pair for key, value in data.items() for pair in _flatten(value, f"{prefix}.{key}" if prefix else str(key))]
+    if isinstance(data, list):
+        return [(prefix, f"{len(data)} entries")]
+    return [(prefix, data)]
+
+
+def table_benchmarks(results: Results, settings: PaperSettings, stats: Statistics, published: Published) -> Table:
+    """The measurements of benchmarks/ (benchmarks/results/*.json), one row per measured value."""
+    rows: list[list[Cell]] = []
+    for artifact in results.benchmark_results:
+        if not isinstance(artifact.data, Mapping) or not artifact.data:
+            raise InputError(artifact.path, "a benchmark result must be a non-empty JSON object")
+        for key, value in _flatten(artifact.data):
+            cell: Cell = value if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
+            rows.append([artifact.path.name, key, cell])
+    return Table(
+        name="table_benchmarks",
+        caption="Benchmarks (benchmarks/results/*.json): every measured value as its script wrote it",
+        label_columns=["File", "Key"],
+        columns=["Value"],
+        rows=rows,
+        note="See benchmarks/README.md for what each script measures and how.",
+        digits=3,
     )
 
 
@@ -340,10 +515,19 @@ RESULT_TABLES = {
     "table1_main": table1_main,
     "table2_loss_weighting": table2_loss_weighting,
     "table3_selfask": table3_selfask,
+    "table4_subquestions": table4_subquestions,
     "table_ablation_steps": table_ablation_steps,
+    "table_transfer": table_transfer,
     "table_retrieval": table_retrieval,
     "table_stepwise_stats": table_stepwise_stats,
     "table_teacher": table_teacher,
     "table_scaling": table_scaling,
     "table_latency": table_latency,
+    "table_published": table_published,
+    "table_cost": table_cost,
+    "table_benchmarks": table_benchmarks,
 }
+
+
+def make_tables(results: Results, settings: PaperSettings, stats: Statistics, published: Published) -> list[Table]:
+    return [make(results, settings, stats, published) for make in RESULT_TABLES.values()]
