@@ -90,9 +90,8 @@ def generate(
         if getattr(settings, name) < 0:
             raise InputError("--settings", "must not be negative", field=name)
     mix = _mix(dataset, settings.types)
-    world_pools, demo_pools = pools()
-    rng = random.Random(f"toy-{settings.seed}-{dataset}")
-    world = build_world(rng, world_pools, settings.n_entities)
+    _, demo_pools = pools()
+    world, rng = question_world(dataset, settings)
     questions = _select(world, mix, rng, settings.n_train + settings.n_dev)
     items = [_place(world, dataset, q, t, i, rng, settings.n_distractors) for i, (q, t) in enumerate(questions)]
     splits = {"train": items[: settings.n_train], "dev": items[settings.n_train :]}
@@ -125,6 +124,17 @@ def generate(
     }
     log.info("toy %s -> %s: %s", dataset, output_dir, sizes)
     return sizes
+
+
+def question_world(dataset: str, settings: ToySettings) -> tuple[World, random.Random]:
+    """The world `dataset`'s questions are asked about, and the generator that goes on to pick them."""
+    rng = random.Random(f"toy-{settings.seed}-{dataset}")
+    return build_world(rng, pools()[0], settings.n_entities), rng
+
+
+def world_names(world: World) -> set[str]:
+    """Every entity name and title of `world`: what another world must not reuse."""
+    return set(world.passages)
 
 
 def _mix(dataset: str, types: dict[str, dict[str, float]]) -> list[tuple[str, float, list[tq.Builder]]]:

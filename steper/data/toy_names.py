@@ -57,6 +57,16 @@ Elskar:Elskari Pellinor:Pellinorian Rhosgar:Rhosgari Tamberland:Tamberlander Ulv
 Morvath:Morvathi Caskaria:Caskarian Zelmont:Zelmontese Irvanta:Irvantan
 """.split()
 ]
+# Countries of the gold-chain world only (steper.data.gold_traces): the question worlds use every
+# country of COUNTRIES, and the gold world must share no entity name with them.
+GOLD_COUNTRIES = [
+    tuple(pair.split(":"))
+    for pair in """
+Luthmar:Luthmari Brenhold:Brenholdian Fasmora:Fasmoran Gravenna:Gravennese Hesperan:Hesperani
+Istovia:Istovian Jorvland:Jorvlander Kallistra:Kallistran Lorvenia:Lorvenian Mystria:Mystrian
+Nordhelm:Nordhelmer Oskavia:Oskavian
+""".split()
+]
 ADJECTIVES = """
 Hollow Silver Quiet Crimson Distant Broken Gilded Sleeping Wandering Forgotten Painted Burning
 Frozen Hidden Lonely Scarlet Velvet Wild Golden Iron Secret Shattered Silent Endless Fading Glass
@@ -132,3 +142,19 @@ def pools() -> tuple[NamePools, NamePools]:
         _split(NOUNS, 16),
     ]
     return NamePools(*(p[0] for p in parts)), NamePools(*(p[1] for p in parts))
+
+
+def gold_pools() -> NamePools:
+    """The world pools with the gold world's own countries; `build_world(exclude=...)` keeps its
+    towns, people and titles apart from the question worlds'."""
+    world, _ = pools()
+    return NamePools(
+        world.first_names,
+        world.surname_heads,
+        world.surname_tails,
+        world.town_heads,
+        world.town_tails,
+        GOLD_COUNTRIES,
+        world.adjectives,
+        world.nouns,
+    )

@@ -109,18 +109,22 @@ class _Ids:
         return f"Q{self.next}"
 
 
-def build_world(rng: random.Random, pools: NamePools, n_entities: int, id_start: int = 100000) -> World:
-    """Countries, towns, people (some in three-generation families) and their works."""
+def build_world(
+    rng: random.Random, pools: NamePools, n_entities: int, id_start: int = 100000, exclude: frozenset[str] = frozenset()
+) -> World:
+    """Countries, towns, people (some in three-generation families) and their works; no entity is
+    named like a name in `exclude` (another world's names), and an empty `exclude` changes nothing."""
     new_id = _Ids(id_start)
-    n_countries = max(3, min(len(pools.countries), n_entities // 35))
+    free_countries = [pair for pair in pools.countries if pair[0] not in exclude]
+    n_countries = max(3, min(len(free_countries), n_entities // 35))
     n_towns = max(2 * n_countries, n_entities // 8)
     n_works = max(6, int(n_entities * 0.35))
     n_people = n_entities - n_countries - n_towns - n_works
     if n_people < 12:
         raise ValueError(f"n_entities={n_entities} is too small for a toy world (need at least about 60)")
 
-    countries = [Country(new_id(), name, demonym) for name, demonym in rng.sample(pools.countries, n_countries)]
-    town_names = [_join(h, t) for h in pools.town_heads for t in pools.town_tails]
+    countries = [Country(new_id(), name, demonym) for name, demonym in rng.sample(free_countries, n_countries)]
+    town_names = [name for h in pools.town_heads for t in pools.town_tails if (name := _join(h, t)) not in exclude]
     towns = [
         Town(new_id(), name, countries[i % n_countries], rng.randrange(20, 900) * 100)
         for i, name in enumerate(rng.sample(town_names, n_towns))
@@ -128,8 +132,8 @@ def build_world(rng: random.Random, pools: NamePools, n_entities: int, id_start:
     for country in countries:
         country.capital = next(t for t in towns if t.country is country)
 
-    people = _people(rng, pools, towns, countries, n_people, new_id)
-    works = _works(rng, pools, people, n_works, new_id)
+    people = _people(rng, pools, towns, countries, n_people, new_id, exclude)
+    works = _works(rng, pools, people, n_works, new_id, exclude)
     world = World(countries, towns, people, works)
     for entity in [*countries, *towns, *people, *works]:
         passage = describe(entity)
@@ -138,14 +142,14 @@ def build_world(rng: random.Random, pools: NamePools, n_entities: int, id_start:
     return world
 
 
-def _people(rng, pools, towns, countries, n_people, new_id) -> list[Person]:
+def _people(rng, pools, towns, countries, n_people, new_id, exclude) -> list[Person]:
     surnames = [_join(h, t) for h in pools.surname_heads for t in pools.surname_tails]
     rng.shuffle(surnames)
     by_gender = {sex: [f for f, g in pools.first_names if g == sex] for sex in "fm"}
     # first names not used yet, so that a name shares a word only with relatives while names last
     fresh = {sex: rng.sample(names, len(names)) for sex, names in by_gender.items()}
     kinds = list(OCCUPATIONS.values())
-    used_names: set[str] = set()
+    used_names: set[str] = set(exclude)
 
     def person(surname: str, born: int, gender: str | None = None, father: Person | None = None) -> Person:
         while True:
@@ -182,7 +186,7 @@ def _people(rng, pools, towns, countries, n_people, new_id) -> list[Person]:
 _FIRST_YEAR = {"novel": 1800, "film": 1905, "album": 1925}
 
 
-def _works(rng, pools, people, n_works, new_id) -> list[Work]:
+def _works(rng, pools, people, n_works, new_id, exclude) -> list[Work]:
     """Titles repeat neither a noun nor an adjective while the lists last: a small teacher mixes up
     titles that share a word. The ones that do are near-duplicates that the question
     builder uses as deliberate distractors."""
@@ -196,7 +200,7 @@ def _works(rng, pools, people, n_works, new_id) -> list[Work]:
     creators = {kind: [p for p in people if p.occupation == occupation] for kind, occupation in OCCUPATIONS.items()}
     kinds = list(OCCUPATIONS)
     works: list[Work] = []
-    titles: set[str] = set()
+    titles: set[str] = set(exclude)
     for index in range(n_works):
         kind = kinds[index % len(kinds)]
         noun = nouns[index % len(nouns)]

@@ -1,0 +1,270 @@
+"""Gold teacher traces from a toy world that shares no entity with the question worlds.
+
+The demo's teacher is SmolLM2-135M-Instruct fine-tuned to run IRCoT / Self-Ask zero-shot. Its
+training data are traces in exactly the teacher's trace-line format, made by the frameworks' own
+loop (`steper.frameworks.chain.run_chains`) with the real BM25 index of a separate world: the
+"model" writes each question's gold chain step by step (IRCoT: the passage sentence of each hop,
+the comparison's conclusion, then "So the answer is: ..."; Self-Ask: the follow-up lines), and
+the queries are those the chain produces, so the distractors are the ones inference retrieves.
+Where BM25 misses the passage a step rests on, that passage is put among the step's top-k at a
+random rank (counted in the summary), so a gold step never states a fact it has not been shown.
+
+The gold world is the toy generator with another seed, its own countries and no town, person or
+title of any question world (checked), so the teacher can learn to read and copy, not to recall.
+Importing the frameworks from the data package is deliberate: the output is a teacher's traces.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from steper.data import toy
+from steper.data import toy_questions as tq
+from steper.data.corpus import write_corpus
+from steper.data.toy_names import gold_pools
+from steper.data.toy_world import World, build_world
+from steper.io import InputError, atomic_dir, write_json, write_jsonl
+from steper.settings import parse_settings, save_resolved
+
+log = logging.getLogger(__name__)
+
+GOLD_FRAMEWORKS = ("ircot", "selfask")
+GOLD_ID_START = 500000  # entity ids apart from the question worlds' (100000) and demonstrations' (900000)
+
+
+@dataclass
+class GoldSettings:
+    world_seed: int = 1
+    n_entities: int = 400
+    n_chains: int = 150  # questions per framework, shared out over the datasets' type mixes
+    n_distractors: int = 6
+    datasets: list[str] = field(default_factory=lambda: list(toy.DATASETS))
+    frameworks: list[str] = field(default_factory=lambda: list(GOLD_FRAMEWORKS))
+    toy: dict[str, Any] = field(default_factory=dict)  # the question worlds' ToySettings
+    framework: dict[str, Any] = field(default_factory=dict)  # the teacher's FrameworkSettings
+
+
+@dataclass
+class GoldQuestion:
+    id: str
+    dataset: str
+    type: str
+    question: tq.Question
+    titles: list[str]  # gold + distractor passages: what the corpus holds for this question
+
+
+def gold_world(settings: GoldSettings) -> tuple[World, set[str]]:
+    """The gold world and the question worlds' names it was kept apart from (checked again here)."""
+    toy_settings = parse_settings(settings.toy, toy.ToySettings, source="--settings toy")
+    taken: set[str] = set()
+    for dataset in settings.datasets:
+        taken |= toy.world_names(toy.question_world(dataset, toy_settings)[0])
+    rng = random.Random(f"gold-{settings.world_seed}")
+    world = build_world(rng, gold_pools(), settings.n_entities, id_start=GOLD_ID_START, exclude=frozenset(taken))
+    shared = toy.world_names(world) & taken
+    if shared:
+        raise InputError("--settings", f"gold world shares names with the question worlds: {sorted(shared)[:5]}", field="world_seed")
+    return world, taken
+
+
+def gold_questions(world: World, settings: GoldSettings) -> dict[str, list[GoldQuestion]]:
+    """Distinct questions per framework, in each dataset's type mix, with their context passages."""
+    toy_settings = parse_settings(settings.toy, toy.ToySettings, source="--settings toy")
+    rng = random.Random(f"gold-questions-{settings.world_seed}")
+    n_frameworks = len(settings.frameworks)
+    per_dataset = [settings.n_chains // len(settings.datasets)] * len(settings.datasets)
+    for index in range(settings.n_chains % len(settings.datasets)):
+        per_dataset[index] += 1
+    seen: set[str] = set()
+    chosen: dict[str, list[tuple[str, str, tq.Question]]] = {name: [] for name in settings.frameworks}
+    for dataset, n in zip(settings.datasets, per_dataset):
+        mix = toy._mix(dataset, toy_settings.types)
+        pool = [(q, t) for q, t in toy._select(world, mix, rng, 2 * n * n_frameworks) if q.question not in seen]
+        if len(pool) < n * n_frameworks:
+            raise InputError("--settings", f"the gold world has only {len(pool)} new {dataset} questions; raise n_entities", field="n_chains")
+        for position, (question, native_type) in enumerate(pool[: n * n_frameworks]):
+            seen.add(question.question)
+            chosen[settings.frameworks[position % n_frameworks]].append((dataset, native_type, question))
+    result: dict[str, list[GoldQuestion]] = {}
+    for framework, entries in chosen.items():
+        result[framework] = []
+        for number, (dataset, native_type, question) in enumerate(entries):
+            titles = question.gold_titles + tq.distractors(world, question, rng, settings.n_distractors)
+            result[framework].append(GoldQuestion(f"gold-{framework}-{dataset}-{number:04d}", dataset, native_type, question, titles))
+    return result
+
+
+def gold_steps(question: tq.Question, framework: str) -> list[str]:
+    """The chain the teacher should write, one entry per step of the framework's loop."""
+    from steper.frameworks.demonstrations import Demonstration
+    from steper.frameworks.prompts import selfask_chain
+
+    if framework == "selfask":
+        followups = [{"question": h.question, "answer": h.answer} for h in question.hops]
+        return selfask_chain(Demonstration("", question.question, question.answer, [], [], followups))
+    return [h.statement for h in question.hops] + ([question.conclusion] if question.conclusion else []) + [f"So the answer is: {question.answer}."]
+
+
+def needed_titles(question: tq.Question, framework: str) -> list[str | None]:
+    """Per step, the passage that step's text rests on and must be shown by then (None: none new).
+
+    IRCoT's step s states hop s; Self-Ask's step s + 1 answers the follow-up of step s.
+    """
+    hops = [h.title for h in question.hops]
+    return hops if framework == "ircot" else [None, *hops]
+
+
+class GoldRetriever:
+    """The real retriever; a step's needed passage missing from its top-k is put there at a random rank."""
+
+    def __init__(self, retriever: Any, passages: dict[str, Any], top_k: int, rng: random.Random):
+        self.retriever = retriever
+        self.passages = passages
+        self.top_k = top_k
+        self.rng = rng
+        self.needed: list[str | None] = []
+        self.step = 0
+        self.promoted = 0
+
+    def start(self, needed: list[str | None]) -> None:
+        self.needed, self.step = needed, 0
+
+    def batch_search(self, queries: list[str], k: int) -> list[list[Any]]:
+        if len(queries) != 1:
+            raise ValueError("gold traces are made one question at a time")
+        hits = self.retriever.batch_search(queries, k)[0]
+        title = self.needed[self.step] if self.step < len(self.needed) else None
+        self.step += 1
+        if title is not None and title not in {hit.title for hit in hits[: self.top_k]}:
+            hits = [hit for hit in hits if hit.title != title]
+            hits.insert(self.rng.randrange(self.top_k), self.passages[title])
+            self.promoted += 1
+        return [hits]
+
+
+class GoldBackend:
+    """A generation backend that writes the current question's gold chain, one step per call."""
+
+    def __init__(self, tokenizer: Any, framework: str):
+        from steper.frameworks.prompts import IRCOT_FORCE, SELFASK_FORCE, step_separator
+
+        self.tokenizer = tokenizer
+        self.force = SELFASK_FORCE if framework == "selfask" else IRCOT_FORCE
+        self.separator = step_separator(framework)
+        self.steps: list[str] = []
+        self.answer = ""
+        self.calls = 0
+
+    def start(self, steps: list[str], answer: str) -> None:
+        self.steps, self.answer, self.calls = steps, answer, 0
+
+    def generate(self, prompts: list[Any], max_new_tokens: int, stop: list[str], step_end: Any = None) -> list[Any]:
+        from steper.models.generation import Generation
+        from steper.models.prompting import encode
+
+        (prompt,) = prompts
+        if prompt.continuation.endswith(self.force):
+            text = f" {self.answer}" + ("." if self.separator == " " else "")
+        else:
+            text = self.separator + self.steps[self.calls]
+        self.calls += 1
+        prompt_tokens = len(encode(self.tokenizer, [prompt], chat_template=False)[0])
+        completion_tokens = len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        return [Generation(text, prompt_tokens, completion_tokens)]
+
+
+def check_trace(line: dict[str, Any], question: tq.Question, framework: str, titles_of: dict[str, str]) -> str | None:
+    """Why a gold trace is unusable (None if it is fine): a wrong answer, or a step whose passage came too late."""
+    if line["correct"]["acc"] != 1:
+        return "answer"
+    shown: set[str] = set()
+    for step, title in zip(line["steps"], needed_titles(question, framework)):
+        shown |= {titles_of[doc_id] for doc_id in step["retrieved"]}
+        if title is not None and title not in shown:
+            return "passage"
+    return None
+
+
+def make_gold_traces(output_dir: str | os.PathLike, tokenizer_dir: str | os.PathLike, settings: GoldSettings) -> dict[str, Any]:
+    """Write corpus.jsonl, index/<backend>/, {framework}.jsonl and summary.json into `output_dir`."""
+    from transformers import AutoTokenizer
+
+    from steper.frameworks.chain import run_chains
+    from steper.frameworks.runner import FrameworkSettings, loop_settings, make_strategy, trace_line
+    from steper.retrieval import build_index, open_retriever, read_corpus
+
+    unknown = [name for name in settings.frameworks if name not in GOLD_FRAMEWORKS]
+    if unknown or not settings.frameworks:
+        raise InputError("--settings", f"unknown or no frameworks {unknown} (known: {', '.join(GOLD_FRAMEWORKS)})", field="frameworks")
+    unknown = [name for name in settings.datasets if name not in toy.DATASETS]
+    if unknown or not settings.datasets:
+        raise InputError("--settings", f"unknown or no datasets {unknown} (known: {', '.join(toy.DATASETS)})", field="datasets")
+    framework_settings = parse_settings(settings.framework, FrameworkSettings, source="--settings framework")
+    world, taken = gold_world(settings)
+    questions = gold_questions(world, settings)
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+    summary: dict[str, Any] = {"world_entities": len(world.passages), "names_kept_apart": len(taken), "names_shared": 0}
+    with atomic_dir(output_dir) as tmp:
+        titles = [t for entries in questions.values() for q in entries for t in q.titles]
+        corpus_path = tmp / "corpus.jsonl"
+        summary["corpus"] = write_corpus(((t, world.passage(t).text) for t in titles), corpus_path, "gold")["count"]
+        backend = framework_settings.retrieval_backend
+        build_index(corpus_path, tmp / "index" / backend, backend, framework_settings.k1, framework_settings.b, threads=1)
+        passages = {p.title: p for p in read_corpus(corpus_path)}
+        titles_of = {p.id: p.title for p in passages.values()}
+        real = open_retriever(tmp / "index" / backend, backend, k1=framework_settings.k1, b=framework_settings.b, threads=1)
+        for framework in settings.frameworks:
+            retriever = GoldRetriever(real, passages, framework_settings.top_k, random.Random(f"gold-ranks-{settings.world_seed}-{framework}"))
+            generator = GoldBackend(tokenizer, framework)
+            strategy = make_strategy(framework)
+            loop = loop_settings(framework, framework_settings)
+            lines, dropped, kept_by = [], Counter(), Counter()
+            for gold in tqdm(questions[framework], desc=f"gold {framework}", unit="q"):
+                q = gold.question
+                retriever.start(needed_titles(q, framework))
+                generator.start(gold_steps(q, framework), q.answer)
+                (chain,) = run_chains([(gold.id, q.question)], strategy, retriever, generator, loop)
+                line = trace_line(chain, {"answers": [q.answer, *q.answer_aliases]}, framework, "gold", 0.0)
+                problem = check_trace(line, q, framework, titles_of)
+                if problem is not None:
+                    dropped[problem] += 1
+                    continue
+                kept_by[f"{gold.dataset}/{gold.type}"] += 1
+                lines.append(line)
+            write_jsonl(tmp / f"{framework}.jsonl", lines)
+            n_steps = [line["n_steps"] for line in lines]
+            summary[framework] = {
+                "traces": len(lines),
+                "dropped": dict(dropped),
+                "steps": sum(n_steps),
+                "mean_steps": round(sum(n_steps) / max(1, len(n_steps)), 3),
+                "passages_put_in_top_k": retriever.promoted,
+                "by_dataset_type": dict(sorted(kept_by.items())),
+            }
+            log.info("gold %s: %d traces, %d steps, %d passages put in the top-k, dropped %s",
+                     framework, len(lines), sum(n_steps), retriever.promoted, dict(dropped))
+        write_json(tmp / "summary.json", summary)
+        save_resolved(tmp / "steper_settings.json", settings, tokenizer=str(tokenizer_dir))
+    return summary
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("gold-traces", help="gold IRCoT/Self-Ask teacher traces of a toy world apart from the questions' (demo teacher)")
+    parser.add_argument("--output-dir", required=True, help="gets corpus.jsonl, index/, {framework}.jsonl, summary.json")
+    parser.add_argument("--tokenizer", required=True, help="tokenizer directory for the traces' token counts")
+    parser.add_argument("--settings", help="GoldSettings as JSON or a JSON/YAML path: world_seed, n_entities, n_chains, "
+                        "n_distractors, datasets, frameworks, toy (the question worlds' settings), framework (the teacher's)")
+    parser.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> None:
+    make_gold_traces(Path(args.output_dir), args.tokenizer, parse_settings(args.settings, GoldSettings))
