@@ -7,10 +7,13 @@ import re
 from pathlib import Path
 
 import pytest
+import torch
 from transformers import AutoTokenizer
 
 from steper.io import InputError
-from steper.models.generation import Generation, GenerationSettings, cut_text, find_cut, make_backend
+from steper.models.generation import Generation, GenerationSettings, cut_text, find_cut, make_backend, token_budgets
+from steper.models.precision import DTYPES, cpu_flags, resolve_dtype, resolve_dtype_name
+from steper.models.prefix_cache import PrefixCache, Segment, common_length
 from steper.models.prompting import Prompt, render
 from steper.models.tiny import RandomModelSettings, build_random_model
 from steper.models.transformers_backend import common_prefix_length, shared_prefix_length
@@ -184,7 +187,7 @@ def test_vllm_request_matches_transformers_encoding(tiny):
     tokenizer = AutoTokenizer.from_pretrained(tiny)
     prompts = [Prompt(QUESTIONS[0]), Prompt(QUESTIONS[1], " Ravel")]
     settings = GenerationSettings(backend="vllm", tensor_parallel_size=4, dtype="bfloat16", max_model_len=4096, seed=7)
-    assert engine_kwargs("/models/llama-70b", settings) == {
+    assert engine_kwargs("/models/llama-70b", settings, "bfloat16") == {
         "model": "/models/llama-70b", "tensor_parallel_size": 4, "enable_prefix_caching": True,
         "dtype": "bfloat16", "max_model_len": 4096, "seed": 7, "trust_remote_code": False,
     }
@@ -202,3 +205,114 @@ def test_prefix_helpers():
     assert common_prefix_length([[5, 6], [5, 6]]) == 2
     assert shared_prefix_length([[5, 6], [5, 6]]) == 1
     assert shared_prefix_length([[1, 2, 3], [7]]) == 0
+
+
+def ircot_steps(question: int, steps: int) -> list[str]:
+    """Step s's prompt as IRCoT builds it: demonstrations, the passages of steps <= s, question, chain so far."""
+    passages = [TEXTS[(question + step) % 4] for step in range(steps)]
+    chain = ["Ravel Quinton directed Silver Lanterns.", "Ravel Quinton was born in Eastcliff."]
+    return [
+        DEMOS + "\n\n".join(passages[: step + 1]) + f"\n\nQ: Question {question}?\nA:" + "".join(" " + s for s in chain[:step])
+        for step in range(steps)
+    ]
+
+
+def test_steps_of_a_question_reuse_the_previous_prompt(tiny):
+    steps = [[Prompt(text) for text in ircot_steps(question, 3)] for question in range(3)]
+    single = backend(tiny, batch_size=1, prefix_caching=False)
+    expected = [[single.generate([prompt], 8, [])[0] for prompt in question] for question in steps]
+    for batch_size in (1, 3):
+        engine = backend(tiny, batch_size=batch_size)
+        for step in range(3):
+            before = dict(engine.stats)
+            assert engine.generate([question[step] for question in steps], 8, []) == [question[step] for question in expected]
+            if batch_size == 1 and step > 0:
+                # Only what follows the longest prefix kept from the previous step is prefilled.
+                rows = [engine.tokenizer(question[step].plain)["input_ids"] for question in steps]
+                previous = [engine.tokenizer(question[step - 1].plain)["input_ids"] for question in steps]
+                kept = [min(common_prefix_length([row, old]), len(row) - 1) for row, old in zip(rows, previous)]
+                assert engine.stats["prefill_tokens"] - before["prefill_tokens"] == sum(len(row) - k for row, k in zip(rows, kept))
+                assert min(kept) > len(engine.tokenizer(DEMOS)["input_ids"])  # more than the demonstrations were kept
+
+
+def test_prefix_cache_budget_zero_keeps_nothing_and_changes_nothing(tiny, reference):
+    engine = backend(tiny, batch_size=2, prefix_cache_mb=0)
+    assert engine.generate(fewshot(), 12, []) == reference
+    assert engine.generate(fewshot(), 12, []) == reference
+    assert engine.cache.nbytes == 0 and not engine.cache.segments
+
+
+def test_count_tokens_and_prompts_longer_than_the_model(tiny):
+    engine = backend(tiny, batch_size=2, max_model_len=40)
+    prompts = [Prompt(QUESTIONS[2]), Prompt(DEMOS + QUESTIONS[0]), Prompt(QUESTIONS[0])]
+    counts = engine.count_tokens(prompts)
+    assert counts[1] > 40 > counts[0] and engine.max_model_len == 40
+    outputs = engine.generate(prompts, 12, [])
+    assert [output.prompt_tokens for output in outputs] == counts
+    assert outputs[1] == Generation("", counts[1], 0)
+    assert outputs[0].completion_tokens == 12
+    assert outputs[2].completion_tokens == min(12, 40 - counts[2])
+    assert token_budgets([10, 35, 40, 50], 8, 40) == [8, 5, 0, 0]
+
+
+def test_dtype_auto_is_resolved_and_exposed(tiny):
+    engine = make_backend(tiny, GenerationSettings(dtype="auto"))
+    assert engine.dtype_name == resolve_dtype_name("auto", "cpu")
+    assert next(engine.model.parameters()).dtype == DTYPES[engine.dtype_name]
+    assert GenerationSettings().dtype == "auto"
+
+
+def test_precision_follows_the_cpu_flags():
+    assert resolve_dtype_name("auto", "cpu", flags={"avx2", "fma"}) == "float32"
+    assert resolve_dtype_name("auto", "cpu", flags={"avx512f", "avx512_bf16"}) == "bfloat16"
+    assert resolve_dtype_name("auto", "cpu", flags={"amx_bf16"}) == "bfloat16"
+    assert resolve_dtype_name("bfloat16", "cpu", flags=set()) == "bfloat16"
+    assert resolve_dtype("float32", "cpu") == torch.float32
+    with pytest.raises(InputError, match="dtype"):
+        resolve_dtype_name("fp8", "cpu")
+
+
+def test_cpuinfo_flags(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512_bf16\n\nprocessor\t: 1\nflags\t\t: fpu\n")
+    assert cpu_flags(cpuinfo) == {"fpu", "avx2", "avx512_bf16"}
+    assert cpu_flags(tmp_path / "missing") == set()
+
+
+def _segment(tokens: list[int], start: int, parent=None, fill: float = 0.0) -> Segment:
+    own = len(tokens) - start
+    keys = [torch.arange(start, len(tokens), dtype=torch.float32).expand(2, own)[..., None].clone() + fill]
+    return Segment(torch.tensor(tokens), start, keys, [k.clone() for k in keys], parent=parent)
+
+
+def test_segment_ranges_borrow_from_the_parent():
+    root = _segment([1, 2, 3], 0)
+    child = _segment([1, 2, 3, 4, 5, 6], 3, parent=root)
+    keys, _ = child.kv_range(0, 1, 5)
+    assert keys[0, :, 0].tolist() == [1, 2, 3, 4]
+    assert child.kv_range(0, 0, 2)[0][0, :, 0].tolist() == [0, 1]
+    assert child.kv_range(0, 4, 6)[0][0, :, 0].tolist() == [4, 5]
+    assert common_length(torch.tensor([1, 2, 3]), torch.tensor([1, 2, 4, 5])) == 2
+    assert common_length(torch.tensor([1, 2]), torch.tensor([1, 2, 4])) == 2
+    assert common_length(torch.tensor([], dtype=torch.long), torch.tensor([1])) == 0
+
+
+def test_prefix_cache_replaces_evicts_and_pins():
+    root = _segment([1, 2, 3], 0)
+    step1 = _segment([1, 2, 3, 7, 8], 3, parent=root)
+    size = root.nbytes + 2 * step1.nbytes  # a root and two 2-token segments
+    cache = PrefixCache(size)
+    assert cache.add(root) and cache.add(step1)
+    assert cache.lookup(torch.tensor([1, 2, 3, 7, 9])) == (step1, 4)
+    step2 = _segment([1, 2, 3, 7, 8, 9], 3, parent=root)
+    assert cache.add(step2, replaces=step1)  # the question's previous step is superseded
+    assert list(cache.segments.values()) == [root, step2] and cache.nbytes == root.nbytes + step2.nbytes
+    other = _segment([1, 2, 3, 5, 6], 3, parent=root)
+    assert cache.add(other)  # fits after evicting step2, the least recently used non-parent
+    assert list(cache.segments.values()) == [root, other]
+    cache.pin([other])
+    longer = _segment([1, 2, 3, 4, 4, 4], 3, parent=root)
+    assert not cache.add(longer)  # nothing may go: the call reuses `other`, and `root` is borrowed from
+    cache.unpin()
+    assert cache.add(longer) and list(cache.segments.values()) == [root, longer]
+    assert not cache.add(_segment(list(range(100)), 0))  # larger than the whole budget

@@ -170,12 +170,19 @@ def test_prune_updates_layer_types_of_hybrid_configs(tmp_path, tiny):
     model.save_pretrained(tmp_path / "qwen")
     AutoTokenizer.from_pretrained(tiny).save_pretrained(tmp_path / "qwen")
     engine = make_backend(tmp_path / "qwen", GenerationSettings(dtype="float32", prefix_caching=True))
-    assert not engine.reuse_prefix  # sliding windows would be shifted by the padding between prefix and suffix
-    assert [g.completion_tokens for g in engine.generate([Prompt("Tamsin was"), Prompt("Tamsin")], 3, [])] == [3, 3]
+    assert not engine.share_prefix  # a batch-1 shared prefix has no sliding-window bookkeeping
+    prompts = [Prompt("Tamsin was born in Millbrook by the river"), Prompt("Tamsin")]
+    outputs = engine.generate(prompts, 3, [])
+    assert [g.completion_tokens for g in outputs] == [3, 3]
+    # Windowed masks over the row buffers: the same tokens as transformers' own sliding-window attention.
+    for prompt, output in zip(prompts, outputs):
+        inputs = engine.tokenizer(prompt.plain, return_tensors="pt")
+        expected = engine.model.generate(**inputs, max_new_tokens=3, do_sample=False)
+        assert engine.tokenizer.decode(expected[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True) == output.text
     full = Qwen2Config(vocab_size=512, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1)
     Qwen2ForCausalLM(full).save_pretrained(tmp_path / "qwen-full")
     AutoTokenizer.from_pretrained(tiny).save_pretrained(tmp_path / "qwen-full")
-    assert make_backend(tmp_path / "qwen-full", GenerationSettings(dtype="float32")).reuse_prefix
+    assert make_backend(tmp_path / "qwen-full", GenerationSettings(dtype="float32")).share_prefix
 
 
 @pytest.mark.parametrize("keep", ["3,1", "0,0", "0,4", "", "a,b", "-1"])

@@ -7,6 +7,7 @@ way, so a trace does not depend on which backend wrote it.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,6 +15,8 @@ from typing import Protocol
 
 from steper.io import InputError
 from steper.models.prompting import Prompt
+
+log = logging.getLogger(__name__)
 
 StepEnd = Callable[[str], "int | None"]
 
@@ -28,19 +31,27 @@ class Generation:
 @dataclass
 class GenerationSettings:
     backend: str = "transformers"
-    dtype: str = "bfloat16"
+    # "auto": bf16 where the device computes it natively, fp32 elsewhere (steper.models.precision).
+    dtype: str = "auto"
     batch_size: int = 8
     chat_template: bool = False
     tensor_parallel_size: int = 1
     prefix_caching: bool = True
+    # transformers backend: memory for KV kept between calls (vLLM manages its own).
+    prefix_cache_mb: int = 1024
     max_model_len: int = 8192
     seed: int = 0
 
 
 class Backend(Protocol):
+    dtype_name: str  # the dtype actually computed in ("auto" resolved), for the settings sidecar
+    max_model_len: int  # prompt + new tokens must fit in it
+
     def generate(
         self, prompts: list[Prompt], max_new_tokens: int, stop: list[str], step_end: StepEnd | None = None
     ) -> list[Generation]: ...
+
+    def count_tokens(self, prompts: list[Prompt]) -> list[int]: ...
 
 
 BACKENDS = ("transformers", "vllm")
@@ -56,6 +67,22 @@ def make_backend(model_dir: str | os.PathLike, settings: GenerationSettings) -> 
 
         return VLLMBackend(model_dir, settings)
     raise InputError("--settings", f"unknown backend '{settings.backend}' (known: {', '.join(BACKENDS)})", field="backend")
+
+
+def token_budgets(prompt_tokens: list[int], max_new_tokens: int, max_model_len: int) -> list[int]:
+    """New tokens each prompt may get so that prompt + completion fits in `max_model_len`.
+
+    A prompt that leaves no room gets 0: both backends return an empty generation for it instead of
+    failing the whole batch (frameworks shorten their prompts with `count_tokens` beforehand)."""
+    budgets = [max(0, min(max_new_tokens, max_model_len - length)) for length in prompt_tokens]
+    short = sum(0 < budget < max_new_tokens for budget in budgets)
+    refused = sum(budget == 0 for budget in budgets)
+    if short or refused:
+        log.warning(
+            "max_model_len=%d: %d prompts get fewer than %d new tokens, %d prompts are too long and get none",
+            max_model_len, short, max_new_tokens, refused,
+        )
+    return budgets
 
 
 def find_cut(text: str, stop: list[str], step_end: StepEnd | None = None) -> int | None:

@@ -10,11 +10,9 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from steper.io import InputError
+from steper.models.precision import DTYPES
 
 log = logging.getLogger(__name__)
-
-DTYPES: dict[str, torch.dtype] = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
-
 
 def torch_dtype(name: str) -> torch.dtype:
     if name not in DTYPES:
@@ -32,8 +30,10 @@ def load_tokenizer(path: str | os.PathLike) -> PreTrainedTokenizerBase:
     return tokenizer
 
 
-def load_causal_lm(path: str | os.PathLike, dtype: str = "bfloat16") -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    """Model in eval mode plus its tokenizer; never runs code shipped with the checkpoint."""
+def load_causal_lm(path: str | os.PathLike, dtype: str = "float32") -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """Model in eval mode plus its tokenizer; never runs code shipped with the checkpoint.
+
+    `dtype` is a concrete name: callers resolve "auto" with `steper.models.precision` first."""
     tokenizer = load_tokenizer(path)
     log.info("loading %s (%s)", path, dtype)
     model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch_dtype(dtype), trust_remote_code=False)

@@ -1,38 +1,33 @@
-"""Greedy batched generation with transformers, built for prompts that share a long few-shot prefix.
+"""Greedy batched generation with transformers, built for IRCoT-shaped prompts on CPU.
 
-A manual decode loop over a KV cache instead of `model.generate`, for three reasons:
-- the shared prefix (few-shot demonstrations) is prefilled once and its KV kept across calls;
-- each batch row is laid out as [shared prefix][padding][own suffix] with an attention mask with
-  holes and explicit position ids, so every row sees exactly the positions it would see alone;
-- a row stops as soon as its text holds a stop string or a complete step, and finished rows are
-  dropped from the batch (cache included), so they cost nothing more.
+A decode loop of its own instead of `model.generate`, because the prompts of a framework run are
+highly redundant and the work that matters is not redoing it:
+- the prefix every row of a batch shares (few-shot demonstrations) is computed once and attended
+  by all rows without being copied into each (`batch_attention`);
+- each question's previous prompt is kept (`prefix_cache`): step s's prompt starts with step
+  s-1's demonstrations and passages, so only the new passages, question and chain are prefilled;
+- keys/values go into per-row buffers allocated once per batch; a finished row (stop string,
+  step end, EOS or token budget) leaves the batch at once.
+Rows are right-padded to the batch's widest new part; positions are explicit, so every row sees
+exactly what it would see alone, and greedy outputs equal one-prompt-at-a-time generation.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
 
 import torch
 from tqdm import tqdm
-from transformers import DynamicCache
 
-from steper.models.generation import Generation, GenerationSettings, StepEnd, cut_text, find_cut
+from steper.models.batch_attention import BatchKV, batch_attention
+from steper.models.generation import Generation, GenerationSettings, StepEnd, cut_text, find_cut, token_budgets
 from steper.models.loading import load_causal_lm
+from steper.models.precision import resolve_dtype_name
+from steper.models.prefix_cache import PrefixCache, Segment
 from steper.models.prompting import Prompt, encode
 
 log = logging.getLogger(__name__)
-
-KV = list[tuple[torch.Tensor, torch.Tensor]]
-
-
-@dataclass
-class _Prefix:
-    """The last shared prefix's KV (batch 1), kept because consecutive calls repeat it."""
-
-    tokens: tuple[int, ...]
-    kv: KV
 
 
 def common_prefix_length(rows: list[list[int]] | list[tuple[int, ...]]) -> int:
@@ -47,29 +42,42 @@ def common_prefix_length(rows: list[list[int]] | list[tuple[int, ...]]) -> int:
 
 
 def shared_prefix_length(rows: list[list[int]]) -> int:
-    """Length of the prefix prefilled once; every row keeps at least one own token to predict from."""
+    """Length of the prefix computed once per batch; every row keeps at least one own token to predict from."""
     return max(0, min(common_prefix_length(rows), min(len(row) for row in rows) - 1))
 
 
 class TransformersBackend:
     def __init__(self, model_dir: str | os.PathLike, settings: GenerationSettings):
         self.settings = settings
-        self.model, self.tokenizer = load_causal_lm(model_dir, settings.dtype)
         self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        self.dtype_name = resolve_dtype_name(settings.dtype, self.device)
+        log.info("generation dtype: %s (setting %r, %s)", self.dtype_name, settings.dtype, self.device.type)
+        self.model, self.tokenizer = load_causal_lm(model_dir, self.dtype_name)
         self.model.to(self.device)
+        self.dtype = next(self.model.parameters()).dtype
+        config = self.model.config.get_text_config(decoder=True)
+        self.layers = config.num_hidden_layers
+        self.kv_heads = config.num_key_value_heads
+        self.groups = config.num_attention_heads // config.num_key_value_heads
+        self.head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+        self.max_model_len = min(settings.max_model_len, getattr(config, "max_position_embeddings", settings.max_model_len))
         self.pad_id = self.tokenizer.pad_token_id
         self.eos_ids = _eos_ids(self.model, self.tokenizer)
-        self._prefix: _Prefix | None = None
-        self.reuse_prefix = settings.prefix_caching and not _has_sliding_layers(self.model.config)
-        if settings.prefix_caching and not self.reuse_prefix:
-            # Sliding windows count cache slots, not positions, so the padding between prefix and suffix would shift them.
-            log.warning("prefix reuse disabled: the model has sliding-window attention layers")
-        # Work done, for benchmarks and tests: positions prefilled (padding included), prefix tokens reused.
-        self.stats = {"prefill_tokens": 0, "prefix_tokens_reused": 0, "decode_steps": 0}
+        sliding = _has_sliding_layers(config)
+        self.windows: set[int | None] = {None, config.sliding_window} if sliding else {None}
+        # A prefix shared in batch 1 would need its own window bookkeeping; sliding models keep all KV per row.
+        self.share_prefix = settings.prefix_caching and not sliding
+        self.cache = PrefixCache(settings.prefix_cache_mb << 20) if settings.prefix_caching else None
+        # Work done, for benchmarks and tests: positions computed in prefill (padding included),
+        # prompt positions taken from kept KV instead, and decode forward passes.
+        self.stats = {"prefill_tokens": 0, "prefix_tokens_reused": 0, "prompt_tokens": 0, "decode_steps": 0}
+        self._decoder = self.model.get_decoder()
+        self._head = self.model.get_output_embeddings()
         torch.manual_seed(settings.seed)
 
-    def reset_prefix_cache(self) -> None:
-        self._prefix = None
+    def count_tokens(self, prompts: list[Prompt]) -> list[int]:
+        """Prompt lengths in tokens, encoded exactly as `generate` encodes them."""
+        return [len(row) for row in encode(self.tokenizer, prompts, self.settings.chat_template)]
 
     def generate(
         self, prompts: list[Prompt], max_new_tokens: int, stop: list[str], step_end: StepEnd | None = None
@@ -77,111 +85,126 @@ class TransformersBackend:
         if not prompts:
             return []
         rows = encode(self.tokenizer, prompts, self.settings.chat_template)
-        too_long = sum(len(row) + max_new_tokens > self.settings.max_model_len for row in rows)
-        if too_long:
-            log.warning("%d prompts exceed max_model_len=%d with the new tokens", too_long, self.settings.max_model_len)
+        budgets = token_budgets([len(row) for row in rows], max_new_tokens, self.max_model_len)
+        results: list[Generation | None] = [Generation("", len(row), 0) if budget == 0 else None for row, budget in zip(rows, budgets)]
         # Longest first: similar lengths share a batch (little padding) and memory peaks at once.
-        order = sorted(range(len(rows)), key=lambda index: -len(rows[index]))
+        order = sorted((index for index, budget in enumerate(budgets) if budget), key=lambda index: -len(rows[index]))
+        tensors = {index: torch.tensor(rows[index]) for index in order}
+        matches = {index: self.cache.lookup(tensors[index]) if self.cache else (None, 0) for index in order}
+        if self.cache:
+            self.cache.pin([segment for segment, _ in matches.values()])
         size = max(1, self.settings.batch_size)
         batches = [order[start : start + size] for start in range(0, len(order), size)]
-        log.info("generating %d prompts in %d batches of <= %d", len(rows), len(batches), size)
-        results: list[Generation | None] = [None] * len(rows)
-        for batch in tqdm(batches, desc="generate", unit="batch", disable=len(batches) < 2):
-            outputs = self._generate_batch([rows[index] for index in batch], max_new_tokens, stop, step_end)
-            for index, output in zip(batch, outputs):
-                results[index] = output
+        log.info("generating %d prompts in %d batches of <= %d", len(order), len(batches), size)
+        try:
+            for batch in tqdm(batches, desc="generate", unit="batch", disable=len(batches) < 2):
+                outputs = self._generate_batch(
+                    [tensors[index] for index in batch], [matches[index] for index in batch], [budgets[index] for index in batch], stop, step_end
+                )
+                for index, output in zip(batch, outputs):
+                    results[index] = output
+        finally:
+            if self.cache:
+                self.cache.unpin()
         return results  # type: ignore[return-value]
 
     @torch.inference_mode()
     def _generate_batch(
-        self, rows: list[list[int]], max_new_tokens: int, stop: list[str], step_end: StepEnd | None
+        self, rows: list[torch.Tensor], matches: list[tuple[Segment | None, int]], budgets: list[int], stop: list[str], step_end: StepEnd | None
     ) -> list[Generation]:
         size = len(rows)
-        shared = shared_prefix_length(rows) if self.reuse_prefix else 0
-        suffixes = [row[shared:] for row in rows]
-        width = max(len(suffix) for suffix in suffixes)
+        shared = shared_prefix_length([row.tolist() for row in rows]) if self.share_prefix else 0
+        root = self._root(rows[0][:shared]) if shared else None
+        # Positions already computed per row: the shared prefix, or more from the row's own kept KV.
+        reused = [max(shared, min(length, len(row) - 1)) if segment else shared for row, (segment, length) in zip(rows, matches)]
+        new_counts = [len(row) - done for row, done in zip(rows, reused)]
+        width = max(new_counts)
+        own_kept = [done - shared for done in reused]
+        capacity = max(max(kept + width for kept in own_kept), max(len(row) - shared + budget for row, budget in zip(rows, budgets)))
+        kv = BatchKV(
+            [tuple(t[None] for t in root.kv_range(layer, 0, shared)) for layer in range(self.layers)] if root else [],
+            self.layers, size, capacity, self.kv_heads, self.head_dim, self.dtype, self.device,
+        )
         input_ids = torch.full((size, width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((size, shared + width), dtype=torch.long)
-        mask[:, :shared] = 1
-        positions = torch.full((size, width), shared, dtype=torch.long)
-        for row, suffix in enumerate(suffixes):
-            start = width - len(suffix)
-            input_ids[row, start:] = torch.tensor(suffix)
-            mask[row, shared + start :] = 1
-            positions[row, start:] = torch.arange(shared, shared + len(suffix))
-        next_position = torch.tensor([len(row) for row in rows])
-        cache = self._cache_for(rows[0][:shared], size)
-        input_ids, mask, positions, next_position = (t.to(self.device) for t in (input_ids, mask, positions, next_position))
-
-        logits = self._forward(input_ids, mask, positions, cache)
+        for slot, (row, done, (segment, _)) in enumerate(zip(rows, reused, matches)):
+            input_ids[slot, : len(row) - done] = row[done:]
+            if done > shared:
+                assert segment is not None
+                for layer in range(self.layers):
+                    keys, values = segment.kv_range(layer, shared, done)
+                    kv.keys[layer][slot, :, : done - shared] = keys
+                    kv.values[layer][slot, :, : done - shared] = values
+        kv.lengths = torch.tensor(own_kept, device=self.device)
+        counts = torch.tensor(new_counts, device=self.device)
+        logits = self._forward(input_ids.to(self.device), kv, counts - 1)
+        kv.advance(counts)
         self.stats["prefill_tokens"] += input_ids.numel()
-        self.stats["prefix_tokens_reused"] += shared * (size - 1)
+        self.stats["prefix_tokens_reused"] += sum(reused)
+        self.stats["prompt_tokens"] += sum(len(row) for row in rows)
+        if self.cache:
+            for slot, (row, (segment, _)) in enumerate(zip(rows, matches)):
+                own = [kv.row_kv(layer, slot, len(row) - shared) for layer in range(self.layers)]
+                self.cache.add(Segment(row, shared, [k for k, _ in own], [v for _, v in own], parent=root), replaces=segment)
+
         active = list(range(size))
         generated: list[list[int]] = [[] for _ in rows]
         texts = [""] * size
-        for step in range(max_new_tokens):
-            tokens = logits.argmax(dim=-1)
+        while True:
+            tokens = logits.argmax(dim=-1).tolist()
             keep = []
             for slot, row in enumerate(active):
-                token = int(tokens[slot])
+                token = tokens[slot]
                 generated[row].append(token)
                 if token in self.eos_ids:
                     continue
                 texts[row] = self.tokenizer.decode(generated[row], skip_special_tokens=True)
-                if find_cut(texts[row], stop, step_end) is None:
+                if len(generated[row]) < budgets[row] and find_cut(texts[row], stop, step_end) is None:
                     keep.append(slot)
-            if not keep or step == max_new_tokens - 1:
+            if not keep:
                 break
             if len(keep) < len(active):
-                index = torch.tensor(keep, device=self.device)
-                cache.batch_select_indices(index)
-                mask, tokens, next_position = mask[index], tokens[index], next_position[index]
+                kv.select(torch.tensor(keep, device=self.device))
                 active = [active[slot] for slot in keep]
-            mask = torch.cat([mask, mask.new_ones((len(active), 1))], dim=1)
-            logits = self._forward(tokens[:, None], mask, next_position[:, None], cache)
-            next_position = next_position + 1
+            step_ids = torch.tensor([[tokens[slot]] for slot in keep], device=self.device)
+            logits = self._forward(step_ids, kv, torch.zeros(len(keep), dtype=torch.long, device=self.device))
+            kv.advance(1)
             self.stats["decode_steps"] += 1
         return [
             Generation(text=cut_text(texts[row], stop, step_end), prompt_tokens=len(rows[row]), completion_tokens=len(generated[row]))
             for row in range(size)
         ]
 
-    def _forward(self, input_ids: torch.Tensor, mask: torch.Tensor, positions: torch.Tensor, cache: DynamicCache) -> torch.Tensor:
-        output = self.model(
-            input_ids=input_ids, attention_mask=mask, position_ids=positions, past_key_values=cache, use_cache=True, logits_to_keep=1
-        )
-        return output.logits[:, -1, :].float()
+    def _forward(self, input_ids: torch.Tensor, kv: BatchKV, last: torch.Tensor) -> torch.Tensor:
+        """Next-token logits (fp32) after each row's token at column `last`; writes the pass's KV into `kv`."""
+        size, width = input_ids.shape
+        positions = kv.shared_length + kv.lengths[:, None] + torch.arange(width, device=self.device)[None, :]
+        kv.prepare(width, self.windows, self.groups)
+        with batch_attention(self.model):
+            hidden = self._decoder(input_ids=input_ids, position_ids=positions, use_cache=False, batch_kv=kv).last_hidden_state
+        return self._head(hidden[torch.arange(size, device=self.device), last]).float()
 
-    def _cache_for(self, prefix: list[int], size: int) -> DynamicCache:
-        """A cache holding the prefix's KV for every row (empty when there is no shared prefix)."""
-        config = self.model.config
-        if not prefix:
-            return DynamicCache(config=config)
-        kv = self._prefix_kv(prefix)
-        return DynamicCache(ddp_cache_data=[(k.expand(size, -1, -1, -1), v.expand(size, -1, -1, -1)) for k, v in kv], config=config)
-
-    @torch.inference_mode()
-    def _prefix_kv(self, prefix: list[int]) -> KV:
-        """KV of `prefix`, reusing (and extending) the kept prefix as far as the tokens agree."""
-        kept = self._prefix
-        reused = common_prefix_length([list(kept.tokens), prefix]) if kept else 0
-        if kept and reused == len(prefix):
-            self.stats["prefix_tokens_reused"] += reused
-            return [(k[:, :, :reused], v[:, :, :reused]) for k, v in kept.kv]
-        config = self.model.config
-        if reused:
-            cache = DynamicCache(ddp_cache_data=[(k[:, :, :reused], v[:, :, :reused]) for k, v in kept.kv], config=config)
-        else:
-            cache = DynamicCache(config=config)
-        log.debug("prefilling shared prefix: %d tokens (%d reused)", len(prefix), reused)
-        self.stats["prefill_tokens"] += len(prefix) - reused
-        self.stats["prefix_tokens_reused"] += reused
-        new = torch.tensor([prefix[reused:]], device=self.device)
-        positions = torch.arange(reused, len(prefix), device=self.device)[None, :]
-        self.model(input_ids=new, position_ids=positions, past_key_values=cache, use_cache=True, logits_to_keep=1)
-        kv = [(layer.keys, layer.values) for layer in cache.layers]
-        self._prefix = _Prefix(tuple(prefix), kv)
-        return kv
+    def _root(self, tokens: torch.Tensor) -> Segment:
+        """KV of the batch's shared prefix: kept from an earlier call as far as the tokens agree, the rest prefilled."""
+        found, length = self.cache.lookup(tokens) if self.cache else (None, 0)
+        length = min(length, len(tokens))
+        if found is not None and length == len(tokens) == len(found) and found.start == 0:
+            return found
+        kept = [found.kv_range(layer, 0, length) for layer in range(self.layers)] if found and length else []
+        missing = len(tokens) - length
+        if missing:
+            log.debug("prefilling shared prefix: %d tokens (%d reused)", len(tokens), length)
+            kv = BatchKV([(k[None], v[None]) for k, v in kept], self.layers, 1, missing, self.kv_heads, self.head_dim, self.dtype, self.device)
+            self._forward(tokens[None, length:].to(self.device), kv, torch.tensor([missing - 1], device=self.device))
+            kept = [(torch.cat([k, kv.keys[layer][0]], dim=1), torch.cat([v, kv.values[layer][0]], dim=1)) for layer, (k, v) in enumerate(kept)] or [
+                (kv.keys[layer][0], kv.values[layer][0]) for layer in range(self.layers)
+            ]
+        self.stats["prefill_tokens"] += missing
+        keys, values = [k.contiguous() for k, _ in kept], [v.contiguous() for _, v in kept]
+        root = Segment(tokens.clone(), 0, keys, values)
+        if self.cache:
+            self.cache.add(root)
+            self.cache.pin([root])
+        return root
 
 
 def _eos_ids(model, tokenizer) -> set[int]:
@@ -192,5 +215,5 @@ def _eos_ids(model, tokenizer) -> set[int]:
 
 
 def _has_sliding_layers(config) -> bool:
-    layer_types = getattr(config.get_text_config(decoder=True), "layer_types", None) or []
+    layer_types = getattr(config, "layer_types", None) or []
     return "sliding_attention" in layer_types

@@ -10,18 +10,20 @@ import logging
 import os
 from typing import Any
 
-from steper.models.generation import Generation, GenerationSettings, StepEnd, cut_text
+from steper.models.generation import Generation, GenerationSettings, StepEnd, cut_text, token_budgets
+from steper.models.precision import resolve_dtype_name
 from steper.models.prompting import Prompt, encode
 
 log = logging.getLogger(__name__)
 
 
-def engine_kwargs(model_dir: str | os.PathLike, settings: GenerationSettings) -> dict[str, Any]:
+def engine_kwargs(model_dir: str | os.PathLike, settings: GenerationSettings, dtype_name: str) -> dict[str, Any]:
+    """`dtype_name` is the resolved dtype (never "auto": vLLM's own "auto" would follow the checkpoint)."""
     return {
         "model": str(model_dir),
         "tensor_parallel_size": settings.tensor_parallel_size,
         "enable_prefix_caching": settings.prefix_caching,
-        "dtype": settings.dtype,
+        "dtype": dtype_name,
         "max_model_len": settings.max_model_len,
         "seed": settings.seed,
         "trust_remote_code": False,
@@ -46,9 +48,15 @@ class VLLMBackend:
             raise ImportError("the vllm backend needs vLLM on a GPU machine: pip install 'steper[gpu]'") from None
         self.settings = settings
         self._vllm = vllm
-        log.info("starting vLLM for %s (tensor_parallel_size=%d)", model_dir, settings.tensor_parallel_size)
-        self.llm = vllm.LLM(**engine_kwargs(model_dir, settings))
+        self.dtype_name = resolve_dtype_name(settings.dtype, "cuda")
+        log.info("starting vLLM for %s (tensor_parallel_size=%d, %s)", model_dir, settings.tensor_parallel_size, self.dtype_name)
+        self.llm = vllm.LLM(**engine_kwargs(model_dir, settings, self.dtype_name))
         self.tokenizer = self.llm.get_tokenizer()
+        self.max_model_len = settings.max_model_len  # the engine was built with it (vLLM refuses one the model cannot hold)
+
+    def count_tokens(self, prompts: list[Prompt]) -> list[int]:
+        """Prompt lengths in tokens, encoded exactly as `generate` encodes them."""
+        return [len(ids) for ids in encode(self.tokenizer, prompts, self.settings.chat_template)]
 
     def generate(
         self, prompts: list[Prompt], max_new_tokens: int, stop: list[str], step_end: StepEnd | None = None
@@ -56,14 +64,17 @@ class VLLMBackend:
         if not prompts:
             return []
         requests = build_requests(self.tokenizer, prompts, self.settings.chat_template)
-        params = self._vllm.SamplingParams(**sampling_kwargs(max_new_tokens, stop))
-        outputs = self.llm.generate(requests, params, use_tqdm=True)
+        budgets = token_budgets([len(request["prompt_token_ids"]) for request in requests], max_new_tokens, self.max_model_len)
+        # vLLM rejects a prompt longer than max_model_len (failing the batch); such prompts get an empty generation instead.
+        runnable = [index for index, budget in enumerate(budgets) if budget]
+        params = [self._vllm.SamplingParams(**sampling_kwargs(budgets[index], stop)) for index in runnable]
+        outputs = self.llm.generate([requests[index] for index in runnable], params, use_tqdm=True) if runnable else []
+        results = [Generation("", len(request["prompt_token_ids"]), 0) for request in requests]
         # vLLM cannot stop a sequence at a step end, so the step is cut out afterwards.
-        return [
-            Generation(
+        for index, output in zip(runnable, outputs):
+            results[index] = Generation(
                 text=cut_text(output.outputs[0].text, stop, step_end),
                 prompt_tokens=len(output.prompt_token_ids),
                 completion_tokens=len(output.outputs[0].token_ids),
             )
-            for output in outputs
-        ]
+        return results
