@@ -1,0 +1,153 @@
+"""The resume contract of `steper teacher run` / `evaluate run` and `teacher merge`, probed with bad files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from steper.cli import main
+from steper.frameworks.runner import FrameworkSettings, merge, run_framework
+from steper.io import InputError
+from steper.models.generation import Generation, GenerationSettings
+
+QUESTIONS = [("q1", "Who is A?", "B"), ("q2", "Who is C?", "D"), ("q3", "Who is E?", "F")]
+
+
+class Answers:
+    """Answers every question with its gold answer, so accuracy shows what the output holds."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def generate(self, prompts, max_new_tokens, stop, step_end=None):
+        self.calls += len(prompts)
+        gold = {q: a for _, q, a in QUESTIONS}
+        return [Generation(f" {gold[p.context.splitlines()[-2]]}.", 1, 1) for p in prompts]
+
+
+def records(tmp_path, questions=QUESTIONS):
+    path = tmp_path / "records.jsonl"
+    path.write_text("".join(json.dumps({"id": i, "question": q, "answers": [a]}) + "\n" for i, q, a in questions))
+    return path
+
+
+def run(tmp_path, output, backend=None, max_new_tokens=8, model_dir="unused", shard=None):
+    return run_framework(
+        "direct", tmp_path / "records.jsonl", output, model_dir, "m", None,
+        FrameworkSettings(shots=0, max_new_tokens=max_new_tokens), GenerationSettings(), shard=shard, backend=backend,
+    )
+
+
+def finished(tmp_path):
+    records(tmp_path)
+    run(tmp_path, tmp_path / "full.jsonl", Answers())
+    return (tmp_path / "full.jsonl").read_text().splitlines(keepends=True)
+
+
+def partial_from(tmp_path, lines):
+    """A killed run's partial file made of `lines`, with the resume record of the same settings."""
+    (tmp_path / "out.jsonl.partial").write_text("".join(lines))
+    (tmp_path / "out.jsonl.resume.json").write_text((tmp_path / "full.jsonl.resume.json").read_text())
+
+
+def test_a_clean_resume_runs_only_the_missing_question(tmp_path):
+    lines = finished(tmp_path)
+    partial_from(tmp_path, lines[:2])
+    backend = Answers()
+    summary = run(tmp_path, tmp_path / "out.jsonl", backend)
+    assert backend.calls == 1 and summary["n"] == 3 and summary["accuracy"]["acc"] == 100.0
+
+
+def test_a_duplicated_id_is_refused(tmp_path):
+    lines = finished(tmp_path)
+    partial_from(tmp_path, [lines[0], lines[1], lines[1]])
+    with pytest.raises(InputError) as error:
+        run(tmp_path, tmp_path / "out.jsonl", Answers())
+    assert error.value.line == 3 and error.value.field == "id" and "twice" in str(error.value)
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_an_id_not_in_the_records_is_refused(tmp_path):
+    lines = finished(tmp_path)
+    stranger = json.loads(lines[0]) | {"id": "q9"}
+    partial_from(tmp_path, [lines[0], json.dumps(stranger) + "\n"])
+    with pytest.raises(InputError) as error:
+        run(tmp_path, tmp_path / "out.jsonl", Answers())
+    assert error.value.line == 2 and "q9" in str(error.value)
+
+
+def test_lines_written_under_other_settings_are_refused(tmp_path):
+    lines = finished(tmp_path)
+    partial_from(tmp_path, lines[:1])
+    with pytest.raises(InputError, match="other settings .differing: settings"):
+        run(tmp_path, tmp_path / "out.jsonl", Answers(), max_new_tokens=9)
+    (tmp_path / "out.jsonl.resume.json").unlink()  # a partial nobody can vouch for
+    with pytest.raises(InputError, match="resume.json"):
+        run(tmp_path, tmp_path / "out.jsonl", Answers())
+
+
+def test_a_line_of_another_framework_is_refused(tmp_path):
+    lines = finished(tmp_path)
+    partial_from(tmp_path, [json.dumps(json.loads(lines[0]) | {"framework": "cot"}) + "\n"])
+    with pytest.raises(InputError) as error:
+        run(tmp_path, tmp_path / "out.jsonl", Answers())
+    assert error.value.field == "framework"
+
+
+def test_a_failed_model_load_leaves_the_finished_output_as_it_was(tmp_path):
+    finished(tmp_path)
+    output = tmp_path / "full.jsonl"
+    before = {path.name: path.read_bytes() for path in tmp_path.iterdir() if path.name.startswith("full.jsonl")}
+    records(tmp_path, QUESTIONS + [("q4", "Who is G?", "H")])  # one more question: the model must load
+    with pytest.raises(Exception):
+        run(tmp_path, output, backend=None, model_dir=tmp_path / "no-such-model")
+    after = {path.name: path.read_bytes() for path in tmp_path.iterdir() if path.name.startswith("full.jsonl")}
+    assert after == before  # output, summary and resume record untouched, no partial left
+
+
+def test_temporaries_of_a_killed_write_are_removed_and_others_kept(tmp_path):
+    records(tmp_path)
+    stale = [tmp_path / ".out.jsonl.a1b2c3d4.tmp", tmp_path / ".out.jsonl.partial.x_y-z123.tmp", tmp_path / ".out.jsonl.summary.json.abcdefgh.tmp"]
+    kept = [tmp_path / ".other.jsonl.a1b2c3d4.tmp", tmp_path / ".out.jsonl.a1b2.tmp"]
+    for path in stale + kept:
+        path.write_text("x" * 100)
+    run(tmp_path, tmp_path / "out.jsonl", Answers())
+    assert not any(path.exists() for path in stale) and all(path.exists() for path in kept)
+
+
+def test_merge_refuses_a_question_in_two_shards(tmp_path):
+    records(tmp_path)
+    shards = [tmp_path / f"s{i}.jsonl" for i in range(2)]
+    for i, path in enumerate(shards):
+        run(tmp_path, path, Answers(), shard=(i, 2))
+    extra = shards[1].read_text() + shards[0].read_text().splitlines(keepends=True)[0]
+    shards[1].write_text(extra)
+    with pytest.raises(InputError) as error:
+        merge(shards, tmp_path / "records.jsonl", tmp_path / "merged.jsonl")
+    assert "q1" in str(error.value) and str(shards[0]) in str(error.value) and error.value.line == 2
+    assert not (tmp_path / "merged.jsonl").exists()
+
+
+def test_merge_refuses_shards_of_other_settings_and_stray_ids(tmp_path):
+    records(tmp_path)
+    shards = [tmp_path / f"s{i}.jsonl" for i in range(2)]
+    run(tmp_path, shards[0], Answers(), shard=(0, 2))
+    run(tmp_path, shards[1], Answers(), shard=(1, 2), max_new_tokens=9)
+    with pytest.raises(InputError, match="different settings"):
+        merge(shards, tmp_path / "records.jsonl", tmp_path / "merged.jsonl")
+    records(tmp_path, QUESTIONS[:2])  # q3 is now in a shard but not in the records
+    with pytest.raises(InputError, match="q3"):
+        merge(shards[:1], tmp_path / "records.jsonl", tmp_path / "merged.jsonl")
+
+
+def test_merge_of_no_records_needs_a_flag(tmp_path, capsys):
+    empty = tmp_path / "records.jsonl"
+    empty.write_text("")
+    shard = tmp_path / "s0.jsonl"
+    shard.write_text("")
+    args = ["teacher", "merge", "--inputs", str(shard), "--records", str(empty), "--output", str(tmp_path / "merged.jsonl")]
+    assert main(args) == 2 and "no questions" in capsys.readouterr().err
+    assert not (tmp_path / "merged.jsonl").exists()
+    assert main([*args, "--allow-empty"]) == 0 and (tmp_path / "merged.jsonl").read_text() == ""
