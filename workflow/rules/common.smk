@@ -52,7 +52,7 @@ def _check_references():
         if spec["source"] == "prune" and spec.get("base") not in MODELS:
             problems.append(f"models.{name}.base: '{spec.get('base')}' is not a key of models")
         for key in {"hub": ["path", "revision"], "local": ["path"], "gguf": ["package", "file"], "prune": ["base", "keep_layers"]}.get(spec["source"], []):
-            if key not in spec:
+            if spec.get(key) is None:
                 problems.append(f"models.{name}.{key}: required for source '{spec['source']}'")
     for method, spec in METHODS.items():
         if spec["loss"] == "fixed" and not spec.get("weights"):
