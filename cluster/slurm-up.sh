@@ -10,13 +10,15 @@
 #
 # Settings (environment): STEPER_SLURM_GPUS (GRES gpu count, default 4: the paper tier's largest
 # request), STEPER_SLURM_PARTITION (default local), STEPER_SLURM_ACCOUNT (default steper),
-# STEPER_SLURM_STATE (spool and state directory, default /var/lib/steper-slurm).
+# STEPER_SLURM_STATE (spool and state directory, default /var/lib/steper-slurm), STEPER_SLURM_NICE
+# (niceness of slurmd and so of every job, default 0; 10 on a machine shared with others).
 set -euo pipefail
 
 GPUS="${STEPER_SLURM_GPUS:-4}"
 PARTITION="${STEPER_SLURM_PARTITION:-local}"
 ACCOUNT="${STEPER_SLURM_ACCOUNT:-steper}"
 STATE="${STEPER_SLURM_STATE:-/var/lib/steper-slurm}"
+NICE="${STEPER_SLURM_NICE:-0}"
 CLUSTER=steper
 DB_PASSWORD=steper-slurmdbd  # the database listens on localhost only
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -91,6 +93,8 @@ AccountingStorageType=accounting_storage/slurmdbd
 AccountingStorageHost=$host
 AccountingStorageTRES=gres/gpu
 AccountingStorageEnforce=associations
+# The SLURM executor puts the rule and wildcards in the job comment: keep it for sacct.
+AccountingStoreFlags=job_comment
 JobAcctGatherType=jobacct_gather/linux
 JobAcctGatherFrequency=30
 JobCompType=jobcomp/none
@@ -141,7 +145,7 @@ done
 log "slurmctld, slurmd"
 /usr/sbin/slurmctld
 wait_for 60 slurmctld scontrol ping
-/usr/sbin/slurmd
+nice -n "$NICE" /usr/sbin/slurmd
 wait_for 60 "node $host" bash -c "sinfo -h -N -o %t | grep -q -E '^(idle|mix|alloc)'"
 
 log "up: partition $PARTITION, account $ACCOUNT, $(sinfo -h -N -o '%c CPUs, %m MB, GRES %G')"
