@@ -14,13 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from steper.evaluate.result import build_result
+from steper.frameworks.registry import FRAMEWORKS, RETRIEVING
 from steper.io import write_json
 from steper.settings import parse_settings, save_resolved, settings_dict
 
 log = logging.getLogger(__name__)
 
-FRAMEWORKS = ("ircot", "selfask", "direct", "cot", "rag")
-RETRIEVING = ("ircot", "selfask", "rag")
 
 
 @dataclass
@@ -100,6 +99,27 @@ def _score(args: argparse.Namespace) -> int:
     return 0
 
 
+def _subquestions(args: argparse.Namespace) -> int:
+    from steper.data.subqa import from_decompositions, from_subqa, read_subqa
+    from steper.io import InputError, read_jsonl, write_jsonl
+
+    records = list(read_jsonl(args.records, required=("id", "question", "answers")))
+    for record in records:
+        record["id"] = str(record["id"])
+    if args.subqa:
+        subquestions = from_subqa(records, read_subqa(args.subqa))
+        source = f"{args.subqa} (SubQA)"
+    else:
+        subquestions = from_decompositions(records)
+        source = "the records' gold decompositions"
+    if not subquestions:
+        hint = "" if args.subqa else " (real HotpotQA records carry none: set paper.subquestions.subqa to a SubQA file)"
+        raise InputError(args.records, f"no question has sub-questions in {source}{hint}")
+    n = write_jsonl(args.output, subquestions)
+    log.info("%d sub-questions of %d questions from %s", n, len({r['parent'] for r in subquestions}), source)
+    return 0
+
+
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--framework", required=True, choices=FRAMEWORKS)
     parser.add_argument("--dataset", required=True, help="dataset name (recorded in the output)")
@@ -117,6 +137,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--demonstrations", default=None, help="demonstrations.jsonl for few-shot prompts")
     run.add_argument("--settings", default=None, help='JSON or JSON/YAML path: {"framework": {...}, "generation": {...}}')
     run.set_defaults(func=_run)
+
+    subquestions = subparsers.add_parser("subquestions", help="the sub-questions of test records, as records of their own (Table 4)")
+    subquestions.add_argument("--records", required=True, help="unified records (test.jsonl)")
+    subquestions.add_argument("--subqa", default=None, help="SubQA file (format: steper/data/subqa.py); default: the records' decompositions")
+    subquestions.add_argument("--output", required=True, help="sub-question records (.jsonl)")
+    subquestions.set_defaults(func=_subquestions)
 
     score = subparsers.add_parser("score", help="score an existing predictions or trace file")
     _common(score)

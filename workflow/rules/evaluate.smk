@@ -1,28 +1,41 @@
 """Students (zero-shot) and in-context baselines (few-shot) on the test questions (code: steper/evaluate/).
 
 Systems are named `{student}--{method}` for trained students and `{model}--fewshot` for in-context
-baselines of every teacher and every student's base model.
+baselines of every teacher and every student's base model. Every evaluation runs the framework
+with `evaluation.framework` (students with 0 shots); the teacher's settings are for its traces only.
+Cross-domain transfer evaluates the main student's methods of the `transfer` table on the other
+datasets; Table 4 asks the sub-questions of `paper.subquestions.datasets` alone.
 """
 
-def evaluate_settings(framework_section, generation_section, model, shots=None):
+
+def evaluate_settings(section, model, shots=None):
+    """Framework loop from `evaluation.framework`; generation and GPUs from `section` (teacher models keep theirs)."""
     return as_json(
         {
-            "framework": framework_settings(framework_section, shots=shots),
-            "generation": generation_settings(generation_section, model),
+            "framework": framework_settings(config["evaluation"]["framework"], shots=shots),
+            "generation": generation_settings(section, model),
         }
     )
+
+
+def index_dir(wildcards):
+    return R(f"index/{wildcards.dataset}")
+
+
+INDEX = R(f"index/{{dataset}}/{config['retrieval']['backend']}")
 
 
 rule evaluate_student:
     input:
         records=R("data/{dataset}/test.jsonl"),
-        index=R(f"index/{{dataset}}/{config['retrieval']['backend']}"),
-        model=R(f"students/{{framework}}/{{dataset}}/{{student}}/{{method}}/{HPARAMS}"),
+        index=INDEX,
+        model=lambda w: student_dir(w.framework, w.dataset, w.student, w.method),
     output:
         metrics=R("eval/{framework}/{dataset}/{student}--{method}.json"),
         predictions=R("eval/{framework}/{dataset}/{student}--{method}.predictions.jsonl"),
     params:
-        settings=lambda w: evaluate_settings(config["teacher"]["framework"], "evaluation", w.student, shots=0),
+        index_dir=index_dir,
+        settings=lambda w: evaluate_settings("evaluation", w.student, shots=0),
     threads: config["evaluation"]["resources"]["threads"]
     resources:
         **resources("evaluation"),
@@ -33,10 +46,10 @@ rule evaluate_student:
     benchmark:
         BENCH("evaluate/{framework}/{dataset}/{student}--{method}")
     shell:
-        "OMP_NUM_THREADS={threads} steper evaluate run --framework {wildcards.framework} --dataset {wildcards.dataset}"
-        " --system {wildcards.student}--{wildcards.method} --records {input.records} --index-dir $(dirname {input.index})"
-        " --model {input.model} --predictions {output.predictions} --output {output.metrics}"
-        " --settings {params.settings:q} 2> {log}"
+        "OMP_NUM_THREADS={threads} steper evaluate run --framework {wildcards.framework:q} --dataset {wildcards.dataset:q}"
+        " --system {wildcards.student:q}--{wildcards.method:q} --records {input.records:q} --index-dir {params.index_dir:q}"
+        " --model {input.model:q} --predictions {output.predictions:q} --output {output.metrics:q}"
+        " --settings {params.settings:q} 2> {log:q}"
 
 
 def baseline_section(model):
@@ -47,7 +60,7 @@ def baseline_section(model):
 rule evaluate_baseline:
     input:
         records=R("data/{dataset}/test.jsonl"),
-        index=R(f"index/{{dataset}}/{config['retrieval']['backend']}"),
+        index=INDEX,
         model=lambda w: model_dir(w.model),
         demonstrations=lambda w: demonstrations(w.dataset),
     output:
@@ -57,7 +70,8 @@ rule evaluate_baseline:
         baseline=one_of(BASELINES),
         model=one_of(BASELINE_MODELS),
     params:
-        settings=lambda w: evaluate_settings(config["teacher"]["framework"], baseline_section(w.model), w.model),
+        index_dir=index_dir,
+        settings=lambda w: evaluate_settings(baseline_section(w.model), w.model),
     threads: config["evaluation"]["resources"]["threads"]
     resources:
         mem_mb=lambda w: resources(baseline_section(w.model))["mem_mb"],
@@ -70,7 +84,100 @@ rule evaluate_baseline:
     benchmark:
         BENCH("evaluate/{baseline}/{dataset}/{model}--fewshot")
     shell:
-        "OMP_NUM_THREADS={threads} steper evaluate run --framework {wildcards.baseline} --dataset {wildcards.dataset}"
-        " --system {wildcards.model}--fewshot --records {input.records} --index-dir $(dirname {input.index})"
-        " --model {input.model} --demonstrations {input.demonstrations} --predictions {output.predictions}"
-        " --output {output.metrics} --settings {params.settings:q} 2> {log}"
+        "OMP_NUM_THREADS={threads} steper evaluate run --framework {wildcards.baseline:q} --dataset {wildcards.dataset:q}"
+        " --system {wildcards.model:q}--fewshot --records {input.records:q} --index-dir {params.index_dir:q}"
+        " --model {input.model:q} --demonstrations {input.demonstrations:q} --predictions {output.predictions:q}"
+        " --output {output.metrics:q} --settings {params.settings:q} 2> {log:q}"
+
+
+# Cross-domain transfer: (framework, trained_on, dataset, student, method) of the main student's
+# `transfer` methods, every trained cell evaluated on every other dataset.
+TRANSFER_METHODS = [m for m, spec in METHODS.items() if "transfer" in spec["tables"]]
+TRANSFER = [
+    (f, trained_on, d, s, m)
+    for f, trained_on, s, m in CELLS
+    if s == MAIN_STUDENT and m in TRANSFER_METHODS
+    for d in DATASETS
+    if d != trained_on
+]
+
+
+rule evaluate_transfer:
+    input:
+        records=R("data/{dataset}/test.jsonl"),
+        index=INDEX,
+        model=lambda w: student_dir(w.framework, w.trained_on, w.student, w.method),
+    output:
+        metrics=R("transfer/{framework}/{trained_on}/{dataset}/{student}--{method}.json"),
+        predictions=R("transfer/{framework}/{trained_on}/{dataset}/{student}--{method}.predictions.jsonl"),
+    wildcard_constraints:
+        trained_on=one_of(DATASETS),
+    params:
+        index_dir=index_dir,
+        settings=lambda w: evaluate_settings("evaluation", w.student, shots=0),
+    threads: config["evaluation"]["resources"]["threads"]
+    resources:
+        **resources("evaluation"),
+    conda:
+        ENV_GPU
+    log:
+        LOG("evaluate/transfer/{framework}/{trained_on}/{dataset}/{student}--{method}"),
+    benchmark:
+        BENCH("evaluate/transfer/{framework}/{trained_on}/{dataset}/{student}--{method}")
+    shell:
+        "OMP_NUM_THREADS={threads} steper evaluate run --framework {wildcards.framework:q} --dataset {wildcards.dataset:q}"
+        " --system {wildcards.student:q}--{wildcards.method:q} --records {input.records:q} --index-dir {params.index_dir:q}"
+        " --model {input.model:q} --predictions {output.predictions:q} --output {output.metrics:q}"
+        " --settings {params.settings:q} 2> {log:q}"
+
+
+# Table 4: the sub-questions of each multi-hop test question, asked alone.
+SUBQUESTION_DATASETS = [d for d in config["paper"]["subquestions"]["datasets"] if d in DATASETS]
+SUBQUESTION_METHODS = [m for m, spec in METHODS.items() if "subquestions" in spec["tables"]]
+SUBQUESTIONS = [(f, d, s, m) for f, d, s, m in CELLS if s == MAIN_STUDENT and m in SUBQUESTION_METHODS and d in SUBQUESTION_DATASETS]
+SUBQA = config["paper"]["subquestions"]["subqa"]
+
+
+rule subquestions:
+    input:
+        records=R("data/{dataset}/test.jsonl"),
+        subqa=[SUBQA] if SUBQA else [],
+    output:
+        R("data/{dataset}/subquestions.jsonl"),
+    params:
+        subqa=["--subqa", SUBQA] if SUBQA else [],
+    conda:
+        ENV_CPU
+    log:
+        LOG("data/subquestions/{dataset}"),
+    benchmark:
+        BENCH("data/subquestions/{dataset}")
+    shell:
+        "steper evaluate subquestions --records {input.records:q} {params.subqa:q} --output {output:q} 2> {log:q}"
+
+
+rule evaluate_subquestions:
+    input:
+        records=R("data/{dataset}/subquestions.jsonl"),
+        index=INDEX,
+        model=lambda w: student_dir(w.framework, w.dataset, w.student, w.method),
+    output:
+        metrics=R("subq/{framework}/{dataset}/{student}--{method}.json"),
+        predictions=R("subq/{framework}/{dataset}/{student}--{method}.predictions.jsonl"),
+    params:
+        index_dir=index_dir,
+        settings=lambda w: evaluate_settings("evaluation", w.student, shots=0),
+    threads: config["evaluation"]["resources"]["threads"]
+    resources:
+        **resources("evaluation"),
+    conda:
+        ENV_GPU
+    log:
+        LOG("evaluate/subquestions/{framework}/{dataset}/{student}--{method}"),
+    benchmark:
+        BENCH("evaluate/subquestions/{framework}/{dataset}/{student}--{method}")
+    shell:
+        "OMP_NUM_THREADS={threads} steper evaluate run --framework {wildcards.framework:q} --dataset {wildcards.dataset:q}"
+        " --system {wildcards.student:q}--{wildcards.method:q} --records {input.records:q} --index-dir {params.index_dir:q}"
+        " --model {input.model:q} --predictions {output.predictions:q} --output {output.metrics:q}"
+        " --settings {params.settings:q} 2> {log:q}"
