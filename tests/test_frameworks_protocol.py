@@ -16,7 +16,7 @@ import yaml
 from steper.frameworks.answers import selfask_answer
 from steper.frameworks.chain import Chain
 from steper.frameworks.demonstrations import convert_annotations, demo_contexts
-from steper.frameworks.fitting import PromptBudget, fit_prompts, join_demos
+from steper.frameworks.fitting import PromptBudget, fit_prompts
 from steper.frameworks.ircot import ircot_demonstration, ircot_query
 from steper.frameworks.passages import is_duplicate, new_passages, truncate_words
 from steper.frameworks.registry import FRAMEWORKS, make_strategy
