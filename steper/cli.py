@@ -46,8 +46,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except InputError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        return _bad_input(str(error))
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError) as error:
+        return _bad_input(f"{error.filename}: {error.strerror.lower()}" if error.filename else str(error))
+    except UnicodeDecodeError as error:
+        return _bad_input(f"input is not UTF-8 text ({error})")
+
+
+def _bad_input(message: str) -> int:
+    """Every bad input ends the same way: one line on stderr and exit code 2 (1 is a failed `paper check`)."""
+    print(f"error: {message}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

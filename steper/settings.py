@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import yaml
 
-from steper.io import InputError, write_json
+from steper.io import InputError, open_text, write_json
 
 T = TypeVar("T")
 
@@ -79,10 +79,11 @@ def parse_settings(value: str | dict[str, Any] | None, cls: type[T], source: str
             raise InputError(source, f"malformed JSON ({error.msg})") from None
     else:
         source = value
-        path = Path(value)
-        if not path.exists():
-            raise InputError(value, "settings file does not exist")
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        with open_text(value) as handle:
+            try:
+                data = yaml.safe_load(handle) or {}
+            except yaml.YAMLError as error:
+                raise InputError(value, f"malformed JSON/YAML ({error})".replace("\n", " ")) from None
     if not isinstance(data, dict):
         raise InputError(source, "settings must be a mapping")
     names = {field.name for field in dataclasses.fields(cls)}

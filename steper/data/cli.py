@@ -32,6 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--output", required=True)
     p.add_argument("--aliases", help="2WikiMultihopQA id_aliases.json")
     p.add_argument("--chains", help="toy-world chains.jsonl: fills the decomposition of records that have none")
+    p.add_argument("--allow-empty", action="store_true", help="write an empty output for an input without records")
     p.set_defaults(func=_prepare)
 
     p = subparsers.add_parser("split", help="IRCoT train/dev/test sampling of unified records")
@@ -39,6 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--dev", required=True)
     p.add_argument("--output-dir", required=True)
     p.add_argument("--settings", help="JSON or JSON/YAML file: n_train, n_dev, n_test, seed")
+    p.add_argument("--allow-empty", action="store_true", help="write empty splits for inputs without records")
     p.set_defaults(func=_split)
 
     p = subparsers.add_parser("corpus", help="retrieval corpus (pyserini JSON lines) as IRCoT builds it")
@@ -59,6 +61,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="compare the count with the paper corpus (no value) or with the given number",
     )
+    p.add_argument("--allow-empty", action="store_true", help="write an empty corpus for inputs without paragraphs")
     p.set_defaults(func=_corpus)
 
     p = subparsers.add_parser("download", help="official dataset files, verified by sha256 (paper tier)")
@@ -80,12 +83,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _prepare(args: argparse.Namespace) -> None:
-    prepare(args.format, args.dataset, args.input, args.output, aliases=args.aliases, chains=args.chains)
+    prepare(args.format, args.dataset, args.input, args.output, aliases=args.aliases, chains=args.chains,
+            allow_empty=args.allow_empty)
 
 
 def _split(args: argparse.Namespace) -> None:
     settings = parse_settings(args.settings, SplitSettings)
-    split_files(args.train, args.dev, args.output_dir, settings)
+    split_files(args.train, args.dev, args.output_dir, settings, allow_empty=args.allow_empty)
     save_resolved(Path(args.output_dir) / "steper_settings.json", settings)
 
 
@@ -103,7 +107,7 @@ def _corpus(args: argparse.Namespace) -> None:
         paragraphs = native_paragraphs(args.native, args.records)
     else:
         paragraphs = record_paragraphs(args.records)
-    write_corpus(paragraphs, args.output, args.dataset, expected)
+    write_corpus(paragraphs, args.output, args.dataset, expected, allow_empty=args.allow_empty)
 
 
 def _expected(value: str | None, dataset: str) -> int | None:

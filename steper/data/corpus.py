@@ -109,8 +109,10 @@ def write_corpus(
     output: str | os.PathLike,
     dataset: str,
     expected: int | None = None,
+    allow_empty: bool = False,
 ) -> dict[str, Any]:
-    """Deduplicate and write; returns (and saves beside the corpus) the stats."""
+    """Deduplicate and write; returns (and saves beside the corpus) the stats. No paragraph at all
+    stops the run before the corpus is replaced, unless `allow_empty`."""
     seen: set[str] = set()
     duplicates = 0
     with atomic_path(output) as tmp, open(tmp, "w", encoding="utf-8") as handle:
@@ -121,6 +123,8 @@ def write_corpus(
                 continue
             seen.add(identifier)
             handle.write(json.dumps({"id": identifier, "title": title, "contents": text}, ensure_ascii=False) + "\n")
+        if not seen and not allow_empty:
+            raise InputError(output, "no paragraph found in the inputs (pass --allow-empty to write an empty corpus)")
     stats = {
         "dataset": dataset,
         "count": len(seen),

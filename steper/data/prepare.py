@@ -21,8 +21,10 @@ def prepare(
     output_path: str | os.PathLike,
     aliases: str | os.PathLike | None = None,
     chains: str | os.PathLike | None = None,
+    allow_empty: bool = False,
 ) -> int:
-    """Convert every record; any bad record stops the run before the output exists. Returns the count."""
+    """Convert every record; any bad record, or none at all, stops the run before the output is
+    replaced (an empty output only with `allow_empty`). Returns the count."""
     check_format(fmt, input_path)
     count = 0
     seen: set[str] = set()
@@ -34,5 +36,7 @@ def prepare(
             seen.add(record.id)
             handle.write(json.dumps(record.to_dict(), ensure_ascii=False) + "\n")
             count += 1
+        if not count and not allow_empty:
+            raise InputError(input_path, "holds no records (pass --allow-empty to write an empty file)")
     log.info("prepared %d %s records from %s (format %s) -> %s", count, dataset, input_path, fmt, output_path)
     return count

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from steper.io import InputError, read_jsonl_numbered
+from steper.io import InputError, open_text, read_jsonl_numbered
 
 _CHUNK = 1 << 20
 
@@ -43,7 +43,7 @@ class Where:
 
 
 def first_char(path: str | os.PathLike) -> str:
-    with open(path, encoding="utf-8") as handle:
+    with open_text(path) as handle:
         while True:
             chunk = handle.read(4096)
             if not chunk:
@@ -57,7 +57,7 @@ def iter_json_list(path: str | os.PathLike) -> Iterator[tuple[Where, dict[str, A
     """Yield each object of a top-level JSON list without loading the whole file."""
     path = str(path)
     decoder = json.JSONDecoder()
-    with open(path, encoding="utf-8") as handle:
+    with open_text(path) as handle:
         buffer = handle.read(_CHUNK).lstrip()
         if not buffer.startswith("["):
             raise InputError(path, "expected a JSON list of records", line=1)

@@ -66,9 +66,23 @@ def split_records(train: list[Record], dev: list[Record], settings: SplitSetting
 
 
 def split_files(
-    train_path: str | os.PathLike, dev_path: str | os.PathLike, output_dir: str | os.PathLike, settings: SplitSettings
+    train_path: str | os.PathLike,
+    dev_path: str | os.PathLike,
+    output_dir: str | os.PathLike,
+    settings: SplitSettings,
+    allow_empty: bool = False,
 ) -> dict[str, int]:
-    splits = split_records(load_records(train_path), load_records(dev_path), settings)
+    """Write train/dev/test.jsonl; an empty input or an empty train or test split stops the run
+    before any file is replaced, unless `allow_empty`."""
+    train, dev = load_records(train_path), load_records(dev_path)
+    splits = split_records(train, dev, settings)
+    if not allow_empty:
+        for path, records in ((train_path, train), (dev_path, dev)):
+            if not records:
+                raise InputError(path, "holds no records (pass --allow-empty to write empty splits)")
+        if not splits["test"]:
+            raise InputError(dev_path, f"has no question left for the test split after drawing {len(splits['dev'])} dev questions",
+                             field="n_dev")
     output_dir = Path(output_dir)
     for name, records in splits.items():
         write_jsonl(output_dir / f"{name}.jsonl", (r.to_dict() for r in records))

@@ -16,7 +16,7 @@ from typing import Any
 from steper.data import hotpotqa
 from steper.data.records import Record, unique
 from steper.data.source import Where, iter_json_lines, iter_json_records
-from steper.io import InputError
+from steper.io import InputError, open_text
 
 # Sub-question wording per Wikidata relation; other relations fall back to "What is the <rel> of <subj>?".
 _TEMPLATES = {
@@ -44,7 +44,7 @@ def sub_question(subject: str, relation: str) -> str:
 
 def load_aliases(path: str | os.PathLike) -> dict[str, list[str]]:
     """Entity id -> aliases (aliases + demonyms in the official JSON-lines file)."""
-    with open(path, encoding="utf-8") as handle:
+    with open_text(path) as handle:
         text = handle.read()
     try:
         whole = json.loads(text)

@@ -30,8 +30,6 @@ class Retriever(Protocol):
 
 def read_corpus(path: str | os.PathLike) -> Iterator[Passage]:
     """Yield the corpus passages; wrong types, empty passages and repeated ids are InputErrors."""
-    if not os.path.isfile(path):
-        raise InputError(path, "corpus file does not exist")
     seen: set[str] = set()
     count = 0
     for number, line in read_jsonl_numbered(path, required=CORPUS_FIELDS):

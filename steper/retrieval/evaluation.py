@@ -45,8 +45,6 @@ class Question:
 
 def read_questions(path: str | os.PathLike) -> list[Question]:
     questions = []
-    if not os.path.isfile(path):
-        raise InputError(path, "records file does not exist")
     for number, record in read_jsonl_numbered(path, required=("id", "question", "supporting")):
         if not isinstance(record["question"], str) or not record["question"].strip():
             raise InputError(path, "must be a non-empty string", line=number, field="question")
