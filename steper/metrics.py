@@ -1,8 +1,14 @@
 """Answer metrics of the official HotpotQA evaluator (hotpot_evaluate_v1.py), plus StepER's Acc.
 
-Shared by the frameworks (each trace line records whether it is correct, so the distillation
-filter needs no model) and by the evaluation stage. Every score is the maximum over the gold
-answer and its aliases.
+Shared by the frameworks (each trace line records its scores), the distillation filter and the
+evaluation stage. Every score is the maximum over the gold answer and its aliases.
+
+Acc (the reported accuracy of this line of work) counts the normalised gold answer as found when
+it is a substring of the normalised prediction, so gold "no" is found in "norway" and gold "1" in
+"1990". That convention stays for the tables; `acc_tokens` is the same containment on whole
+tokens (the gold's tokens occur as a contiguous run of the prediction's tokens), which the trace
+filter uses so that a wrong teacher answer is not distilled because it happens to contain the gold
+answer's characters.
 """
 
 from __future__ import annotations
@@ -53,22 +59,33 @@ def accuracy(prediction: str, gold: str) -> float:
     return float(ref in normalize_answer(prediction))
 
 
+def token_accuracy(prediction: str, gold: str) -> float:
+    """Acc on whole tokens: the normalised gold tokens occur, contiguous and in order, in the prediction's."""
+    ref = normalize_answer(gold).split()
+    pred = normalize_answer(prediction).split()
+    if not ref:
+        return 0.0
+    return float(any(pred[start : start + len(ref)] == ref for start in range(len(pred) - len(ref) + 1)))
+
+
 @dataclass(frozen=True)
 class Scores:
     em: float
     f1: float
     acc: float
+    acc_tokens: float
 
     def to_dict(self) -> dict[str, float]:
         return asdict(self)
 
 
 def score(prediction: str | None, answers: Sequence[str]) -> Scores:
-    """Best EM, F1 and Acc of `prediction` over every gold answer; a missing prediction scores 0."""
+    """Best EM, F1, Acc and whole-token Acc of `prediction` over every gold answer; a missing prediction scores 0."""
     if prediction is None or not answers:
-        return Scores(0.0, 0.0, 0.0)
+        return Scores(0.0, 0.0, 0.0, 0.0)
     return Scores(
         em=max(exact_match(prediction, gold) for gold in answers),
         f1=max(f1_score(prediction, gold) for gold in answers),
         acc=max(accuracy(prediction, gold) for gold in answers),
+        acc_tokens=max(token_accuracy(prediction, gold) for gold in answers),
     )

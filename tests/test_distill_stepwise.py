@@ -1,4 +1,9 @@
-"""Step-wise example builder on hand-written IRCoT and Self-Ask traces + corpus."""
+"""Step-wise example builder on hand-written IRCoT and Self-Ask traces + corpus.
+
+Fixture traces (tests/fixtures/distill/ircot_traces.jsonl): q1 right (3 steps), q2 right (1 step),
+q3 'the town of Tiverly' for gold Tiverly (2 steps; Acc and whole-token Acc, not EM), q4 wrong
+(3 steps), q5 'Norway' for gold 'no' (1 step; Acc by substring only).
+"""
 
 import json
 from pathlib import Path
@@ -9,11 +14,21 @@ from transformers import AutoTokenizer
 from steper.cli import main
 from steper.distill.kinds import kind_of
 from steper.distill.stepwise import StepwiseSettings, build_examples, compute_stats, load_corpus, stats_markdown, variant_examples
+from steper.distill.trainer import load_examples
 from steper.io import InputError
 from steper.models.tiny import corpus_texts, train_tokenizer
 
 FIXTURES = Path(__file__).parent / "fixtures" / "distill"
 CORPUS = FIXTURES / "corpus.jsonl"
+IRCOT = FIXTURES / "ircot_traces.jsonl"
+
+ORCHARD = "Wikipedia Title: The Hollow Orchard\nThe Hollow Orchard is a 1998 novel by Tamsin Everhart.\n\n"
+MEADOW = "Wikipedia Title: Silver Meadow\nSilver Meadow is a 2004 film directed by Oren Calloway.\n\n"
+TAMSIN = "Wikipedia Title: Tamsin Everhart\nTamsin Everhart is a writer born in Brackenford.\n\n"
+BRACKENFORD = "Wikipedia Title: Brackenford\nBrackenford is a market town on the river Wend.\n\n"
+Q1_HEADER = "Q: Answer the following question by reasoning step-by-step.\nIn which river's town was the author of The Hollow Orchard born?\nA:"
+Q1_STEPS = [" The Hollow Orchard is a novel by Tamsin Everhart.", " Tamsin Everhart was born in Brackenford.",
+            " Brackenford is on the river Wend. So the answer is: Wend."]
 
 
 @pytest.fixture(scope="module")
@@ -28,6 +43,15 @@ def tokenizer_dir(tmp_path_factory):
     return directory
 
 
+def _lines(path=IRCOT):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def _write(path, traces, blank_before=0):
+    path.write_text("\n" * blank_before + "".join(json.dumps(t) + "\n" for t in traces), encoding="utf-8")
+    return path
+
+
 def test_kinds_by_position():
     assert [kind_of(p, 1) for p in (1,)] == ["final"]
     assert [kind_of(p, 2) for p in (1, 2)] == ["first", "final"]
@@ -36,50 +60,81 @@ def test_kinds_by_position():
         kind_of(0, 3)
 
 
-def test_ircot_filters_and_kinds(corpus):
-    acc = build_examples(FIXTURES / "ircot_traces.jsonl", corpus, "ircot", "acc")
-    assert (acc.n_traces, acc.n_kept) == (4, 3)
-    assert [(e["id"], e["kind"], e["step"]) for e in acc.examples] == [
+def test_filters_keep_by_score_equal_to_one(corpus):
+    kept = {name: build_examples(IRCOT, corpus, "ircot", name, "chain") for name in ("acc_tokens", "acc", "em", "none")}
+    assert {name: data.n_traces for name, data in kept.items()} == dict.fromkeys(kept, 5)
+    # q3 scores EM 0 / F1 0.5: kept only by the containment scores; q5 'Norway' for 'no' only by substring Acc
+    assert {name: sorted({e["id"] for e in data.examples}) for name, data in kept.items()} == {
+        "acc_tokens": ["q1", "q2", "q3"],
+        "acc": ["q1", "q2", "q3", "q5"],
+        "em": ["q1", "q2"],
+        "none": ["q1", "q2", "q3", "q4", "q5"],
+    }
+    assert [(e["id"], e["kind"], e["step"]) for e in kept["acc_tokens"].examples] == [
         ("q1", "first", 1), ("q1", "mid", 2), ("q1", "final", 3),
         ("q2", "final", 1),
         ("q3", "first", 1), ("q3", "final", 2),
     ]
-    em = build_examples(FIXTURES / "ircot_traces.jsonl", corpus, "ircot", "em")
-    assert {e["id"] for e in em.examples} == {"q1", "q2"}
-    none = build_examples(FIXTURES / "ircot_traces.jsonl", corpus, "ircot", "none")
-    assert none.n_kept == 4 and len(none.examples) == 9
 
 
-def test_ircot_prompts_are_the_zero_shot_chain(corpus):
-    examples = build_examples(FIXTURES / "ircot_traces.jsonl", corpus, "ircot", "acc").examples
-    q1 = [e for e in examples if e["id"] == "q1"]
-    for example in examples:
-        assert example["prompt"] == example["context"] + example["continuation"]
-    first, mid, final = q1
-    assert first["prompt"].startswith("Wikipedia Title: The Hollow Orchard\nThe Hollow Orchard is a 1998 novel")
-    assert first["prompt"].endswith("In which river's town was the author of The Hollow Orchard born?\nA:")
-    assert first["continuation"] == "" and first["completion"] == " The Hollow Orchard is a novel by Tamsin Everhart."
-    # passages accumulate over steps; the earlier steps become the continuation
-    assert "Wikipedia Title: Tamsin Everhart" in mid["context"] and "Wikipedia Title: Brackenford" not in mid["context"]
-    assert "Wikipedia Title: Brackenford" in final["context"]
-    assert final["continuation"] == " The Hollow Orchard is a novel by Tamsin Everhart. Tamsin Everhart was born in Brackenford."
-    assert final["completion"].endswith("So the answer is: Wend.")
-    assert final["prompt"] + final["completion"] == final["context"] + final["continuation"] + final["completion"]
+def test_filter_recomputes_scores_and_ignores_the_stored_ones(corpus, tmp_path):
+    q1, _, _, q4, _ = _lines()
+    # q1 says it is wrong and q4 says it is right; the filter re-scores prediction against answers
+    path = _write(tmp_path / "t.jsonl", [dict(q1, correct={"acc_tokens": 0.0}), dict(q4, correct={"acc_tokens": 1.0})])
+    assert {e["id"] for e in build_examples(path, corpus, "ircot", "acc_tokens", "chain").examples} == {"q1"}
+    year = dict(q4, id="y", answers=["1"], prediction="1990")
+    alias = dict(q4, id="a", answers=["Brackenford", "Tiverly"], prediction="Tiverly")
+    path = _write(tmp_path / "t2.jsonl", [year, alias])
+    assert {e["id"] for e in build_examples(path, corpus, "ircot", "acc", "chain").examples} == {"y", "a"}
+    assert {e["id"] for e in build_examples(path, corpus, "ircot", "acc_tokens", "chain").examples} == {"a"}
 
 
-def test_selfask_examples(corpus):
-    data = build_examples(FIXTURES / "selfask_traces.jsonl", corpus, "selfask", "acc")
+def test_vanilla_kd_example_is_the_whole_chain_given_all_passages(corpus, tmp_path, tokenizer_dir):
+    out = tmp_path / "stepwise"
+    code = main(["stepwise", "build", "--traces", str(IRCOT), "--corpus", str(CORPUS), "--framework", "ircot",
+                 "--tokenizer", str(tokenizer_dir), "--output-dir", str(out), "--settings", '{"variants": ["final"]}'])
+    assert code == 0
+    q1 = load_examples(out / "final.jsonl", ("final",))[0]
+    assert q1["prompt"] == q1["context"] == ORCHARD + MEADOW + TAMSIN + BRACKENFORD + Q1_HEADER
+    assert q1["continuation"] == ""
+    assert q1["completion"] == "".join(Q1_STEPS)
+
+
+def test_chain_targets_first_mid_final(corpus):
+    first, mid, final = [e for e in build_examples(IRCOT, corpus, "ircot", "acc_tokens", "chain").examples if e["id"] == "q1"]
+    assert (first["context"], first["continuation"], first["completion"]) == (ORCHARD + MEADOW + Q1_HEADER, "", Q1_STEPS[0])
+    # mid step: the passages so far, the chain so far R<=2 as the target
+    assert (mid["context"], mid["continuation"], mid["completion"]) == (ORCHARD + MEADOW + TAMSIN + Q1_HEADER, "", "".join(Q1_STEPS[:2]))
+    assert final["completion"] == "".join(Q1_STEPS)
+    for example in (first, mid, final):
+        assert example["prompt"] == example["context"]
+
+
+def test_step_targets_keep_the_earlier_steps_in_the_prompt(corpus):
+    first, mid, final = [e for e in build_examples(IRCOT, corpus, "ircot", "acc_tokens", "step").examples if e["id"] == "q1"]
+    assert first["completion"] == Q1_STEPS[0] and first["continuation"] == ""
+    assert (mid["context"], mid["continuation"], mid["completion"]) == (ORCHARD + MEADOW + TAMSIN + Q1_HEADER, Q1_STEPS[0], Q1_STEPS[1])
+    assert final["context"] == ORCHARD + MEADOW + TAMSIN + BRACKENFORD + Q1_HEADER
+    assert final["continuation"] == "".join(Q1_STEPS[:2]) and final["completion"] == Q1_STEPS[2]
+    assert final["prompt"] == final["context"] + final["continuation"]
+
+
+def test_selfask_chain_targets_are_the_selfask_lines_so_far(corpus):
+    data = build_examples(FIXTURES / "selfask_traces.jsonl", corpus, "selfask", "acc_tokens", "chain")
     assert (data.n_traces, data.n_kept) == (2, 1)
     first, mid, final = data.examples
     assert [e["kind"] for e in data.examples] == ["first", "mid", "final"]
-    assert first["context"].endswith("Question: Where was the author of The Hollow Orchard born?\nAre follow up questions needed here: Yes.")
-    assert first["completion"] == "\nFollow up: Who wrote The Hollow Orchard?"
-    assert final["continuation"].startswith("\nFollow up: Who wrote The Hollow Orchard?\nIntermediate answer: Tamsin Everhart.")
-    assert final["completion"].endswith("So the final answer is: Brackenford")
+    header = "Question: Where was the author of The Hollow Orchard born?\nAre follow up questions needed here: Yes."
+    assert first["context"] == ORCHARD + header and first["completion"] == "\nFollow up: Who wrote The Hollow Orchard?"
+    assert mid["context"] == ORCHARD + TAMSIN + header
+    assert mid["completion"] == ("\nFollow up: Who wrote The Hollow Orchard?\nIntermediate answer: Tamsin Everhart."
+                                 "\nFollow up: Where was Tamsin Everhart born?")
+    assert final["context"] == ORCHARD + TAMSIN + BRACKENFORD + header and final["continuation"] == ""
+    assert final["completion"] == mid["completion"] + "\nIntermediate answer: Brackenford.\nSo the final answer is: Brackenford"
 
 
 def test_variants(corpus):
-    examples = build_examples(FIXTURES / "ircot_traces.jsonl", corpus, "ircot", "acc").examples
+    examples = build_examples(IRCOT, corpus, "ircot", "acc_tokens", "chain").examples
     assert [e["kind"] for e in variant_examples(examples, "final")] == ["final"] * 3
     assert {e["kind"] for e in variant_examples(examples, "first-final")} == {"first", "final"}
     assert len(variant_examples(examples, "first-mid-final")) == 6
@@ -88,48 +143,92 @@ def test_variants(corpus):
 def test_missing_doc_id_names_file_line_and_field(corpus):
     path = FIXTURES / "ircot_traces_missing_doc.jsonl"
     with pytest.raises(InputError) as error:
-        build_examples(path, corpus, "ircot", "acc")
+        build_examples(path, corpus, "ircot", "acc_tokens", "chain")
     assert (error.value.path, error.value.line, error.value.field) == (str(path), 1, "retrieved")
     assert "ffffffffffffffff" in str(error.value)
 
 
+def test_corpus_check_covers_traces_the_filter_drops(corpus, tmp_path):
+    q1, q2, q3, q4, _ = _lines()
+    q4["steps"][1]["retrieved"] = ["0000000000000000"]  # q4 is wrong: the filter drops it
+    path = _write(tmp_path / "t.jsonl", [q1, q2, q3, q4])
+    with pytest.raises(InputError) as error:
+        build_examples(path, corpus, "ircot", "acc_tokens", "chain")
+    assert (error.value.line, error.value.field) == (4, "retrieved")
+
+
+def test_line_numbers_count_blank_lines(corpus, tmp_path):
+    bad = {k: v for k, v in _lines()[0].items() if k != "prediction"}
+    path = _write(tmp_path / "t.jsonl", [bad], blank_before=4)
+    with pytest.raises(InputError) as error:
+        build_examples(path, corpus, "ircot", "acc_tokens", "chain")
+    assert (error.value.line, error.value.field) == (5, "prediction")
+
+
+def test_no_trace_or_none_kept_is_an_error_unless_allowed(corpus, tmp_path):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n\n", encoding="utf-8")
+    with pytest.raises(InputError, match="holds no trace") as error:
+        build_examples(empty, corpus, "ircot", "acc_tokens", "chain")
+    assert error.value.path == str(empty)
+    wrong = _write(tmp_path / "wrong.jsonl", [_lines()[3]])
+    with pytest.raises(InputError, match="no trace of 1 passes the filter 'acc_tokens'"):
+        build_examples(wrong, corpus, "ircot", "acc_tokens", "chain")
+    allowed = build_examples(wrong, corpus, "ircot", "acc_tokens", "chain", allow_empty=True)
+    assert (allowed.n_traces, allowed.n_kept, allowed.examples) == (1, 0, [])
+
+
+def test_cli_empty_input(tmp_path, tokenizer_dir, capsys):
+    wrong = _write(tmp_path / "wrong.jsonl", [_lines()[3]])
+    args = ["stepwise", "build", "--traces", str(wrong), "--corpus", str(CORPUS), "--framework", "ircot",
+            "--tokenizer", str(tokenizer_dir), "--output-dir", str(tmp_path / "out")]
+    assert main(args) == 2 and "wrong.jsonl: no trace of 1 passes" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+    assert main([*args, "--allow-empty"]) == 0
+    assert (tmp_path / "out" / "first-mid-final.jsonl").read_text() == ""
+
+
 def test_wrong_framework_and_settings_are_input_errors(corpus):
     with pytest.raises(InputError, match="framework"):
-        build_examples(FIXTURES / "selfask_traces.jsonl", corpus, "ircot", "acc")
+        build_examples(FIXTURES / "selfask_traces.jsonl", corpus, "ircot", "acc_tokens", "chain")
     with pytest.raises(InputError, match="filter"):
         StepwiseSettings(filter="f1")
+    with pytest.raises(InputError, match="target"):
+        StepwiseSettings(target="steps")
     with pytest.raises(InputError, match="variants"):
         StepwiseSettings(variants=["mid"])
+    assert (StepwiseSettings().target, StepwiseSettings().filter) == ("chain", "acc_tokens")
 
 
 def test_stats(corpus, tokenizer_dir):
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
-    data = build_examples(FIXTURES / "ircot_traces.jsonl", corpus, "ircot", "acc")
-    stats = compute_stats(data, tokenizer, ["final", "first-mid-final"], "acc")
-    assert (stats["traces"], stats["kept"], stats["pass_rate"]) == (4, 3, 0.75)
+    data = build_examples(IRCOT, corpus, "ircot", "acc_tokens", "chain")
+    stats = compute_stats(data, tokenizer, ["final", "first-mid-final"], "acc_tokens", "chain")
+    assert (stats["traces"], stats["kept"], stats["pass_rate"], stats["target"]) == (5, 3, 0.6, "chain")
     assert stats["steps_per_kept_trace"] == {"1": 1, "2": 1, "3": 1}
     full = stats["variants"]["first-mid-final"]
     assert {k: v["examples"] for k, v in full["kinds"].items()} == {"first": 2, "mid": 1, "final": 3}
-    q2 = data.examples[3]
     final_prompts = [len(tokenizer(e["prompt"], add_special_tokens=False)["input_ids"]) for e in data.examples if e["kind"] == "final"]
     assert stats["variants"]["final"]["prompt_tokens"]["max"] == max(final_prompts)
     assert stats["variants"]["final"]["kinds"]["final"]["prompt_tokens"]["median"] == sorted(final_prompts)[1]
-    assert q2["kind"] == "final" and set(stats["variants"]["final"]["kinds"]) == {"final"}
+    assert set(stats["variants"]["final"]["kinds"]) == {"final"}
     table = stats_markdown(stats)
-    assert "| first-mid-final | mid | 1 |" in table and "75.0%" in table
+    assert "| first-mid-final | mid | 1 |" in table and "60.0%" in table and "target `chain`" in table
 
 
 def test_cli_writes_variants_stats_and_settings(tmp_path, tokenizer_dir):
     out = tmp_path / "stepwise"
-    code = main(["stepwise", "build", "--traces", str(FIXTURES / "ircot_traces.jsonl"), "--corpus", str(CORPUS),
+    code = main(["stepwise", "build", "--traces", str(IRCOT), "--corpus", str(CORPUS),
                  "--framework", "ircot", "--tokenizer", str(tokenizer_dir), "--output-dir", str(out),
-                 "--settings", '{"filter": "em", "variants": ["final", "first-mid-final"]}'])
+                 "--settings", '{"filter": "em", "target": "step", "variants": ["final", "first-mid-final"]}'])
     assert code == 0
     assert sorted(p.name for p in out.iterdir()) == ["final.jsonl", "first-mid-final.jsonl", "stats.json", "stats.md", "steper_settings.json"]
     lines = [json.loads(line) for line in (out / "first-mid-final.jsonl").read_text().splitlines()]
     assert [(e["id"], e["kind"]) for e in lines] == [("q1", "first"), ("q1", "mid"), ("q1", "final"), ("q2", "final")]
     assert set(lines[0]) == {"id", "kind", "step", "prompt", "completion", "context", "continuation"}
+    assert lines[2]["completion"] == Q1_STEPS[2]
     assert json.loads((out / "stats.json").read_text())["kept"] == 2
+    assert json.loads((out / "steper_settings.json").read_text())["settings"]["target"] == "step"
 
 
 def test_cli_reports_missing_doc_and_writes_nothing(tmp_path, tokenizer_dir, capsys):

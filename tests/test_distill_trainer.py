@@ -1,19 +1,19 @@
 """Student training on a tiny random Llama: loss goes down, logs, outputs, methods, batching."""
 
 import json
-from collections import Counter
 from pathlib import Path
 
 import pytest
 import torch
+import torch.nn.functional as F
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from steper.cli import main
 from steper.distill.batching import Features, KindMixingSampler, collate, encode_example, mixed_batches
 from steper.distill.launch import deepspeed_config, launch_command, needs_launch, resolve_deepspeed
-from steper.distill.losses import UniformWeighting, per_kind_losses
+from steper.distill.losses import DifficultyAwareWeighting, ObjectiveScale, UniformWeighting
 from steper.distill.train_settings import parse_train_settings
-from steper.distill.trainer import StepwiseModel, load_examples, train
+from steper.distill.trainer import StepwiseModel, StepwiseTrainer, load_examples, objective_scale, train, training_arguments
 from steper.io import InputError
 from steper.models.tiny import RandomModelSettings, build_random_model
 
@@ -55,30 +55,34 @@ def data_path(tmp_path):
 
 
 def _settings(loss, **training):
-    base = {"lr": 3e-3, "epochs": 2, "batch_size": 6, "bf16": False, "warmup_ratio": 0.0, "sigma_lr": 0.05}
+    base = {"lr": 3e-3, "epochs": 2, "batch_size": 6, "dtype": "float32", "warmup_ratio": 0.0, "sigma_lr": 0.05}
     return parse_train_settings({"method": {"loss": loss}, "training": {**base, **training}})
 
 
 def _toy_loss(model_path, examples):
-    """Mean token CE of the completions (all kinds) under the model at `model_path`."""
+    """Mean over examples of their completions' mean token CE, under the model at `model_path`."""
     tokenizer = AutoTokenizer.from_pretrained(model_path)
     student = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
     kinds = ("first", "mid", "final")
     features = [encode_example(tokenizer, e, kinds.index(e["kind"]), 256, False) for e in examples]
-    model = StepwiseModel(student, UniformWeighting())
+    # factor E/(K n) = B: each kind's term is the sum of its examples' losses, the total their sum
+    model = StepwiseModel(student, UniformWeighting(), ObjectiveScale(len(features), 1, 1))
     with torch.no_grad():
-        return model(**collate(features, tokenizer.pad_token_id))["loss"].item() / 3
+        return model(**collate(features, tokenizer.pad_token_id))["loss"].item() / len(features)
 
 
 def test_training_reduces_loss_and_logs_per_kind(model_dir, data_path, tmp_path):
     out = tmp_path / "student"
-    summary = train(data_path, model_dir, out, _settings("difficulty_aware"))
+    # kind-mixed batches (no length grouping): every batch carries every kind, so every sigma sees its loss each step
+    summary = train(data_path, model_dir, out, _settings("difficulty_aware", group_by_length=False), threads=1)
     assert summary["steps"] == 6 and summary["examples"] == {"first": 6, "mid": 6, "final": 6}
+    assert (summary["traces"], summary["objective_factor"], summary["threads"]) == (6, 18 / (3 * 6), 1)
+    assert summary["compute_dtype"] == "float32"
     assert _toy_loss(out, _examples()) < _toy_loss(model_dir, _examples()) - 0.5
     records = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == list(range(1, 7))
     for record in records:
-        assert {"step", "epoch", "lr", "loss", "kind_losses", "sigma", "weights"} <= set(record)
+        assert {"step", "epoch", "lr", "loss", "kind_losses", "kind_terms", "sigma", "weights"} <= set(record)
         assert set(record["kind_losses"]) == set(record["sigma"]) == set(record["weights"]) == {"first", "mid", "final"}
     assert records[-1]["kind_losses"]["final"] < records[0]["kind_losses"]["final"]
     # losses above 1 make every sigma grow away from its start (weights shrink below 0.5)
@@ -93,8 +97,8 @@ def test_training_reduces_loss_and_logs_per_kind(model_dir, data_path, tmp_path)
 
 def test_vanilla_trains_on_final_steps_only(model_dir, data_path, tmp_path):
     out = tmp_path / "vanilla"
-    summary = train(data_path, model_dir, out, _settings("vanilla", max_steps=2, bf16=True, gradient_checkpointing=True))
-    assert summary["examples"] == {"final": 6} and summary["sigma"] is None
+    summary = train(data_path, model_dir, out, _settings("vanilla", max_steps=2, dtype="bfloat16", gradient_checkpointing=True))
+    assert summary["examples"] == {"final": 6} and summary["sigma"] is None and summary["compute_dtype"] == "bfloat16"
     records = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
     assert all(set(r["kind_losses"]) == {"final"} for r in records)
     assert all(r["loss"] == pytest.approx(r["kind_losses"]["final"], rel=1e-4) for r in records)
@@ -102,12 +106,15 @@ def test_vanilla_trains_on_final_steps_only(model_dir, data_path, tmp_path):
 
 def test_fixed_weights_log_the_weighted_sum(model_dir, data_path, tmp_path):
     settings = parse_train_settings({"method": {"loss": "fixed", "weights": {"first": 1.5, "mid": 1.0, "final": 0.5}},
-                                     "training": {"max_steps": 1, "batch_size": 18, "bf16": False}})
+                                     "training": {"max_steps": 1, "batch_size": 18, "dtype": "float32"}})
     out = tmp_path / "fixed"
     train(data_path, model_dir, out, settings)
     record = json.loads((out / "train_log.jsonl").read_text().splitlines()[0])
-    losses = record["kind_losses"]
-    assert record["loss"] == pytest.approx(1.5 * losses["first"] + losses["mid"] + 0.5 * losses["final"], rel=1e-4)
+    terms, losses = record["kind_terms"], record["kind_losses"]
+    assert record["loss"] == pytest.approx(1.5 * terms["first"] + terms["mid"] + 0.5 * terms["final"], rel=1e-4)
+    # the whole data in one batch: L_j = 1/(3n) * sum of kind j's example losses = (6 / 18) * mean loss of kind j
+    for kind in terms:
+        assert terms[kind] == pytest.approx(losses[kind] * 6 / 18, rel=1e-4)
 
 
 def test_encode_masks_prompt_appends_eos_and_truncates_prompt_left(model_dir):
@@ -134,25 +141,60 @@ def test_chat_template_prompt_is_rendered_without_extra_special_tokens(model_dir
     assert features.input_ids[-1] == tokenizer.convert_tokens_to_ids("<|im_end|>")
 
 
-def test_left_padded_completion_logits_match_unpadded_forward(model_dir):
+def _features(tokenizer, examples):
+    return [encode_example(tokenizer, e, ("first", "mid", "final").index(e["kind"]), 256, False) for e in examples]
+
+
+def test_left_padded_gathered_head_matches_unpadded_forward(model_dir):
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     student = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
-    examples = _examples(2)
-    features = [encode_example(tokenizer, e, ("first", "mid", "final").index(e["kind"]), 256, False) for e in examples]
+    features = _features(tokenizer, _examples(2))
     features[0] = Features(features[0].input_ids[5:], features[0].labels[5:], features[0].kind)  # uneven lengths
-    model = StepwiseModel(student, UniformWeighting())
+    model = StepwiseModel(student, UniformWeighting(), ObjectiveScale(len(features), 2, 3))
+    per_kind: dict[str, list[float]] = {}
     with torch.no_grad():
         batched = model(**collate(features, tokenizer.pad_token_id))["kind_losses"]
-        token_sums, counts = Counter(), Counter()
         for f in features:
-            logits = student(input_ids=torch.tensor([f.input_ids])).logits[:, :-1]
-            labels = torch.tensor([f.labels[1:]])
-            kind = ("first", "mid", "final")[f.kind]
-            n = (labels != -100).sum().item()
-            token_sums[kind] += per_kind_losses(logits, labels, torch.tensor([f.kind]))[kind].item() * n
-            counts[kind] += n
-    for kind, value in batched.items():
-        assert value.item() == pytest.approx(token_sums[kind] / counts[kind], rel=1e-4)
+            logits = student(input_ids=torch.tensor([f.input_ids])).logits[0, :-1]
+            labels = torch.tensor(f.labels[1:])
+            mask = labels != -100
+            example = F.cross_entropy(logits[mask], labels[mask]).item()  # full head, unpadded
+            per_kind.setdefault(("first", "mid", "final")[f.kind], []).append(example)
+    assert set(batched) == set(per_kind)
+    for kind, values in per_kind.items():
+        assert batched[kind] == pytest.approx(sum(values) / len(values), rel=1e-4)
+
+
+def test_lm_head_sees_only_completion_tokens(model_dir):
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    student = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    features = _features(tokenizer, _examples(2))
+    rows = []
+    student.get_output_embeddings().register_forward_hook(lambda module, args, output: rows.append(args[0].shape[0]))
+    model = StepwiseModel(student, DifficultyAwareWeighting(), ObjectiveScale(len(features), 2, 3))
+    model(**collate(features, tokenizer.pad_token_id))["loss"].backward()
+    assert rows == [sum(f.n_completion for f in features)]
+    assert all(len(f.input_ids) > f.n_completion for f in features)  # the prompts were there and skipped
+
+
+def test_objective_scale_counts_traces_by_id():
+    examples = [{"id": "a"}, {"id": "a"}, {"id": "a"}, {"id": "b"}, {"id": "b"}]
+    assert objective_scale(examples, ("first", "mid", "final")) == ObjectiveScale(5, 2, 3)
+
+
+def test_sigma_lr_reaches_the_weighting_group(model_dir, tmp_path):
+    settings = _settings("difficulty_aware", sigma_lr=0.025)
+    student = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    weighting = DifficultyAwareWeighting()
+    model = StepwiseModel(student, weighting, ObjectiveScale(3, 1, 3))
+    trainer = StepwiseTrainer(model=model, args=training_arguments(settings, tmp_path, "float32"), train_dataset=[],
+                              sampler=None, sigma_lr=settings.training.sigma_lr, log_path=None)
+    groups = trainer.create_optimizer().param_groups
+    sigma_groups = [g for g in groups if any(p is weighting.log_var for p in g["params"])]
+    assert len(sigma_groups) == 1 and sigma_groups[0]["lr"] == 0.025 and len(sigma_groups[0]["params"]) == 1
+    student_groups = [g for g in groups if g is not sigma_groups[0]]
+    assert {g["lr"] for g in student_groups} == {3e-3}
+    assert sum(len(g["params"]) for g in student_groups) == len(list(student.parameters()))
 
 
 def test_batches_mix_kinds_and_length_grouping_pads_less():
@@ -161,7 +203,10 @@ def test_batches_mix_kinds_and_length_grouping_pads_less():
     for group in (False, True):
         batches = mixed_batches(kinds, lengths, 6, seed=3, group_by_length=group)
         assert sorted(i for b in batches for i in b) == list(range(60))
-        assert all({kinds[i] for i in b} == {0, 1, 2} for b in batches)
+    assert all({kinds[i] for i in b} == {0, 1, 2} for b in mixed_batches(kinds, lengths, 6, 3, False))
+    # with grouping, each batch holds neighbours in length: 60 examples, window 32 batches -> one sorted window
+    grouped = mixed_batches(kinds, lengths, 6, 3, True)
+    assert all(max(lengths[i] for i in b) - min(lengths[i] for i in b) <= 100 for b in grouped)
     padded = {g: sum(len(b) * max(lengths[i] for i in b) for b in mixed_batches(kinds, lengths, 6, 3, g)) for g in (False, True)}
     assert padded[True] < padded[False]
     sampler = KindMixingSampler(kinds, lengths, 6, seed=0, group_by_length=True)
@@ -191,6 +236,9 @@ def test_settings_errors_name_the_field(data_path):
         parse_train_settings({"method": {"loss": "fixed"}})
     with pytest.raises(InputError, match="method.data"):
         parse_train_settings({"method": {"data": "mid"}})
+    with pytest.raises(InputError, match="training.dtype"):
+        parse_train_settings({"training": {"dtype": "bf16"}})
+    assert parse_train_settings(None).training.dtype == "auto"
     assert parse_train_settings(None).training.lr == 5e-6
     assert [e["kind"] for e in load_examples(data_path, ("final",))] == ["final"] * 6
 

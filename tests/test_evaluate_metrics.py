@@ -17,6 +17,7 @@ from steper.evaluate.abilities import ability_scores, appears, passage_id, quest
 from steper.evaluate.aggregate import aggregate, read_traces
 from steper.evaluate.result import count_parameters, load_records
 from steper.io import InputError
+from steper.metrics import Scores, accuracy, f1_score, score, token_accuracy
 from steper.retrieval import Passage
 
 FIXTURES = Path(__file__).parent / "fixtures" / "results" / "predictions"
@@ -177,3 +178,32 @@ def test_supporting_recall_falls_back_to_titles_for_passages_the_index_lacks(tra
     trace = dict(traces[1], steps=[*traces[1]["steps"], {"step": 4, "retrieved": [passage_id(*other_halden)], "output": ""}])
     assert supporting_recall(trace, records["q2"]) == pytest.approx(2 / 3)  # by id only
     assert supporting_recall(trace, records["q2"], index) == pytest.approx(1.0)  # Halden matched by title
+
+
+def test_hotpotqa_yes_no_noanswer_only_count_when_exact():
+    # without the rule, F1('yes it is', 'yes') would be 2 * (1/3 * 1) / (1/3 + 1) = 0.5
+    assert f1_score("yes it is", "yes") == 0.0
+    assert f1_score("Yes.", "yes") == 1.0
+    assert f1_score("no", "noanswer") == 0.0
+    assert f1_score("noanswer", "no answer") == 0.0  # 'noanswer' is special on the prediction side too
+    assert f1_score("the river Wend", "Wend") == pytest.approx(2 * (1 / 2) * 1 / (1 / 2 + 1))  # articles dropped: 'river wend'
+
+
+def test_scores_are_the_maximum_over_answer_aliases():
+    # EM only against the second alias, F1 best against the second (2/3 against the first), Acc against either
+    assert score("River Wend", ["Wend", "River Wend"]) == Scores(em=1.0, f1=1.0, acc=1.0, acc_tokens=1.0)
+    assert score("River Wend", ["Wend"]) == Scores(em=0.0, f1=pytest.approx(2 / 3), acc=1.0, acc_tokens=1.0)
+    # Acc only against the second alias: 'river wend' is not in 'wend'
+    assert score("Wend", ["River Wend", "Wend"]).acc == 1.0 and score("Wend", ["River Wend"]).acc == 0.0
+    assert score(None, ["Wend"]) == Scores(0.0, 0.0, 0.0, 0.0) and score("Wend", []).em == 0.0
+
+
+def test_acc_is_a_substring_and_acc_tokens_whole_tokens():
+    assert (accuracy("Norway", "no"), token_accuracy("Norway", "no")) == (1.0, 0.0)
+    assert (accuracy("1990", "1"), token_accuracy("1990", "1")) == (1.0, 0.0)
+    assert token_accuracy("the town of Tiverly.", "Tiverly") == 1.0
+    assert token_accuracy("born in New York City", "new york") == 1.0
+    assert token_accuracy("York, New", "New York") == 0.0  # tokens in order, contiguous
+    assert token_accuracy("No, they were not.", "no") == 1.0
+    assert token_accuracy("anything", "the") == 0.0  # a gold that normalises to nothing never matches
+    assert score("Norway", ["no"]).to_dict() == {"em": 0.0, "f1": 0.0, "acc": 1.0, "acc_tokens": 0.0}

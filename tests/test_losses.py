@@ -1,56 +1,106 @@
-"""Kind weightings and the per-kind, prompt-masked cross-entropy."""
+"""The StepER objective on hand-computed batches: per-example reduction, mid terms summed per trace,
+the 1/(3n) normalisation, its minibatch estimate, and the kind weightings on top of it."""
 
 import math
 
 import pytest
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from steper.distill.losses import (
     DifficultyAwareWeighting,
     FixedWeighting,
+    ObjectiveScale,
     UniformWeighting,
     VanillaWeighting,
+    example_losses,
+    kind_means,
+    kind_terms,
     make_weighting,
-    per_kind_losses,
+    token_losses,
 )
 
+KINDS = ("first", "mid", "final")
 
-def test_difficulty_aware_gradient_matches_closed_form():
+# Two kept traces, every example's completion-token losses written out:
+#   trace A (4 steps): first [1, 3] -> 2, mid [0.5] -> 0.5, mid [1, 2, 3] -> 2, final [4, 0] -> 2
+#   trace B (2 steps): first [1] -> 1, final [2, 4] -> 3
+TOKENS = [[1.0, 3.0], [0.5], [1.0, 2.0, 3.0], [4.0, 0.0], [1.0], [2.0, 4.0]]
+KIND_IDS = torch.tensor([0, 1, 1, 2, 0, 2])
+# By the paper's equation, n = 2: L = 1/(3*2) * [(2 + (0.5 + 2) + 2) + (1 + 3)] = 10.5 / 6
+L_FIRST, L_MID, L_FINAL = (2 + 1) / 6, (0.5 + 2) / 6, (2 + 3) / 6
+SCALE = ObjectiveScale(n_examples=6, n_traces=2, n_kinds=3)
+
+
+def _flat(rows):
+    values = [value for row in rows for value in TOKENS[row]]
+    owners = [position for position, row in enumerate(rows) for _ in TOKENS[row]]
+    return torch.tensor(values), torch.tensor(owners)
+
+
+def _terms(rows):
+    token_loss, owners = _flat(rows)
+    return kind_terms(example_losses(token_loss, owners, len(rows)), KIND_IDS[rows], KINDS, SCALE)
+
+
+def test_example_loss_is_the_token_mean_of_its_completion():
+    token_loss, owners = _flat(range(6))
+    assert example_losses(token_loss, owners, 6).tolist() == [2.0, 0.5, 2.0, 2.0, 1.0, 3.0]
+    with pytest.raises(ValueError, match="no completion token"):
+        example_losses(torch.tensor([1.0]), torch.tensor([0]), 2)
+
+
+def test_whole_data_batch_is_the_papers_equation():
+    assert SCALE.factor == pytest.approx(6 / (3 * 2))
+    terms = _terms(list(range(6)))
+    # mid: the two mid steps of trace A are summed (0.5 + 2), not averaged into one term (1.25),
+    # nor pooled over tokens ((0.5 + 1 + 2 + 3) / 4)
+    assert {k: v.item() for k, v in terms.items()} == pytest.approx({"first": L_FIRST, "mid": L_MID, "final": L_FINAL})
+    assert sum(terms.values()).item() == pytest.approx(10.5 / 6)
+
+
+def test_minibatch_estimates_average_to_the_full_objective():
+    # B = 2: each batch estimates L_j as E/(K n) * (1/B) * sum over its kind-j examples; over the epoch the mean is exact
+    batches = [[0, 5], [1, 4], [2, 3]]
+    estimates = [_terms(rows) for rows in batches]
+    assert estimates[0]["first"].item() == pytest.approx(1.0 * 2.0 / 2)  # factor 1, one first example with loss 2
+    assert estimates[0]["mid"].item() == 0.0  # a kind absent from the batch estimates 0
+    for kind, full in zip(KINDS, (L_FIRST, L_MID, L_FINAL)):
+        assert sum(e[kind].item() for e in estimates) / len(batches) == pytest.approx(full)
+
+
+def test_normalisation_is_one_over_kinds_times_traces():
+    assert ObjectiveScale(n_examples=8, n_traces=2, n_kinds=3).factor == pytest.approx(8 / 6)
+    # Vanilla-KD: one final example per trace, K = 1 -> factor 1, the mean final loss
+    vanilla = ObjectiveScale(n_examples=2, n_traces=2, n_kinds=1)
+    finals = torch.tensor([2.0, 3.0])
+    assert kind_terms(finals, torch.tensor([0, 0]), ("final",), vanilla)["final"].item() == pytest.approx(2.5)
+    with pytest.raises(ValueError):
+        ObjectiveScale(n_examples=0, n_traces=0, n_kinds=3)
+
+
+def test_difficulty_aware_on_the_terms():
     weighting = DifficultyAwareWeighting()
+    s = [0.0, math.log(4.0), -1.0]
     with torch.no_grad():
-        weighting.log_var.copy_(torch.tensor([0.3, -0.7, 1.1]))
-    losses = {"first": torch.tensor(2.0), "mid": torch.tensor(0.4), "final": torch.tensor(3.5)}
-    weighting(losses).backward()
-    for index, kind in enumerate(weighting.kinds):
-        s = weighting.log_var[index].item()
-        expected = 0.5 - 0.5 * math.exp(-s) * losses[kind].item()
-        assert weighting.log_var.grad[index].item() == pytest.approx(expected, rel=1e-6)
-
-
-def test_difficulty_aware_value_and_reported_weights():
-    weighting = DifficultyAwareWeighting()
-    with torch.no_grad():
-        weighting.log_var.copy_(torch.tensor([0.0, math.log(4.0), -1.0]))
-    losses = {"first": torch.tensor(2.0), "mid": torch.tensor(4.0), "final": torch.tensor(1.0)}
-    expected = sum(0.5 * math.exp(-s) * l + 0.5 * s for s, l in [(0.0, 2.0), (math.log(4.0), 4.0), (-1.0, 1.0)])
-    assert weighting(losses).item() == pytest.approx(expected, rel=1e-6)
+        weighting.log_var.copy_(torch.tensor(s))
+    total = weighting(_terms(list(range(6))))
+    expected = sum(0.5 * math.exp(-sj) * lj + 0.5 * sj for sj, lj in zip(s, (L_FIRST, L_MID, L_FINAL)))
+    assert total.item() == pytest.approx(expected, rel=1e-6)
+    total.backward()
+    for index, lj in enumerate((L_FIRST, L_MID, L_FINAL)):
+        assert weighting.log_var.grad[index].item() == pytest.approx(0.5 - 0.5 * math.exp(-s[index]) * lj, rel=1e-6)
     # sigma^2 = exp(s); the weight of a kind is 1 / (2 sigma^2)
     assert weighting.sigmas()["mid"] == pytest.approx(2.0)
     assert weighting.effective_weights()["mid"] == pytest.approx(1 / 8)
 
 
-def test_kind_missing_from_batch_contributes_nothing():
+def test_absent_kind_keeps_its_log_sigma_term():
     weighting = DifficultyAwareWeighting()
-    with torch.no_grad():
-        weighting.log_var.copy_(torch.tensor([0.5, 0.5, 0.5]))
-    both = weighting({"first": torch.tensor(1.0), "final": torch.tensor(2.0)})
-    both.backward()
-    assert weighting.log_var.grad[1].item() == 0.0
-    assert weighting.log_var.grad[0].item() != 0.0
-    only_first = weighting({"first": torch.tensor(1.0)}).item()
-    only_final = weighting({"final": torch.tensor(2.0)}).item()
-    assert both.item() == pytest.approx(only_first + only_final)
+    terms = _terms([0, 5])  # no mid example: L_mid(batch) = 0
+    weighting(terms).backward()
+    assert weighting.log_var.grad[1].item() == pytest.approx(0.5)  # d/ds (0.5 s) with nothing to weigh
 
 
 def test_fixed_uniform_vanilla():
@@ -74,39 +124,15 @@ def test_make_weighting_rejects_bad_methods():
     assert isinstance(make_weighting("difficulty_aware"), DifficultyAwareWeighting)
 
 
-def _batch():
+def test_token_losses_are_the_cross_entropy_of_the_head():
     torch.manual_seed(0)
-    logits = torch.randn(3, 6, 11)
-    labels = torch.tensor(
-        [
-            [-100, -100, 3, 4, 5, -100],
-            [-100, -100, -100, -100, 7, 8],
-            [-100, 1, 2, 3, 4, 5],
-        ]
-    )
-    kind_ids = torch.tensor([0, 2, 0])
-    return logits, labels, kind_ids
+    head = nn.Linear(4, 7, bias=False)
+    hidden, targets = torch.randn(5, 4), torch.tensor([0, 3, 6, 2, 2])
+    expected = F.cross_entropy(hidden @ head.weight.T, targets, reduction="none")
+    assert torch.allclose(token_losses(hidden, head, targets), expected, atol=1e-6)
 
 
-def test_per_kind_loss_is_token_level_mean_within_kind():
-    logits, labels, kind_ids = _batch()
-    losses = per_kind_losses(logits, labels, kind_ids)
-    assert set(losses) == {"first", "final"}
-    token = F.cross_entropy(logits.reshape(-1, 11), labels.reshape(-1), ignore_index=-100, reduction="none").view(3, 6)
-    first_tokens = torch.cat([token[0, 2:5], token[2, 1:6]])
-    assert losses["first"].item() == pytest.approx(first_tokens.mean().item(), rel=1e-6)
-    assert losses["final"].item() == pytest.approx(token[1, 4:6].mean().item(), rel=1e-6)
-
-
-def test_prompt_tokens_carry_no_loss():
-    logits, labels, kind_ids = _batch()
-    before = per_kind_losses(logits, labels, kind_ids)
-    changed = logits.clone()
-    changed[labels == -100] = torch.randn_like(changed[labels == -100]) * 10
-    after = per_kind_losses(changed, labels, kind_ids)
-    for kind in before:
-        assert after[kind].item() == pytest.approx(before[kind].item(), rel=1e-6)
-    logits.requires_grad_(True)
-    sum(per_kind_losses(logits, labels, kind_ids).values()).backward()
-    assert torch.all(logits.grad[labels == -100] == 0)
-    assert torch.any(logits.grad[labels != -100] != 0)
+def test_kind_means_for_the_log():
+    losses = torch.tensor([2.0, 0.5, 2.0, 2.0])
+    assert kind_means(losses, torch.tensor([0, 1, 1, 2]), KINDS) == {"first": 2.0, "mid": 1.25, "final": 2.0}
+    assert kind_means(losses[:1], torch.tensor([0]), KINDS) == {"first": 2.0}

@@ -1,14 +1,14 @@
-"""Tokenised training features, kind-mixing batches and left-padded collation.
+"""Tokenised training features, kind-mixing batches of similar lengths, left-padded collation.
 
-Difficulty-aware weighting learns one sigma per kind from the losses of each batch, so a batch
-should carry every kind that has data: the sampler spreads each kind evenly over the epoch
-instead of letting shuffling produce batches of a single kind. Length grouping (optional) then
-sorts each kind by length inside windows of batches so that batches pad less, without undoing
-the mixing.
+The sampler spreads each kind evenly over the epoch, so every window of batches holds the kinds in
+proportion and sigma sees every kind often. With length grouping (the default) the examples of a
+window of batches are sorted by length before being cut into batches, so a batch pads to little
+more than its own length; a batch may then hold fewer kinds, which leaves the objective of
+`steper.distill.losses` unbiased: each batch's estimate E/(K·n)·(1/B)·Σ ℓ_e is exact summed over the
+epoch, however the examples are grouped. Its noise is larger for the sigmas (a batch without kind j
+only pulls σ_j down); `group_by_length: false` keeps every kind in every batch instead.
 
-Batches are padded on the LEFT: every completion then ends at the last position, so the model
-only has to produce logits for the last (longest completion + 1) positions of the batch instead
-of the whole prompt, which is most of the sequence in retrieval-augmented prompts.
+Batches are padded on the LEFT, with position ids counting real tokens only.
 """
 
 from __future__ import annotations
@@ -70,11 +70,11 @@ def mixed_batches(
     """Batches of example indices in which each kind is spread evenly over the epoch.
 
     Each kind's (shuffled) members get evenly spaced keys (j + u) / n_kind with a random phase u;
-    sorting all keys interleaves the kinds in proportion, so a kind with at least 1/batch_size of
-    the data appears in every batch. With `group_by_length`, inside each window of `window`
-    batches every kind's members are re-ordered by length over the slots that kind already
-    holds, then full batches are shuffled; the last, partial batch stays last so that a
-    DataLoader chunking this order into `batch_size` reproduces the batches exactly.
+    sorting all keys interleaves the kinds in proportion, so without length grouping a kind with
+    at least 1/batch_size of the data appears in every batch. With `group_by_length`, each window
+    of `window` batches (kinds still in proportion) is sorted by length, then the full batches of
+    the epoch are shuffled; the last, partial batch stays last so that a DataLoader chunking this
+    order into `batch_size` reproduces the batches exactly.
     """
     rng = random.Random(seed)
     keyed: list[tuple[float, float, int]] = []
@@ -88,13 +88,7 @@ def mixed_batches(
     if group_by_length:
         span = batch_size * window
         for start in range(0, len(order), span):
-            chunk = order[start : start + span]
-            for kind in set(kind_ids[i] for i in chunk):
-                slots = [pos for pos, index in enumerate(chunk) if kind_ids[index] == kind]
-                ranked = sorted((chunk[pos] for pos in slots), key=lambda index: lengths[index])
-                for pos, index in zip(slots, ranked):
-                    chunk[pos] = index
-            order[start : start + span] = chunk
+            order[start : start + span] = sorted(order[start : start + span], key=lambda index: lengths[index])
     batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
     tail = [batches.pop()] if batches and len(batches[-1]) < batch_size else []
     if group_by_length:

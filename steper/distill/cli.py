@@ -19,12 +19,20 @@ from steper.settings import settings_dict
 log = logging.getLogger(__name__)
 
 
+def positive_int(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return number
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("run", help="train a student; writes model, train_log.jsonl, steper_settings.json")
     parser.add_argument("--data", required=True, help="step-wise examples (JSON lines, e.g. first-mid-final.jsonl)")
     parser.add_argument("--model", required=True, help="student base model directory")
     parser.add_argument("--output", required=True, help="output directory (replaced atomically at the end)")
     parser.add_argument("--settings", default=None, help="TrainSettings JSON or JSON/YAML path: method, training, student")
+    parser.add_argument("--threads", type=positive_int, default=None, help="CPU threads of this job (default: torch's own choice)")
     parser.set_defaults(func=run_train)
 
 
@@ -34,10 +42,12 @@ def run_train(args: argparse.Namespace) -> int:
     if needs_launch(training.gpus, training.deepspeed is not None, os.environ):
         train_args = ["--data", args.data, "--model", args.model, "--output", args.output,
                       "--settings", json.dumps(settings_dict(settings))]
+        if args.threads is not None:
+            train_args += ["--threads", str(args.threads)]
         command = launch_command(train_args, training.gpus)
         log.info("re-launching under torchrun: %s", " ".join(command[:8]))
         return subprocess.run(command, check=False).returncode
     from steper.distill.trainer import train  # heavy (torch, transformers): only in the training process
 
-    train(args.data, args.model, args.output, settings)
+    train(args.data, args.model, args.output, settings, threads=args.threads)
     return 0

@@ -1,23 +1,39 @@
-"""Losses of step-wise distillation: per-kind cross-entropy and the ways of weighting the kinds.
+"""The StepER objective, its minibatch estimate, and the ways of weighting the kinds.
 
-StepER trains on three kinds of step-wise examples (first / mid / final step) with one
-cross-entropy per kind. How those per-kind losses are combined is the only thing that differs
-between the methods compared in the paper, so every method is one `KindWeighting` module applied
-to the same dict `kind -> scalar loss`:
+The paper's objective over n kept traces (trace i has S_i steps) is
 
-- `DifficultyAwareWeighting` (StepER, Kendall et al. 2018 uncertainty weighting),
+    L = 1/(3n) Σ_i [ ℓ_first_i + Σ_{1<s<S_i} ℓ_mid_{i,s} + ℓ_final_i ] = L_first + L_mid + L_final,
+    L_j = 1/(3n) Σ_{e of kind j} ℓ_e,
+
+so the mid-step terms are summed per trace (a trace with three mid steps contributes three
+terms), not averaged into one. ℓ_e, the loss of one example, is the mean token cross-entropy
+over its completion tokens (prompt masked; the EOS closing the completion counts). The 3 is the
+number of kinds in the bracket: a method trained on K kinds uses 1/(K·n), so Vanilla-KD (final
+steps only, K = 1) minimises the plain mean of ℓ_final over its examples.
+
+Minibatch estimate. With E examples of the trained kinds from n kept traces, and a batch of B of
+them, the trainer back-propagates
+
+    L_j(batch) = E/(K·n) · (1/B) Σ_{e in batch, kind j} ℓ_e            (0 if kind j is absent),
+
+an unbiased estimate of L_j when the batch is a uniform sample of the examples, and exact summed
+over an epoch that visits every example once in batches of B (the factor E/B is the number of
+batches). Gradient accumulation averages these estimates, data parallelism averages them over ranks.
+
+Each method is one `KindWeighting` applied to the dict `kind -> L_j(batch)`:
+
+- `DifficultyAwareWeighting` (StepER): Σ_j 1/(2σ_j²)·L_j + log σ_j (Kendall et al. 2018),
+  parameterised by s_j = log σ_j². Every trained kind's log σ_j term is in every batch (it does
+  not depend on the data), so the sum stays an unbiased estimate of the full objective,
 - `FixedWeighting` (Table 2 ablations such as first 1.5 / mid 1 / final 0.5),
-- `UniformWeighting` (plain sum L_init + L_exp + L_agg),
+- `UniformWeighting` (plain sum L_first + L_mid + L_final),
 - `VanillaWeighting` (Vanilla-KD: the final-step loss alone).
-
-The dict only holds the kinds present in the current batch; a kind that is absent contributes
-nothing (for difficulty-aware weighting neither its loss term nor its log-sigma term, so its
-sigma receives no gradient from a batch that carries no evidence about it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -25,36 +41,59 @@ from torch import nn
 
 from steper.distill.kinds import KINDS
 from steper.distill.train_settings import LOSSES
+
 IGNORE_INDEX = -100
 
 
-def per_kind_losses(
-    logits: torch.Tensor, labels: torch.Tensor, kind_ids: torch.Tensor, kinds: Sequence[str] = KINDS
-) -> dict[str, torch.Tensor]:
-    """Token-level mean cross-entropy of each kind present in the batch.
+@dataclass(frozen=True)
+class ObjectiveScale:
+    """E/(K·n): turns a batch's mean per-example loss of one kind into that kind's L_j estimate."""
 
-    `logits[b, t]` must already be aligned with `labels[b, t]` (the caller shifts for next-token
-    prediction); labels equal to -100 (prompt and padding) carry no loss. The mean is over all
-    completion tokens of a kind, not a mean of per-example means: that is the token-level CE the
-    paper describes, it is what a kind's loss would be if the kind were trained alone with the usual
-    HF/TRL reduction, and it does not up-weight the tokens of short completions.
+    n_examples: int  # E: examples of the trained kinds
+    n_traces: int  # n: kept traces they come from
+    n_kinds: int  # K: kinds trained
+
+    def __post_init__(self) -> None:
+        if min(self.n_examples, self.n_traces, self.n_kinds) < 1:
+            raise ValueError(f"the objective needs examples, traces and kinds, got {self}")
+
+    @property
+    def factor(self) -> float:
+        return self.n_examples / (self.n_kinds * self.n_traces)
+
+
+def token_losses(hidden: torch.Tensor, head: nn.Module, targets: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of each completion token from its hidden state: [N, hidden] x [N] -> [N].
+
+    Only the N completion positions go through the LM head, never the prompt's: with a tied
+    576 x 49,152 head (SmolLM2) the head costs about as much per token as eight layers.
     """
-    vocab = logits.size(-1)
-    token_loss = F.cross_entropy(
-        logits.reshape(-1, vocab).float(), labels.reshape(-1), ignore_index=IGNORE_INDEX, reduction="none"
-    ).view(labels.shape)
-    mask = labels != IGNORE_INDEX
-    losses: dict[str, torch.Tensor] = {}
-    for index, kind in enumerate(kinds):
-        kind_mask = mask & (kind_ids == index).unsqueeze(-1)
-        count = kind_mask.sum()
-        if count.item() > 0:
-            losses[kind] = (token_loss * kind_mask).sum() / count
-    return losses
+    logits = head(hidden)
+    return F.cross_entropy(logits.float(), targets, reduction="none")
+
+
+def example_losses(token_loss: torch.Tensor, rows: torch.Tensor, n_rows: int) -> torch.Tensor:
+    """ℓ_e of each batch row: the mean of its completion tokens' losses (`rows[t]` = row of token t)."""
+    sums = token_loss.new_zeros(n_rows).index_add(0, rows, token_loss)
+    counts = torch.bincount(rows, minlength=n_rows)
+    if bool((counts == 0).any()):
+        raise ValueError("an example has no completion token")
+    return sums / counts.to(sums.dtype)
+
+
+def kind_terms(losses: torch.Tensor, kind_ids: torch.Tensor, kinds: Sequence[str], scale: ObjectiveScale) -> dict[str, torch.Tensor]:
+    """L_j(batch) = E/(K·n) · (1/B) Σ_{e in batch, kind j} ℓ_e for every trained kind j (0 when absent)."""
+    batch = losses.size(0)
+    return {kind: scale.factor * (losses * (kind_ids == index)).sum() / batch for index, kind in enumerate(kinds)}
+
+
+def kind_means(losses: torch.Tensor, kind_ids: torch.Tensor, kinds: Sequence[str]) -> dict[str, float]:
+    """Mean ℓ_e per kind present in the batch: comparable across kinds and runs, for the training log."""
+    return {kind: float(losses[kind_ids == index].mean()) for index, kind in enumerate(kinds) if bool((kind_ids == index).any())}
 
 
 class KindWeighting(nn.Module):
-    """Combines the per-kind losses of one batch into the scalar that is back-propagated."""
+    """Combines the per-kind terms L_j of one batch into the scalar that is back-propagated."""
 
     def __init__(self, kinds: Sequence[str] = KINDS):
         super().__init__()
@@ -118,7 +157,8 @@ class DifficultyAwareWeighting(KindWeighting):
     """Σ_j 1/(2σ_j²)·L_j + log σ_j, parameterised by s_j = log σ_j² as Σ_j 0.5·e^(-s_j)·L_j + 0.5·s_j.
 
     Learning log σ² instead of σ keeps the weight positive and the optimisation unconstrained;
-    s_j = 0 (σ = 1, weight 0.5) at the start.
+    s_j = 0 (σ = 1, weight 0.5) at the start. The sum runs over every kind handed in: the trainer
+    hands in every trained kind, with L_j = 0 for a kind absent from the batch.
     """
 
     def __init__(self, kinds: Sequence[str] = KINDS, init_log_var: float = 0.0):

@@ -1,11 +1,26 @@
 """Step-wise distillation datasets from teacher traces.
 
-Every kept trace of S steps yields one example per step (see `steper.distill.kinds`): the prompt
-is what the zero-shot student sees before writing that step (rebuilt from the trace's retrieved
-doc ids with the framework's own prompt code, so training and inference prompts cannot drift
-apart) and the completion is the teacher's step. Example ids are the trace ids; (id, step) is
-unique. Variants keep subsets of the kinds: "final" (Vanilla-KD), "first-final",
-"first-mid-final" (StepER).
+Every kept trace of S steps yields one example per step (see `steper.distill.kinds`). Prompts are
+rebuilt from the trace's retrieved doc ids with the framework's own prompt code, so training and
+inference prompts cannot drift apart. What an example asks the student to write is the setting
+`target`:
+
+- "chain" (the paper's objective, L = 1/(3n) Σ_i [ℓ(M(q,P≤1), R≤1) + Σ_s ℓ(M(q,P≤s), R≤s) +
+  ℓ(M(q,P≤S), R<S ‖ a)]): the prompt is the question with the passages retrieved up to step s and
+  no reasoning; the completion is the chain so far, R≤s. The final-step example (Vanilla-KD's only
+  example) is therefore the whole chain followed by the answer sentence.
+- "step" (the other reading of the paper): the earlier steps R<s follow the prompt as its
+  continuation, masked, and the completion is r_s alone. With it Vanilla-KD learns only the last
+  sentence and never the reasoning that leads to it.
+
+For Self-Ask the chain is the Self-Ask lines so far (follow-ups and intermediate answers).
+
+Which traces are kept is the setting `filter`, a score of steper.metrics recomputed here from the
+trace's prediction and gold answers (so traces written before a score existed are filtered the
+same way): "acc_tokens" (default: the gold answer's whole tokens occur in the prediction, so
+"Norway" does not pass for gold "no" nor "1990" for gold "1"), "acc" (substring, the reported
+Acc), "em", or "none". Example ids are the trace ids; (id, step) is unique. Variants keep subsets of
+the kinds: "final" (Vanilla-KD), "first-final", "first-mid-final" (StepER).
 """
 
 from __future__ import annotations
@@ -14,32 +29,39 @@ import logging
 import os
 import statistics
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from tqdm import tqdm
 
 from steper.distill.kinds import KINDS, VARIANTS, kind_of
-from steper.frameworks.prompts import stepwise_prompts
-from steper.io import InputError, read_jsonl
+from steper.frameworks.prompts import HasText, stepwise_prompts
+from steper.io import InputError, read_jsonl_numbered
+from steper.metrics import score
+from steper.models.prompting import Prompt
 from steper.retrieval import Passage, read_corpus
+from steper.settings import from_schema
 
 log = logging.getLogger(__name__)
 
-FILTERS = ("em", "acc", "none")
+FILTERS = ("acc_tokens", "acc", "em", "none")
+TARGETS = ("chain", "step")
 FRAMEWORKS = ("ircot", "selfask")
-TRACE_FIELDS = ("id", "question", "steps", "correct")
+TRACE_FIELDS = ("id", "question", "answers", "prediction", "steps")
 
 
 @dataclass
 class StepwiseSettings:
-    """Which traces are kept (`filter` on the teacher's correctness) and which variants are written."""
+    """What each example's target is, which traces are kept, and which variants are written."""
 
-    filter: str = "acc"
+    target: str = from_schema("stepwise.target")
+    filter: str = from_schema("stepwise.filter")
     variants: list[str] = field(default_factory=lambda: list(VARIANTS))
 
     def __post_init__(self) -> None:
+        if self.target not in TARGETS:
+            raise InputError("--settings", f"unknown target {self.target!r} (known: {', '.join(TARGETS)})", field="target")
         if self.filter not in FILTERS:
             raise InputError("--settings", f"unknown filter {self.filter!r} (known: {', '.join(FILTERS)})", field="filter")
         unknown = [v for v in self.variants if v not in VARIANTS]
@@ -62,16 +84,15 @@ def load_corpus(path: str | os.PathLike) -> dict[str, Passage]:
 
 
 def passes(trace: dict[str, Any], filter_name: str, path: str | os.PathLike, line: int) -> bool:
-    """Whether the teacher got the trace right under `filter_name` ("em", "acc" or "none")."""
+    """Whether the teacher's prediction is right under `filter_name` (a score of steper.metrics, or "none")."""
     if filter_name == "none":
         return True
-    correct = trace["correct"]
-    if not isinstance(correct, dict) or filter_name not in correct:
-        raise InputError(path, f"needs a '{filter_name}' score for filter '{filter_name}'", line=line, field="correct")
-    value = correct[filter_name]
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InputError(path, f"'{filter_name}' must be a number in 0..1, got {value!r}", line=line, field="correct")
-    return float(value) == 1.0
+    answers, prediction = trace["answers"], trace["prediction"]
+    if not isinstance(answers, list) or not answers or not all(isinstance(a, str) for a in answers):
+        raise InputError(path, "must be a non-empty list of strings", line=line, field="answers")
+    if prediction is not None and not isinstance(prediction, str):
+        raise InputError(path, f"must be a string or null, got {prediction!r}", line=line, field="prediction")
+    return getattr(score(prediction, answers), filter_name) == 1.0
 
 
 def _check_trace(trace: dict[str, Any], corpus: dict[str, Passage], framework: str, path: str | os.PathLike, line: int) -> None:
@@ -89,38 +110,66 @@ def _check_trace(trace: dict[str, Any], corpus: dict[str, Passage], framework: s
                 raise InputError(path, f"doc id {doc_id!r} (step {step['step']}) is not in the corpus", line=line, field="retrieved")
 
 
-def build_examples(traces_path: str | os.PathLike, corpus: dict[str, Passage], framework: str, filter_name: str) -> StepwiseData:
+def trace_examples(trace: dict[str, Any], lookup: Callable[[str], HasText], framework: str, target: str) -> list[dict[str, Any]]:
+    """One example per step of a trace, with the step's target under `target` ("chain" or "step").
+
+    `stepwise_prompts` gives, per step, the prompt with R<s as its continuation and r_s as the
+    completion; the chain target moves R<s from the prompt into the completion.
+    """
+    steps = stepwise_prompts(trace, lookup, framework)
+    examples = []
+    for position, (step, prompt, completion) in enumerate(steps, start=1):
+        if target == "chain":
+            prompt, completion = Prompt(prompt.context), prompt.continuation + completion
+        examples.append(
+            {
+                "id": trace["id"],
+                "kind": kind_of(position, len(steps)),
+                "step": step,
+                "prompt": prompt.plain,
+                "completion": completion,
+                "context": prompt.context,
+                "continuation": prompt.continuation,
+            }
+        )
+    return examples
+
+
+def build_examples(
+    traces_path: str | os.PathLike,
+    corpus: dict[str, Passage],
+    framework: str,
+    filter_name: str,
+    target: str,
+    allow_empty: bool = False,
+) -> StepwiseData:
     """Examples of every kind from the traces that pass the filter, in trace then step order.
 
     Every trace is checked against the corpus, kept or not: a missing doc id means the traces and
-    the corpus do not belong together.
+    the corpus do not belong together. No trace at all, or none kept, is an input error unless
+    `allow_empty`: an empty step-wise file would train a student on nothing.
     """
     if framework not in FRAMEWORKS:
         raise InputError(traces_path, f"unknown framework {framework!r} (known: {', '.join(FRAMEWORKS)})")
     examples: list[dict[str, Any]] = []
     n_traces = n_kept = 0
     steps_per_trace: Counter = Counter()
-    for number, trace in enumerate(tqdm(read_jsonl(traces_path, required=TRACE_FIELDS), desc="traces", unit="trace", mininterval=5), start=1):
+    numbered = read_jsonl_numbered(traces_path, required=TRACE_FIELDS)
+    for number, trace in tqdm(numbered, desc="traces", unit="trace", mininterval=5):
         _check_trace(trace, corpus, framework, traces_path, number)
         n_traces += 1
         if not passes(trace, filter_name, traces_path, number):
             continue
         n_kept += 1
-        steps = stepwise_prompts(trace, corpus.__getitem__, framework)
-        steps_per_trace[len(steps)] += 1
-        for position, (step, prompt, completion) in enumerate(steps, start=1):
-            examples.append(
-                {
-                    "id": trace["id"],
-                    "kind": kind_of(position, len(steps)),
-                    "step": step,
-                    "prompt": prompt.plain,
-                    "completion": completion,
-                    "context": prompt.context,
-                    "continuation": prompt.continuation,
-                }
-            )
-    log.info("%s: kept %d of %d traces (filter %s) -> %d examples", traces_path, n_kept, n_traces, filter_name, len(examples))
+        trace_part = trace_examples(trace, corpus.__getitem__, framework, target)
+        steps_per_trace[len(trace_part)] += 1
+        examples.extend(trace_part)
+    log.info("%s: kept %d of %d traces (filter %s, target %s) -> %d examples",
+             traces_path, n_kept, n_traces, filter_name, target, len(examples))
+    if not allow_empty and n_traces == 0:
+        raise InputError(traces_path, "holds no trace (pass --allow-empty to write empty step-wise files)")
+    if not allow_empty and n_kept == 0:
+        raise InputError(traces_path, f"no trace of {n_traces} passes the filter '{filter_name}' (pass --allow-empty to write empty step-wise files)")
     return StepwiseData(examples, n_traces, n_kept, steps_per_trace)
 
 
@@ -144,7 +193,7 @@ def token_lengths(tokenizer: Any, texts: Sequence[str], batch: int = 256) -> lis
     return lengths
 
 
-def compute_stats(data: StepwiseData, tokenizer: Any, variants: Sequence[str], filter_name: str) -> dict[str, Any]:
+def compute_stats(data: StepwiseData, tokenizer: Any, variants: Sequence[str], filter_name: str, target: str) -> dict[str, Any]:
     """Counts per kind and token lengths per variant, plus how many traces the filter kept."""
     prompt_len = token_lengths(tokenizer, [e["prompt"] for e in data.examples])
     completion_len = token_lengths(tokenizer, [e["completion"] for e in data.examples])
@@ -167,6 +216,7 @@ def compute_stats(data: StepwiseData, tokenizer: Any, variants: Sequence[str], f
             "completion_tokens": _summary([completion_len[i] for i in chosen]),
         }
     return {
+        "target": target,
         "filter": filter_name,
         "traces": data.n_traces,
         "kept": data.n_kept,
@@ -184,7 +234,7 @@ def stats_markdown(stats: dict[str, Any]) -> str:
     """stats.json as a Markdown table: one row per variant and kind."""
     pass_rate = "–" if stats["pass_rate"] is None else f"{100 * stats['pass_rate']:.1f}%"
     lines = [
-        f"Traces: {stats['traces']}, kept {stats['kept']} ({pass_rate}, filter `{stats['filter']}`); "
+        f"Traces: {stats['traces']}, kept {stats['kept']} ({pass_rate}, filter `{stats['filter']}`, target `{stats['target']}`); "
         f"steps per kept trace: {stats['steps_per_kept_trace']}",
         "",
         "| variant | kind | examples | prompt tokens (mean / median / max) | completion tokens (mean / median / max) |",

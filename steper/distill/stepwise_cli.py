@@ -20,7 +20,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--framework", required=True, choices=FRAMEWORKS)
     parser.add_argument("--tokenizer", required=True, help="tokenizer directory used for the length statistics")
     parser.add_argument("--output-dir", required=True)
-    parser.add_argument("--settings", default=None, help="StepwiseSettings as JSON or a JSON/YAML path: filter, variants")
+    parser.add_argument("--settings", default=None, help="StepwiseSettings as JSON or a JSON/YAML path: target, filter, variants")
+    parser.add_argument("--allow-empty", action="store_true", help="write empty files when no trace is kept (default: an error)")
     parser.set_defaults(func=run_build)
 
 
@@ -29,9 +30,9 @@ def run_build(args: argparse.Namespace) -> int:
 
     settings = parse_settings(args.settings, StepwiseSettings)
     corpus = load_corpus(args.corpus)
-    data = build_examples(args.traces, corpus, args.framework, settings.filter)
+    data = build_examples(args.traces, corpus, args.framework, settings.filter, settings.target, args.allow_empty)
     tokenizer = AutoTokenizer.from_pretrained(args.tokenizer)
-    stats = compute_stats(data, tokenizer, settings.variants, settings.filter)
+    stats = compute_stats(data, tokenizer, settings.variants, settings.filter, settings.target)
     output = Path(args.output_dir)
     for variant in settings.variants:
         count = write_jsonl(output / f"{variant}.jsonl", variant_examples(data.examples, variant))

@@ -9,10 +9,12 @@ from typing import Any
 from steper.distill.kinds import KINDS, VARIANTS
 from steper.distill.launch import resolve_deepspeed
 from steper.io import InputError
-from steper.settings import parse_settings
+from steper.settings import from_schema, parse_settings
 
 LOSSES: tuple[str, ...] = ("difficulty_aware", "uniform", "fixed", "vanilla")
 DTYPE_NAMES: tuple[str, ...] = ("bfloat16", "float16", "float32")
+# "auto": bf16 where the device computes it natively, fp32 elsewhere (steper.models.precision).
+COMPUTE_DTYPES: tuple[str, ...] = ("auto", *DTYPE_NAMES)
 
 
 @dataclass
@@ -38,7 +40,8 @@ class TrainingSettings:
     # sigmas barely move in a few thousand steps; a larger value lets the weighting adapt.
     # Both groups follow the same warm-up + cosine schedule.
     sigma_lr: float | None = None
-    bf16: bool = True  # autocast on CPU; bf16 mixed precision (or DeepSpeed bf16) on GPU
+    # Compute dtype: mixed precision over fp32 master weights (autocast on CPU, AMP or DeepSpeed on GPU).
+    dtype: str = from_schema("training.dtype")
     gradient_checkpointing: bool = False
     deepspeed: str | None = None  # None, "zero0".."zero3" (generated config) or a DeepSpeed JSON path
     gpus: int = 1  # > 1: re-launch under torchrun with this many processes
@@ -89,6 +92,8 @@ def parse_train_settings(value: str | dict[str, Any] | None) -> TrainSettings:
     if training.max_length < 8:
         raise InputError("--settings", "must be at least 8 tokens", field="training.max_length")
     resolve_deepspeed(training.deepspeed)
+    if training.dtype not in COMPUTE_DTYPES:
+        raise InputError("--settings", f"unknown dtype (known: {', '.join(COMPUTE_DTYPES)})", field="training.dtype")
     if settings.student.dtype not in DTYPE_NAMES:
         raise InputError("--settings", f"unknown dtype (known: {', '.join(DTYPE_NAMES)})", field="student.dtype")
     return settings

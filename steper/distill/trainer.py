@@ -1,10 +1,15 @@
 """Student training on step-wise examples: Vanilla-KD, uniform / fixed multi-task, StepER.
 
-A thin `transformers.Trainer` subclass, so DeepSpeed ZeRO-3, bf16, gradient accumulation and
-multi-GPU come from the HF integration. The model the Trainer sees is `StepwiseModel`: the
-student plus the kind-weighting module, with one forward that returns the combined loss. Keeping
-the weighting inside the trained module is what lets DeepSpeed treat the log-sigmas like any
-other parameter; only the student is saved at the end.
+A thin `transformers.Trainer` subclass, so DeepSpeed ZeRO-3, mixed precision, gradient
+accumulation and multi-GPU come from the HF integration. The model the Trainer sees is
+`StepwiseModel`: the student plus the kind-weighting module, with one forward that returns the
+objective of `steper.distill.losses`. Keeping the weighting inside the trained module is what lets
+DeepSpeed treat the log-sigmas like any other parameter; only the student is saved at the end.
+
+The compute dtype is `training.dtype` resolved by `steper.models.precision` (fp32 on CPUs without
+native bf16, where bf16 autocast is many times slower; bf16 on GPUs); the resolved name is logged
+and saved in the settings sidecar. `threads` caps torch's threads so that parallel jobs do not
+oversubscribe the cores Snakemake gave them.
 """
 
 from __future__ import annotations
@@ -24,10 +29,20 @@ from transformers import Trainer, TrainingArguments, set_seed
 from steper.distill.batching import Features, KindMixingSampler, collate, encode_example
 from steper.distill.kinds import KINDS
 from steper.distill.launch import resolve_deepspeed
-from steper.distill.losses import KindWeighting, make_weighting, per_kind_losses
+from steper.distill.losses import (
+    IGNORE_INDEX,
+    KindWeighting,
+    ObjectiveScale,
+    example_losses,
+    kind_means,
+    kind_terms,
+    make_weighting,
+    token_losses,
+)
 from steper.distill.train_settings import TrainSettings, trained_kinds
-from steper.io import InputError, append_jsonl, atomic_dir, read_jsonl
+from steper.io import InputError, append_jsonl, atomic_dir, read_jsonl_numbered
 from steper.models.loading import load_causal_lm, load_tokenizer, torch_dtype
+from steper.models.precision import resolve_dtype_name
 from steper.settings import save_resolved
 
 log = logging.getLogger(__name__)
@@ -38,7 +53,7 @@ EXAMPLE_FIELDS = ("id", "kind", "step", "prompt", "completion", "context", "cont
 def load_examples(path: str | os.PathLike, kinds: tuple[str, ...]) -> list[dict[str, Any]]:
     """Step-wise examples of the wanted kinds; an unknown kind is an input error."""
     examples, skipped = [], Counter()
-    for number, example in enumerate(read_jsonl(path, required=EXAMPLE_FIELDS), start=1):
+    for number, example in read_jsonl_numbered(path, required=EXAMPLE_FIELDS):
         if example["kind"] not in KINDS:
             raise InputError(path, f"unknown kind {example['kind']!r} (known: {', '.join(KINDS)})", line=number, field="kind")
         if not isinstance(example["completion"], str) or not example["completion"]:
@@ -56,17 +71,26 @@ def load_examples(path: str | os.PathLike, kinds: tuple[str, ...]) -> list[dict[
     return examples
 
 
-class StepwiseModel(nn.Module):
-    """Student + kind weighting; forward returns the weighted loss and the per-kind losses.
+def objective_scale(examples: list[dict[str, Any]], kinds: tuple[str, ...]) -> ObjectiveScale:
+    """E/(K·n) of the loaded examples: n is the number of traces they come from (distinct ids)."""
+    return ObjectiveScale(len(examples), len({example["id"] for example in examples}), len(kinds))
 
-    Only the logits of the completion positions are computed (`logits_to_keep`): the batch is
-    left-padded, so all completions sit in the last positions.
+
+class StepwiseModel(nn.Module):
+    """Student + kind weighting; forward returns the objective and the per-kind losses of the batch.
+
+    The student's body runs on the whole (left-padded) batch; its LM head runs only on the hidden
+    states of the positions that predict a completion token, gathered first.
     """
 
-    def __init__(self, student: nn.Module, weighting: KindWeighting):
+    def __init__(self, student: nn.Module, weighting: KindWeighting, scale: ObjectiveScale):
         super().__init__()
+        config = student.config
+        if getattr(config, "final_logit_softcapping", None) or getattr(config, "logit_scale", None):
+            raise ValueError(f"{type(student).__name__} transforms its logits beyond the LM head; the gathered head does not")
         self.student = student
         self.weighting = weighting
+        self.scale = scale
 
     @property
     def config(self):
@@ -74,15 +98,19 @@ class StepwiseModel(nn.Module):
         return self.student.config
 
     def forward(self, input_ids, attention_mask, position_ids, labels, kind_ids) -> dict[str, Any]:
-        has_label = (labels != -100).any(dim=0)
-        first = max(int(has_label.nonzero()[0]), 1)
-        keep = input_ids.size(1) - first + 1
-        outputs = self.student(
-            input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, logits_to_keep=keep, use_cache=False
-        )
-        logits = outputs.logits[:, :-1]
-        kind_losses = per_kind_losses(logits, labels[:, first:], kind_ids, self.weighting.kinds)
-        return {"loss": self.weighting(kind_losses), "kind_losses": {k: v.detach() for k, v in kind_losses.items()}}
+        targets = labels[:, 1:]
+        rows, columns = (targets != IGNORE_INDEX).nonzero(as_tuple=True)
+        hidden = self.student.get_decoder()(
+            input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=False
+        ).last_hidden_state
+        tokens = token_losses(hidden[rows, columns], self.student.get_output_embeddings(), targets[rows, columns])
+        losses = example_losses(tokens, rows, input_ids.size(0))
+        terms = kind_terms(losses, kind_ids, self.weighting.kinds, self.scale)
+        return {
+            "loss": self.weighting(terms),
+            "kind_losses": kind_means(losses.detach(), kind_ids, self.weighting.kinds),
+            "kind_terms": {kind: float(term.detach()) for kind, term in terms.items()},
+        }
 
 
 class StepwiseTrainer(Trainer):
@@ -95,6 +123,8 @@ class StepwiseTrainer(Trainer):
         self.log_path = log_path
         self._kind_sums: Counter = Counter()
         self._kind_counts: Counter = Counter()
+        self._term_sums: Counter = Counter()
+        self._batches = 0
 
     def _get_train_sampler(self, train_dataset=None):
         return self.kind_sampler
@@ -119,8 +149,10 @@ class StepwiseTrainer(Trainer):
         outputs = model(**inputs)
         if model.training:
             for kind, value in outputs["kind_losses"].items():
-                self._kind_sums[kind] += float(value)
+                self._kind_sums[kind] += value
                 self._kind_counts[kind] += 1
+            self._term_sums.update(outputs["kind_terms"])
+            self._batches += 1
         return (outputs["loss"], outputs) if return_outputs else outputs["loss"]
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
@@ -129,8 +161,11 @@ class StepwiseTrainer(Trainer):
             return
         weighting: KindWeighting = self.model.weighting
         kind_losses = {k: self._kind_sums[k] / self._kind_counts[k] for k in weighting.kinds if self._kind_counts[k]}
+        kind_terms = {k: self._term_sums[k] / self._batches for k in weighting.kinds} if self._batches else {}
         self._kind_sums.clear()
         self._kind_counts.clear()
+        self._term_sums.clear()
+        self._batches = 0
         sigmas = weighting.sigmas()
         weights = weighting.effective_weights()
         for kind, value in kind_losses.items():
@@ -147,6 +182,7 @@ class StepwiseTrainer(Trainer):
                 "loss": logs["loss"],
                 "grad_norm": logs.get("grad_norm"),
                 "kind_losses": kind_losses,
+                "kind_terms": kind_terms,
                 "sigma": sigmas,
                 "weights": weights,
             }
@@ -165,9 +201,15 @@ def encode_all(tokenizer: Any, examples: list[dict[str, Any]], kinds: tuple[str,
     return features
 
 
-def training_arguments(settings: TrainSettings, output_dir: Path) -> TrainingArguments:
-    """TrainingArguments from our settings. Built BEFORE the model is loaded: with ZeRO-3 this is
-    what makes `from_pretrained` partition the weights while loading (HfDeepSpeedConfig)."""
+def compute_dtype(settings: TrainSettings) -> str:
+    """`training.dtype` resolved for the device this process trains on ("auto": bf16 where native)."""
+    return resolve_dtype_name(settings.training.dtype, "cuda" if torch.cuda.is_available() else "cpu")
+
+
+def training_arguments(settings: TrainSettings, output_dir: Path, dtype: str) -> TrainingArguments:
+    """TrainingArguments from our settings and the resolved compute dtype. Built BEFORE the model is
+    loaded: with ZeRO-3 this is what makes `from_pretrained` partition the weights while loading
+    (HfDeepSpeedConfig); DeepSpeed's "auto" bf16 follows `bf16` here."""
     t = settings.training
     return TrainingArguments(
         output_dir=str(output_dir),
@@ -180,7 +222,8 @@ def training_arguments(settings: TrainSettings, output_dir: Path) -> TrainingArg
         warmup_steps=t.warmup_ratio,
         weight_decay=t.weight_decay,
         max_grad_norm=t.max_grad_norm,
-        bf16=t.bf16,
+        bf16=dtype == "bfloat16",
+        fp16=dtype == "float16",
         use_cpu=not torch.cuda.is_available(),
         deepspeed=resolve_deepspeed(t.deepspeed),
         logging_strategy="steps",
@@ -213,13 +256,33 @@ def _save_student(trainer: StepwiseTrainer, student: nn.Module, tokenizer: Any, 
         tokenizer.save_pretrained(directory)
 
 
-def train(data_path: str | os.PathLike, model_dir: str | os.PathLike, output_dir: str | os.PathLike, settings: TrainSettings) -> dict[str, Any]:
+def set_threads(threads: int | None) -> None:
+    """Cap torch (and the tokenizer's thread pool) at `threads`, the cores this job was given."""
+    if threads is None:
+        return
+    torch.set_num_threads(threads)
+    os.environ["TOKENIZERS_PARALLELISM"] = "true" if threads > 1 else "false"
+    os.environ["RAYON_NUM_THREADS"] = str(threads)
+
+
+def train(
+    data_path: str | os.PathLike,
+    model_dir: str | os.PathLike,
+    output_dir: str | os.PathLike,
+    settings: TrainSettings,
+    threads: int | None = None,
+) -> dict[str, Any]:
     """Fine-tune the student at `model_dir` on the step-wise examples; write model, log and settings."""
+    set_threads(threads)
     set_seed(settings.training.seed)
     kinds = trained_kinds(settings.method)
     examples = load_examples(data_path, kinds)
     counts = Counter(ex["kind"] for ex in examples)
-    log.info("%d examples from %s: %s; loss %s", len(examples), data_path, dict(counts), settings.method.loss)
+    scale = objective_scale(examples, kinds)
+    dtype = compute_dtype(settings)
+    log.info("%d examples of %d traces from %s: %s; loss %s; compute dtype %s (training.dtype %s); %d threads",
+             len(examples), scale.n_traces, data_path, dict(counts), settings.method.loss, dtype,
+             settings.training.dtype, torch.get_num_threads())
     tokenizer = load_tokenizer(model_dir)
     features = encode_all(tokenizer, examples, kinds, settings)
 
@@ -229,15 +292,15 @@ def train(data_path: str | os.PathLike, model_dir: str | os.PathLike, output_dir
     with staging_dir as staging:
         staging = Path(staging)
         log_path = staging / "train_log.jsonl" if is_main else None
-        args = training_arguments(settings, staging)
-        # fp32 master weights; bf16 comes from autocast / DeepSpeed, never from bf16 parameters + Adam.
+        args = training_arguments(settings, staging, dtype)
+        # fp32 master weights; a lower compute dtype comes from autocast / DeepSpeed, never from bf16 parameters + Adam.
         student, _ = load_causal_lm(model_dir, dtype="float32")
         if settings.training.gradient_checkpointing:
             student.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
         # Same dtype as the student's parameters: under ZeRO-3 (bf16) all trainable parameters are
         # partitioned into one flat buffer; the optimizer still keeps fp32 master copies.
         weighting = make_weighting(settings.method.loss, settings.method.weights, kinds).to(next(student.parameters()).dtype)
-        model = StepwiseModel(student, weighting)
+        model = StepwiseModel(student, weighting, scale)
         pad_id = tokenizer.pad_token_id  # load_tokenizer falls back to EOS
         sampler = KindMixingSampler(
             [f.kind for f in features], [len(f.input_ids) for f in features],
@@ -254,6 +317,10 @@ def train(data_path: str | os.PathLike, model_dir: str | os.PathLike, output_dir
             "model": str(model_dir),
             "examples": dict(counts),
             "kinds": list(kinds),
+            "traces": scale.n_traces,
+            "objective_factor": scale.factor,
+            "compute_dtype": dtype,
+            "threads": torch.get_num_threads(),
             "steps": trainer.state.global_step,
             "train_loss": result.training_loss,
             "train_runtime": result.metrics.get("train_runtime"),

@@ -141,6 +141,39 @@ def training_settings():
     return dict(training, seed=config["seed"], gpus=processes("training"))
 
 
+# Step-wise data and students (stages stepwise and train). A variant's kinds are its name split
+# at "-"; methods that train the same kinds with the same weighting are one training job.
+STEPWISE_TAG = f"{config['stepwise']['target']}-{config['stepwise']['filter']}"
+
+
+def training_identity(method):
+    """What a method's student depends on: the kinds it trains on and how their losses are weighted."""
+    spec = METHODS[method]
+    kinds = ["final"] if spec["loss"] == "vanilla" else spec["data"].split("-")
+    if spec["loss"] == "difficulty_aware":
+        return "-".join(kinds), "difficulty_aware"
+    weights = spec["weights"] if spec["loss"] == "fixed" else dict.fromkeys(kinds, 1.0)
+    return "-".join(kinds), tuple(float(weights.get(kind, 0.0)) for kind in kinds)
+
+
+TRAINED_METHODS = {}  # identity -> the first method (config order) that has it: its student's directory name
+for _method in METHODS:
+    TRAINED_METHODS.setdefault(training_identity(_method), _method)
+
+
+def trained_method(method):
+    """The method whose student `method` shares (itself unless an earlier method is the same computation)."""
+    return TRAINED_METHODS[training_identity(method)]
+
+
+def stepwise_dir(framework, dataset, teacher):
+    return R(f"stepwise/{framework}/{dataset}/{teacher}/{STEPWISE_TAG}")
+
+
+def student_dir(framework, dataset, student, method):
+    return R(f"students/{framework}/{dataset}/{student}/{trained_method(method)}/{STEPWISE_TAG}/{HPARAMS}")
+
+
 def framework_settings(section_framework, shots=None):
     settings = dict(section_framework)
     if shots is not None:

@@ -1,4 +1,7 @@
-"""Teacher traces -> first / mid / final step-wise examples, per data variant (code: steper/distill/stepwise.py)."""
+"""Teacher traces -> first / mid / final step-wise examples, per data variant (code: steper/distill/stepwise.py).
+
+The directory holds the target and filter settings (STEPWISE_TAG), so changing either builds new files.
+"""
 
 
 rule stepwise:
@@ -7,18 +10,19 @@ rule stepwise:
         corpus=R("corpus/{dataset}.jsonl"),
         tokenizer=lambda w: model_dir(w.teacher),
     output:
-        examples=expand(R("stepwise/{{framework}}/{{dataset}}/{{teacher}}/{variant}.jsonl"), variant=VARIANTS),
-        stats=R("stepwise/{framework}/{dataset}/{teacher}/stats.json"),
+        examples=expand(R(f"stepwise/{{{{framework}}}}/{{{{dataset}}}}/{{{{teacher}}}}/{STEPWISE_TAG}/{{variant}}.jsonl"), variant=VARIANTS),
+        stats=R(f"stepwise/{{framework}}/{{dataset}}/{{teacher}}/{STEPWISE_TAG}/stats.json"),
     wildcard_constraints:
         teacher=one_of(TEACHERS),
     params:
-        settings=as_json({"filter": config["stepwise"]["filter"], "variants": VARIANTS}),
+        directory=lambda w: stepwise_dir(w.framework, w.dataset, w.teacher),
+        settings=as_json({"target": config["stepwise"]["target"], "filter": config["stepwise"]["filter"], "variants": VARIANTS}),
     conda:
         ENV_CPU
     log:
-        LOG("stepwise/{framework}/{dataset}/{teacher}"),
+        LOG(f"stepwise/{{framework}}/{{dataset}}/{{teacher}}/{STEPWISE_TAG}"),
     benchmark:
-        BENCH("stepwise/{framework}/{dataset}/{teacher}")
+        BENCH(f"stepwise/{{framework}}/{{dataset}}/{{teacher}}/{STEPWISE_TAG}")
     shell:
-        "steper stepwise build --traces {input.traces} --corpus {input.corpus} --framework {wildcards.framework}"
-        " --tokenizer {input.tokenizer} --output-dir $(dirname {output.stats}) --settings {params.settings:q} 2> {log}"
+        "steper stepwise build --traces {input.traces:q} --corpus {input.corpus:q} --framework {wildcards.framework:q}"
+        " --tokenizer {input.tokenizer:q} --output-dir {params.directory:q} --settings {params.settings:q} 2> {log:q}"

@@ -1,10 +1,15 @@
-"""Step-wise data -> students, one per method x student x dataset x framework (code: steper/distill/)."""
+"""Step-wise data -> students, one per training identity x student x dataset x framework (code: steper/distill/).
+
+Methods that are the same computation (same kinds, same weighting; see `training_identity`) share
+one job and one directory, named after the first of them in the config; evaluation and tables
+still list every method name.
+"""
 
 
 def train_data(wildcards):
     teacher = STUDENTS[wildcards.student]["teacher"]
-    variant = METHODS[wildcards.method]["data"]
-    return R(f"stepwise/{wildcards.framework}/{wildcards.dataset}/{teacher}/{variant}.jsonl")
+    kinds, _ = training_identity(wildcards.method)
+    return f"{stepwise_dir(wildcards.framework, wildcards.dataset, teacher)}/{kinds}.jsonl"
 
 
 def train_settings(wildcards):
@@ -12,7 +17,7 @@ def train_settings(wildcards):
     student = MODELS[wildcards.student]
     return as_json(
         {
-            "method": METHODS[wildcards.method],
+            "method": {key: METHODS[wildcards.method].get(key) for key in ("data", "loss", "weights")},
             "training": training,
             "student": {"chat_template": student["chat_template"], "dtype": student["dtype"]},
         }
@@ -24,9 +29,9 @@ rule train:
         data=train_data,
         model=lambda w: model_dir(w.student),
     output:
-        directory(R("students/{framework}/{dataset}/{student}/{method}/{hparams}")),
+        directory(R(f"students/{{framework}}/{{dataset}}/{{student}}/{{method}}/{STEPWISE_TAG}/{HPARAMS}")),
     wildcard_constraints:
-        hparams=re.escape(HPARAMS),
+        method=one_of(TRAINED_METHODS.values()),
     params:
         settings=train_settings,
     threads: config["training"]["resources"]["threads"]
@@ -35,9 +40,9 @@ rule train:
     conda:
         ENV_GPU
     log:
-        LOG("train/{framework}/{dataset}/{student}/{method}/{hparams}"),
+        LOG(f"train/{{framework}}/{{dataset}}/{{student}}/{{method}}/{STEPWISE_TAG}/{HPARAMS}"),
     benchmark:
-        BENCH("train/{framework}/{dataset}/{student}/{method}/{hparams}")
+        BENCH(f"train/{{framework}}/{{dataset}}/{{student}}/{{method}}/{STEPWISE_TAG}/{HPARAMS}")
     shell:
-        "OMP_NUM_THREADS={threads} steper train run --data {input.data} --model {input.model} --output {output}"
-        " --settings {params.settings:q} 2> {log}"
+        "OMP_NUM_THREADS={threads} steper train run --threads {threads} --data {input.data:q} --model {input.model:q}"
+        " --output {output:q} --settings {params.settings:q} 2> {log:q}"
