@@ -33,6 +33,13 @@ def test_score_writes_the_evaluation_json(tmp_path):
     assert result["model_dir"] is None and result["n_parameters"] is None
     assert len(result["config_hash"]) == 16
     assert "created" not in result
+    # per-question rows (sorted by id) average to the reported metrics: the bootstrap resamples them
+    rows = result["per_question"]
+    assert [row["id"] for row in rows] == sorted(row["id"] for row in rows) and len(rows) == 4
+    assert 100.0 * sum(row["acc"] for row in rows) / 4 == pytest.approx(result["metrics"]["acc"])
+    assert 100.0 * sum(row["em"] for row in rows) / 4 == pytest.approx(result["metrics"]["em"])
+    expansion = [row["expansion"] for row in rows if row["expansion"] is not None]
+    assert 100.0 * sum(expansion) / len(expansion) == pytest.approx(result["abilities"]["expansion"])
 
 
 def test_score_is_deterministic(tmp_path):

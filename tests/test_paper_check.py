@@ -71,6 +71,12 @@ def test_malformed_expected_file_names_the_field(tmp_path, capsys, checks, field
     assert field in capsys.readouterr().err
 
 
+def test_zero_checks_fail(tmp_path, capsys):
+    """A check file that compares nothing must not pass."""
+    assert _check(_expected(tmp_path, [])) == 2
+    assert "lists no checks" in capsys.readouterr().err
+
+
 def test_expected_from_published_numbers(tmp_path, capsys):
     output = tmp_path / "published.yaml"
     assert main(["paper", "expected", "--student", "stu", "--tolerance", "3", "--output", str(output)]) == 0
