@@ -11,7 +11,7 @@ import pytest
 from steper.cli import main
 from steper.data import toy
 from steper.data import toy_questions as tq
-from steper.data.gold_traces import GoldSettings, check_trace, gold_steps, gold_world, needed_titles
+from steper.data.gold_traces import GoldSettings, check_trace, gold_steps, gold_world, missed, needed_titles
 from steper.data.toy_names import pools
 from steper.data.toy_world import Country, Person, Town, Work, build_world
 from steper.models.tiny import train_tokenizer
@@ -76,6 +76,14 @@ def test_check_trace_names_what_is_wrong():
     # Self-Ask needs the work's passage only at step 2, the author's at step 3
     assert check_trace(late, question, "selfask", titles) is None
     assert check_trace({**good, "correct": {"acc": 0}}, question, "ircot", titles) == "answer"
+
+
+def test_missed_counts_only_passages_not_shown_before():
+    titles = {"d1": "The Hollow Orchard", "d2": "Tamsin Everhart", "d3": "Marrowick"}
+    line = {"steps": [{"retrieved": ["d1", "d2"]}, {"retrieved": ["d3"]}, {"retrieved": []}]}
+    # put in at step 2 although step 1 showed it: BM25 did not miss it; Marrowick at step 2 was missed
+    assert missed(line, [(2, "Tamsin Everhart")], titles) == 0
+    assert missed(line, [(2, "Marrowick"), (2, "Tamsin Everhart")], titles) == 1
 
 
 @pytest.fixture(scope="module")

@@ -133,10 +133,10 @@ class GoldRetriever:
         self.rng = rng
         self.needed: list[str | None] = []
         self.step = 0
-        self.promoted = 0
+        self.promoted: list[tuple[int, str]] = []  # (step, title) of the current question
 
     def start(self, needed: list[str | None]) -> None:
-        self.needed, self.step = needed, 0
+        self.needed, self.step, self.promoted = needed, 0, []
 
     def batch_search(self, queries: list[str], k: int) -> list[list[Any]]:
         if len(queries) != 1:
@@ -147,7 +147,7 @@ class GoldRetriever:
         if title is not None and title not in {hit.title for hit in hits[: self.top_k]}:
             hits = [hit for hit in hits if hit.title != title]
             hits.insert(self.rng.randrange(self.top_k), self.passages[title])
-            self.promoted += 1
+            self.promoted.append((self.step, title))
         return [hits]
 
 
@@ -180,6 +180,15 @@ class GoldBackend:
         prompt_tokens = len(encode(self.tokenizer, [prompt], chat_template=False)[0])
         completion_tokens = len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
         return [Generation(text, prompt_tokens, completion_tokens)]
+
+
+def missed(line: dict[str, Any], promoted: list[tuple[int, str]], titles_of: dict[str, str]) -> int:
+    """How many passages BM25 alone would not have shown by the step that rests on them."""
+    count = 0
+    for step, title in promoted:
+        shown = {titles_of[doc_id] for earlier in line["steps"][: step - 1] for doc_id in earlier["retrieved"]}
+        count += title not in shown
+    return count
 
 
 def check_trace(line: dict[str, Any], question: tq.Question, framework: str, titles_of: dict[str, str]) -> str | None:
@@ -227,7 +236,7 @@ def make_gold_traces(output_dir: str | os.PathLike, tokenizer_dir: str | os.Path
             generator = GoldBackend(tokenizer, framework)
             strategy = make_strategy(framework)
             loop = loop_settings(framework, framework_settings)
-            lines, dropped, kept_by = [], Counter(), Counter()
+            lines, dropped, kept_by, misses = [], Counter(), Counter(), 0
             for gold in tqdm(questions[framework], desc=f"gold {framework}", unit="q"):
                 q = gold.question
                 retriever.start(needed_titles(q, framework))
@@ -238,6 +247,7 @@ def make_gold_traces(output_dir: str | os.PathLike, tokenizer_dir: str | os.Path
                 if problem is not None:
                     dropped[problem] += 1
                     continue
+                misses += missed(line, retriever.promoted, titles_of)
                 kept_by[f"{gold.dataset}/{gold.type}"] += 1
                 lines.append(line)
             write_jsonl(tmp / f"{framework}.jsonl", lines)
@@ -247,11 +257,11 @@ def make_gold_traces(output_dir: str | os.PathLike, tokenizer_dir: str | os.Path
                 "dropped": dict(dropped),
                 "steps": sum(n_steps),
                 "mean_steps": round(sum(n_steps) / max(1, len(n_steps)), 3),
-                "passages_put_in_top_k": retriever.promoted,
+                "passages_put_in_top_k": misses,
                 "by_dataset_type": dict(sorted(kept_by.items())),
             }
             log.info("gold %s: %d traces, %d steps, %d passages put in the top-k, dropped %s",
-                     framework, len(lines), sum(n_steps), retriever.promoted, dict(dropped))
+                     framework, len(lines), sum(n_steps), misses, dict(dropped))
         write_json(tmp / "summary.json", summary)
         save_resolved(tmp / "steper_settings.json", settings, tokenizer=str(tokenizer_dir))
     return summary
