@@ -86,7 +86,7 @@ def test_run_with_a_tiny_random_model(tmp_path):
     build_index(corpus, tmp_path / "index" / "bm25s", "bm25s")
     predictions = tmp_path / "eval" / "ircot" / "toy" / "tiny--steper.predictions.jsonl"
     output = tmp_path / "eval" / "ircot" / "toy" / "tiny--steper.json"
-    settings = {"framework": {"top_k": 2, "max_steps": 2, "max_passages": 4, "max_new_tokens": 6, "retrieval_backend": "bm25s"},
+    settings = {"framework": {"top_k": 2, "max_steps": 2, "max_passages": 4, "max_new_tokens": 6, "shots": 0, "retrieval_backend": "bm25s"},
                 "generation": {"dtype": "float32", "batch_size": 2}}
     argv = [
         "evaluate", "run", "--framework", "ircot", "--dataset", "toy", "--system", "tiny--steper",
