@@ -19,7 +19,6 @@ if not workflow.overwrite_configfiles:
     configfile: "config/config.yaml"
 
 
-
 validate(config, "workflow/schemas/config.schema.yaml")
 
 
@@ -35,7 +34,7 @@ include: "workflow/rules/paper.smk"
 
 
 rule all:
+    default_target: True
     input:
         PAPER_OUTPUTS,
         ARTIFACTS,
-    default_target: True

@@ -5,6 +5,7 @@ changed hyper-parameter changes the rule's params and Snakemake reruns exactly w
 """
 
 import json
+import os
 import re
 
 from steper import layout

@@ -6,18 +6,17 @@ rule index:
         P("corpus"),
     output:
         directory(P("index")),
-    params:
-        settings=as_json({key: config["retrieval"][key] for key in ("k1", "b", "threads")}),
-    threads: config["retrieval"]["threads"]
-    conda:
-        ENV_CPU
     log:
         LOG("retrieval/index/{dataset}_{backend}"),
     benchmark:
         BENCH("retrieval/index/{dataset}_{backend}")
+    conda:
+        ENV_CPU
+    threads: config["retrieval"]["threads"]
+    params:
+        settings=as_json({key: config["retrieval"][key] for key in ("k1", "b", "threads")}),
     shell:
-        "steper retrieval index --corpus {input:q} --backend {wildcards.backend:q} --output {output:q}"
-        " --settings {params.settings:q} 2> {log:q}"
+        "steper retrieval index --corpus {input:q} --backend {wildcards.backend:q} --output {output:q} --settings {params.settings:q} 2> {log:q}"
 
 
 rule retrieval_eval:
@@ -26,16 +25,16 @@ rule retrieval_eval:
         indexes=expand(P("index"), backend=BACKENDS, allow_missing=True),
     output:
         P("retrieval"),
-    params:
-        index_dir=P("index_dir"),
-        backends=BACKENDS,
-        settings=as_json({key: config["retrieval"][key] for key in ("eval_k", "k1", "b", "agreement_k")}),
-    conda:
-        ENV_CPU
     log:
         LOG("retrieval/evaluate/{dataset}"),
     benchmark:
         BENCH("retrieval/evaluate/{dataset}")
+    conda:
+        ENV_CPU
+    params:
+        index_dir=lambda w, input: os.path.dirname(input.indexes[0]),
+        backends=BACKENDS,
+        settings=as_json({key: config["retrieval"][key] for key in ("eval_k", "k1", "b", "agreement_k")}),
     shell:
         "steper retrieval evaluate --records {input.records:q} --index-dir {params.index_dir:q}"
         " --backends {params.backends:q} --dataset {wildcards.dataset:q} --output {output:q}"
