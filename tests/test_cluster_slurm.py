@@ -43,6 +43,7 @@ SITE = [
 ]
 # Rules whose resources come from a config section (evaluate_baseline: a teacher model's section).
 SECTION_OF_RULE = {"teacher_shard": "teacher", "train": "training", "evaluate_student": "evaluation"}
+FIRST_LIMIT = 2  # minutes: the time-limit test's first attempt
 TRACE_FIELDS = ("id", "question", "answers", "framework", "model", "steps", "prediction", "correct", "n_steps")
 
 
@@ -253,7 +254,7 @@ def test_teacher_shards_run_as_parallel_jobs_and_are_merged(smoke_runs):
 
 
 def test_a_job_killed_at_its_time_limit_is_retried_and_resumes(tmp_path_factory):
-    """The teacher job gets 1 minute on its first attempt (Slurm kills it), its configured time on the retry."""
+    """The teacher job gets 2 minutes on its first attempt (Slurm kills it), its configured time on the retry."""
     logs = tmp_path_factory.mktemp("slurm-timeout")
     config = merged_config(TIMEOUT)
     run = config["run"]
@@ -264,11 +265,11 @@ def test_a_job_killed_at_its_time_limit_is_retried_and_resumes(tmp_path_factory)
     since = now()
     snakemake(
         ["--profile", "profiles/slurm", "--configfile", *TIMEOUT, *SITE,
-         "--set-resources", f"teacher_shard:runtime=1 if attempt == 1 else {limit}", "--", f"results/{run}/{target}"],
+         "--set-resources", f"teacher_shard:runtime={FIRST_LIMIT} if attempt == 1 else {limit}", "--", f"results/{run}/{target}"],
         logs / "slurm.log",
     )
     teacher = [job for job in sacct_jobs(since, now()) if job.rule == "teacher_shard"]
-    assert [(job.state, job.time_limit_min) for job in teacher] == [("TIMEOUT", 1), ("COMPLETED", limit)]
+    assert [(job.state, job.time_limit_min) for job in teacher] == [("TIMEOUT", FIRST_LIMIT), ("COMPLETED", limit)]
     assert "Trying to restart job" in (logs / "slurm.log").read_text()
     shard_log = ROOT / "logs" / run / "teacher/ircot/hotpotqa/tiny/train.0-of-1.log"
     resumed = re.findall(r"(\d+) questions, (\d+) already done", shard_log.read_text())
