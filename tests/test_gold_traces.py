@@ -18,7 +18,8 @@ from steper.models.tiny import train_tokenizer
 
 TOY = {"seed": 3, "n_entities": 150}
 SMALL = GoldSettings(world_seed=5, n_entities=200, n_chains=12, n_distractors=3, toy=TOY,
-                     framework={"top_k": 2, "max_steps": 5, "max_passages": 10, "retrieval_backend": "bm25s"})
+                     framework={"top_k": 2, "max_steps": 5, "max_passages": 10, "retrieval_backend": "bm25s", "query_cleaning": "none"})
+# DESIGN.md §4's trace line (the runner may add more)
 TRACE_KEYS = {"id", "question", "answers", "framework", "model", "steps", "prediction", "correct", "n_steps", "seconds"}
 STEP_KEYS = {"step", "query", "retrieved", "prompt_tokens", "completion_tokens", "output"}
 
@@ -111,7 +112,7 @@ def test_gold_traces_follow_the_loop(gold_dir, framework):
     assert len({line["id"] for line in lines}) == len(lines)
     assert {line["id"].split("-")[2] for line in lines} == set(toy.DATASETS)
     for line in lines:
-        assert set(line) == TRACE_KEYS and line["framework"] == framework and line["model"] == "gold"
+        assert TRACE_KEYS <= set(line) and line["framework"] == framework and line["model"] == "gold"
         assert line["correct"]["acc"] == 1 and line["n_steps"] == len(line["steps"]) >= 2
         steps = line["steps"]
         assert [s["step"] for s in steps] == list(range(1, len(steps) + 1))
@@ -121,7 +122,7 @@ def test_gold_traces_follow_the_loop(gold_dir, framework):
             expected = before["output"] if framework == "ircot" else before["output"].split("Follow up: ")[-1]
             assert step["query"] == expected
         for step in steps:
-            assert set(step) == STEP_KEYS and step["prompt_tokens"] > 0 and step["completion_tokens"] > 0
+            assert STEP_KEYS <= set(step) and step["prompt_tokens"] > 0 and step["completion_tokens"] > 0
             assert len(step["retrieved"]) <= 2 and all(doc in corpus for doc in step["retrieved"])
         marker = "So the final answer is: " if framework == "selfask" else "So the answer is: "
         assert marker + line["prediction"] in steps[-1]["output"]

@@ -154,12 +154,12 @@ class GoldRetriever:
 class GoldBackend:
     """A generation backend that writes the current question's gold chain, one step per call."""
 
-    def __init__(self, tokenizer: Any, framework: str):
-        from steper.frameworks.prompts import IRCOT_FORCE, SELFASK_FORCE, step_separator
+    def __init__(self, tokenizer: Any, framework: str, separator: str):
+        from steper.frameworks.prompts import IRCOT_FORCE, SELFASK_FORCE
 
         self.tokenizer = tokenizer
         self.force = SELFASK_FORCE if framework == "selfask" else IRCOT_FORCE
-        self.separator = step_separator(framework)
+        self.separator = separator
         self.steps: list[str] = []
         self.answer = ""
         self.calls = 0
@@ -208,7 +208,8 @@ def make_gold_traces(output_dir: str | os.PathLike, tokenizer_dir: str | os.Path
     from transformers import AutoTokenizer
 
     from steper.frameworks.chain import run_chains
-    from steper.frameworks.runner import FrameworkSettings, loop_settings, make_strategy, trace_line
+    from steper.frameworks.registry import make_strategy
+    from steper.frameworks.runner import FrameworkSettings, loop_settings, trace_line
     from steper.retrieval import build_index, open_retriever, read_corpus
 
     unknown = [name for name in settings.frameworks if name not in GOLD_FRAMEWORKS]
@@ -233,8 +234,8 @@ def make_gold_traces(output_dir: str | os.PathLike, tokenizer_dir: str | os.Path
         real = open_retriever(tmp / "index" / backend, backend, k1=framework_settings.k1, b=framework_settings.b, threads=1)
         for framework in settings.frameworks:
             retriever = GoldRetriever(real, passages, framework_settings.top_k, random.Random(f"gold-ranks-{settings.world_seed}-{framework}"))
-            generator = GoldBackend(tokenizer, framework)
-            strategy = make_strategy(framework)
+            strategy = make_strategy(framework, framework_settings.passage_words, framework_settings.query_cleaning)
+            generator = GoldBackend(tokenizer, framework, strategy.separator)
             loop = loop_settings(framework, framework_settings)
             lines, dropped, kept_by, misses = [], Counter(), Counter(), 0
             for gold in tqdm(questions[framework], desc=f"gold {framework}", unit="q"):
@@ -242,7 +243,7 @@ def make_gold_traces(output_dir: str | os.PathLike, tokenizer_dir: str | os.Path
                 retriever.start(needed_titles(q, framework))
                 generator.start(gold_steps(q, framework), q.answer)
                 (chain,) = run_chains([(gold.id, q.question)], strategy, retriever, generator, loop)
-                line = trace_line(chain, {"answers": [q.answer, *q.answer_aliases]}, framework, "gold", 0.0)
+                line = trace_line(chain, {"answers": [q.answer, *q.answer_aliases]}, framework, "gold", 0.0, framework_settings.passage_words)
                 problem = check_trace(line, q, framework, titles_of)
                 if problem is not None:
                     dropped[problem] += 1

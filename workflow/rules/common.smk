@@ -50,9 +50,9 @@ def _check_references():
         if spec["teacher"] not in MODELS:
             problems.append(f"students.{student}.teacher: '{spec['teacher']}' is not a key of models")
     for name, spec in MODELS.items():
-        if spec["source"] == "prune" and spec.get("base") not in MODELS:
+        if spec["source"] in ("prune", "finetune") and spec.get("base") not in MODELS:
             problems.append(f"models.{name}.base: '{spec.get('base')}' is not a key of models")
-        for key in {"hub": ["path", "revision"], "local": ["path"], "gguf": ["package", "file"], "prune": ["base", "keep_layers"]}.get(spec["source"], []):
+        for key in {"hub": ["path", "revision"], "local": ["path"], "gguf": ["package", "file"], "prune": ["base", "keep_layers"], "finetune": ["base"]}.get(spec["source"], []):
             if spec.get(key) is None:
                 problems.append(f"models.{name}.{key}: required for source '{spec['source']}'")
     for method, spec in METHODS.items():

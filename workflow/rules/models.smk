@@ -74,3 +74,127 @@ rule model_random:
         BENCH("models/random/{model}")
     shell:
         "steper models random --corpus {input:q} --output {output:q} --settings {params.settings:q} 2> {log:q}"
+
+
+
+
+# Demo teacher (source finetune): the base model fine-tuned on gold IRCoT and Self-Ask chains of a
+# toy world that shares no name with the question worlds (code: steper/data/gold_traces.py).
+GOLD_FRAMEWORKS = ["ircot", "selfask"]
+
+
+def finetune_base(wildcards):
+    return model_dir(MODELS[wildcards.model]["base"])
+
+
+def gold_settings(wildcards):
+    spec = MODELS[wildcards.model]
+    toy = {key: config["data"]["toy"][key] for key in ("seed", "n_entities", "types")}
+    gold = {key: value for key, value in spec["gold"].items() if key != "frameworks"}
+    # chains of both frameworks are always made (cheap); `gold.frameworks` picks what is trained on
+    return as_json(
+        dict(
+            gold,
+            datasets=DATASETS,
+            frameworks=GOLD_FRAMEWORKS,
+            toy=toy,
+            framework=framework_settings(config["teacher"]["framework"], shots=0),
+        )
+    )
+
+
+def finetune_settings(wildcards):
+    spec = MODELS[wildcards.model]
+    training = {key: value for key, value in config["training"].items() if key != "resources"}
+    training.update(spec["training"], seed=config["seed"])
+    return as_json(
+        {
+            "method": {"data": "first-mid-final", "loss": "uniform"},
+            "training": training,
+            "student": {"chat_template": spec["chat_template"], "dtype": spec["dtype"]},
+        }
+    )
+
+
+rule gold_traces:
+    input:
+        tokenizer=finetune_base,
+    output:
+        corpus=R("gold/{model}/traces/corpus.jsonl"),
+        traces=expand(
+            R("gold/{{model}}/traces/{gold_framework}.jsonl"),
+            gold_framework=GOLD_FRAMEWORKS,
+        ),
+        summary=R("gold/{model}/traces/summary.json"),
+    log:
+        LOG("models/gold/{model}"),
+    benchmark:
+        BENCH("models/gold/{model}")
+    wildcard_constraints:
+        model=one_of(models_from("finetune")),
+    conda:
+        ENV_CPU
+    params:
+        directory=lambda w: R(f"gold/{w.model}/traces"),
+        settings=gold_settings,
+    shell:
+        "steper data gold-traces --tokenizer {input.tokenizer:q} --output-dir {params.directory:q}" " --settings {params.settings:q} 2> {log:q}"
+
+
+rule gold_stepwise:
+    input:
+        traces=R("gold/{model}/traces/{gold_framework}.jsonl"),
+        corpus=R("gold/{model}/traces/corpus.jsonl"),
+        tokenizer=finetune_base,
+    output:
+        examples=R("gold/{model}/stepwise/{gold_framework}/first-mid-final.jsonl"),
+        stats=R("gold/{model}/stepwise/{gold_framework}/stats.json"),
+    log:
+        LOG("models/gold/{model}.{gold_framework}.stepwise"),
+    wildcard_constraints:
+        model=one_of(models_from("finetune")),
+        gold_framework=one_of(GOLD_FRAMEWORKS),
+    conda:
+        ENV_CPU
+    params:
+        directory=lambda w: R(f"gold/{w.model}/stepwise/{w.gold_framework}"),
+        # the teacher learns to write the next step after the chain so far, as the loop asks it to
+        settings=as_json({"target": "step", "filter": "acc", "variants": ["first-mid-final"]}),
+    shell:
+        "steper stepwise build --traces {input.traces:q} --corpus {input.corpus:q} --framework {wildcards.gold_framework:q}"
+        " --tokenizer {input.tokenizer:q} --output-dir {params.directory:q} --settings {params.settings:q} 2> {log:q}"
+
+
+rule gold_examples:
+    input:
+        lambda w: [R(f"gold/{w.model}/stepwise/{framework}/first-mid-final.jsonl") for framework in MODELS[w.model]["gold"]["frameworks"]],
+    output:
+        R("gold/{model}/train.jsonl"),
+    wildcard_constraints:
+        model=one_of(models_from("finetune")),
+    shell:
+        "cat {input:q} > {output:q}"
+
+
+rule model_finetune:
+    input:
+        data=R("gold/{model}/train.jsonl"),
+        base=finetune_base,
+    output:
+        directory(P("model")),
+    log:
+        LOG("models/finetune/{model}"),
+    benchmark:
+        BENCH("models/finetune/{model}")
+    wildcard_constraints:
+        model=one_of(models_from("finetune")),
+    conda:
+        ENV_GPU
+    threads: config["training"]["resources"]["threads"]
+    resources:
+        **resources("training"),
+    params:
+        settings=finetune_settings,
+    shell:
+        "OMP_NUM_THREADS={threads} steper train run --data {input.data:q} --model {input.base:q} --output {output:q}"
+        " --settings {params.settings:q} 2> {log:q}"
