@@ -251,7 +251,7 @@ def test_launch_command_and_deepspeed_config():
     assert not needs_launch(4, True, {"LOCAL_RANK": "0"}) and not needs_launch(1, False, {})
     config = resolve_deepspeed("zero3")
     assert config == deepspeed_config(3)
-    assert config["zero_optimization"]["stage"] == 3 and config["bf16"]["enabled"] == "auto"
+    assert config["zero_optimization"]["stage"] == 3 and config["bf16"]["enabled"] == config["fp16"]["enabled"] == "auto"
     assert config["zero_optimization"]["stage3_gather_16bit_weights_on_model_save"] is True
     assert "optimizer" not in config and "scheduler" not in config
     assert resolve_deepspeed(None) is None

@@ -18,7 +18,7 @@ from steper.io import InputError, read_json
 
 
 def deepspeed_config(stage: int) -> dict[str, Any]:
-    """ZeRO config for `stage` (0-3) in bf16 with HF-resolved batch sizes and clipping."""
+    """ZeRO config for `stage` (0-3) with HF-resolved precision, batch sizes and clipping."""
     if stage not in (0, 1, 2, 3):
         raise ValueError(f"ZeRO stage must be 0..3, got {stage}")
     zero: dict[str, Any] = {"stage": stage}
@@ -36,7 +36,8 @@ def deepspeed_config(stage: int) -> dict[str, Any]:
             }
         )
     return {
-        "bf16": {"enabled": "auto"},
+        "bf16": {"enabled": "auto"},  # "auto" follows TrainingArguments, i.e. training.dtype resolved
+        "fp16": {"enabled": "auto"},
         "zero_optimization": zero,
         "gradient_clipping": "auto",
         "train_batch_size": "auto",
