@@ -12,13 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from steper.frameworks.baselines import Direct, Rag
 from steper.frameworks.chain import LoopSettings, run_chains
 from steper.frameworks.ircot import IRCoT
-from steper.frameworks.baselines import Rag
 from steper.frameworks.prompts import stepwise_prompts
 from steper.frameworks.runner import FrameworkSettings, loop_settings, merge, run_framework
 from steper.frameworks.selfask import SelfAsk
-from steper.frameworks.baselines import Direct
 from steper.io import InputError
 from steper.models.generation import Generation, GenerationSettings
 from steper.models.prompting import Prompt

@@ -100,7 +100,7 @@ def test_a_failed_model_load_leaves_the_finished_output_as_it_was(tmp_path):
     output = tmp_path / "full.jsonl"
     before = {path.name: path.read_bytes() for path in tmp_path.iterdir() if path.name.startswith("full.jsonl")}
     records(tmp_path, QUESTIONS + [("q4", "Who is G?", "H")])  # one more question: the model must load
-    with pytest.raises(Exception):
+    with pytest.raises(InputError, match="not a model directory"):
         run(tmp_path, output, backend=None, model_dir=tmp_path / "no-such-model")
     after = {path.name: path.read_bytes() for path in tmp_path.iterdir() if path.name.startswith("full.jsonl")}
     assert after == before  # output, summary and resume record untouched, no partial left

@@ -7,13 +7,13 @@ import pytest
 from steper.frameworks.answers import ircot_answer, selfask_answer
 from steper.frameworks.demonstrations import Demonstration
 from steper.frameworks.fitting import join_demos
-from steper.frameworks.registry import make_strategy
 from steper.frameworks.prompts import (
     ircot_prompt,
     selfask_chain,
     selfask_prompt,
     stepwise_prompts,
 )
+from steper.frameworks.registry import make_strategy
 from steper.frameworks.selfask import selfask_step_end
 from steper.frameworks.sentences import first_sentence, step_end
 

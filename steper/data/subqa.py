@@ -37,7 +37,7 @@ def subquestion_records(record: dict[str, Any], hops: list[tuple[str, list[str]]
         return []
     out = []
     for number, (question, answers) in enumerate(hops, start=1):
-        text = _REFERENCE.sub(lambda match: hops[int(match[1]) - 1][1][0] if 0 < int(match[1]) < number else match[0], question)
+        text = _REFERENCE.sub(lambda match, number=number: hops[int(match[1]) - 1][1][0] if 0 < int(match[1]) < number else match[0], question)
         out.append({
             "id": f"{record['id']}#{number}",
             "dataset": record.get("dataset"),

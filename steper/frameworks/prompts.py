@@ -101,8 +101,8 @@ def stepwise_prompts(trace: dict[str, Any], lookup: Callable[[str], HasText], fr
     completion of the last step is the whole zero-shot chain.
     """
     # The registry imports the strategies, which import this module: look it up at call time.
-    from steper.frameworks.registry import make_strategy
     from steper.frameworks.chain import Chain
+    from steper.frameworks.registry import make_strategy
 
     strategy = make_strategy(framework, passage_words=trace.get("passage_words"), query_cleaning="none")  # queries are not rebuilt
     chain = Chain(id=str(trace.get("id", "")), question=trace["question"])

@@ -9,7 +9,6 @@ non-space character shows that a new sentence starts.
 
 from __future__ import annotations
 
-
 # Lower-cased tokens (without their final full stop) that do not end a sentence.
 ABBREVIATIONS = frozenset(
     """

@@ -25,7 +25,8 @@ log = logging.getLogger(__name__)
 def _titles(corpus: Path, wanted: set[str]) -> dict[str, str]:
     """Title of each wanted passage id, streamed from the corpus (a paper-tier corpus has millions of lines)."""
     titles: dict[str, str] = {}
-    for number, doc in tqdm(read_jsonl_numbered(corpus, required=("id", "title")), desc=f"titles from {corpus.name}", unit=" passages", leave=False):
+    rows = read_jsonl_numbered(corpus, required=("id", "title"))
+    for _, doc in tqdm(rows, desc=f"titles from {corpus.name}", unit=" passages", leave=False):
         if str(doc["id"]) in wanted:
             titles[str(doc["id"])] = str(doc["title"])
             if len(titles) == len(wanted):

@@ -18,9 +18,9 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
 
 from steper.distill.kinds import KINDS  # noqa: E402
 from steper.io import atomic_path  # noqa: E402
@@ -114,7 +114,8 @@ def fig1a_data_composition(results: Results, settings: PaperSettings, stats: Sta
             kinds = (variants.get(variant) or {}).get("kinds") or {}
             for kind in KINDS:
                 if kind in kinds:
-                    records.append({"data": f"{artifact.labels[0]}/{artifact.labels[1]}", "variant": name, "kind": KIND_LABELS[kind], "examples": kinds[kind]["examples"]})
+                    data = f"{artifact.labels[0]}/{artifact.labels[1]}"
+                    records.append({"data": data, "variant": name, "kind": KIND_LABELS[kind], "examples": kinds[kind]["examples"]})
     frame = pd.DataFrame(records, columns=["data", "variant", "kind", "examples"])
     groups = list(dict.fromkeys(frame["data"]))
     fig, axes = _grid(len(groups), ncols=3, size=(3.0, 2.6))

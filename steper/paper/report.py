@@ -29,7 +29,10 @@ log = logging.getLogger(__name__)
 CASE_STUDY = "case_study.md"
 # figure -> caption, for REPORT.md and Snakemake's HTML report (workflow/rules/paper.smk)
 FIGURE_CAPTIONS: dict[str, str] = {
-    "fig1a_data_composition": "Figure 1(a): training examples per step kind for Vanilla-KD (final step only) and StepER (first, mid and final steps), from the teacher's kept traces.",
+    "fig1a_data_composition": (
+        "Figure 1(a): training examples per step kind for Vanilla-KD (final step only) and StepER (first, mid and final steps), "
+        "from the teacher's kept traces."
+    ),
     "fig3_abilities": "Figure 3: ability scores (initialization, expansion, aggregation) of the step-data ablation (automatic proxy).",
     "fig4_scaling": "Figure 4: accuracy vs student size with 95% bootstrap intervals; dashed line: the few-shot teacher.",
     "fig_sigma": "Learned difficulty σ per step kind during StepER training.",

@@ -245,7 +245,10 @@ def table_transfer(results: Results, settings: PaperSettings, stats: Statistics,
                 system = system_name(settings.main_student, method.name)
                 row: list[Cell] = [FRAMEWORK_LABELS[framework], trained_on, method.label]
                 for dataset in settings.datasets:
-                    result = results.get(framework, dataset, system) if dataset == trained_on else results.transfer.get((framework, trained_on, dataset, system))
+                    if dataset == trained_on:
+                        result = results.get(framework, dataset, system)
+                    else:
+                        result = results.transfer.get((framework, trained_on, dataset, system))
                     row.append(stats.cell(result, "acc"))
                 rows.append(row)
     kept = _keep(rows, 3)
@@ -398,13 +401,16 @@ def _count_cell(stats: Statistics, percent: Any, n: int) -> Cell:
     return estimate(stats.proportion([1.0] * right + [0.0] * (n - right)))
 
 
+def _per_question(total: float | None, n: int | None) -> float | None:
+    return None if total is None or not n else total / n
+
+
 def table_teacher(results: Results, settings: PaperSettings, stats: Statistics, published: Published) -> Table:
     """The teacher's few-shot traces on the training questions (the trace summaries)."""
     rows: list[list[Cell]] = []
     for artifact in results.summaries:
         n = _field(artifact, "n")
         accuracy = _field(artifact, "accuracy")
-        per_question = (lambda total: None if total is None or not n else total / n)
         rows.append([
             *artifact.labels,
             n,
@@ -412,8 +418,8 @@ def table_teacher(results: Results, settings: PaperSettings, stats: Statistics, 
             accuracy.get("f1"),
             _count_cell(stats, accuracy.get("acc"), n),
             artifact.data.get("mean_steps"),
-            per_question(artifact.data.get("prompt_tokens")),
-            per_question(artifact.data.get("completion_tokens")),
+            _per_question(artifact.data.get("prompt_tokens"), n),
+            _per_question(artifact.data.get("completion_tokens"), n),
             artifact.data.get("seconds_per_question"),
         ])
     return Table(
