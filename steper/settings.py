@@ -90,6 +90,10 @@ def parse_settings(value: str | dict[str, Any] | None, cls: type[T], source: str
     for key in data:
         if key not in names:
             raise InputError(source, f"unknown setting for {cls.__name__} (known: {', '.join(sorted(names))})", field=key)
+    required = [f.name for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    for name in required:
+        if name not in data:
+            raise InputError(source, f"missing setting of {cls.__name__} (it has no default)", field=name)
     return cls(**data)
 
 

@@ -28,8 +28,9 @@ def test_zero3_cli_trains_and_saves_a_loadable_student(tmp_path):
                           "context": context, "continuation": ""})
     data.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
     out = tmp_path / "out"
-    settings = {"method": {"loss": "difficulty_aware"},
-                "training": {"deepspeed": "zero3", "max_steps": 2, "batch_size": 6, "lr": 1e-3, "sigma_lr": 0.1}}
+    settings = {"method": {"data": "first-mid-final", "loss": "difficulty_aware"},
+                "training": {"deepspeed": "zero3", "max_steps": 2, "batch_size": 6, "lr": 1e-3, "sigma_lr": 0.1,
+                             "gradient_checkpointing": False, "log_every": 1}}
     result = subprocess.run(
         [sys.executable, "-m", "steper.cli", "train", "run", "--data", str(data), "--model", str(model_dir),
          "--output", str(out), "--settings", json.dumps(settings)],

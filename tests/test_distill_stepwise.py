@@ -12,11 +12,12 @@ import pytest
 from transformers import AutoTokenizer
 
 from steper.cli import main
-from steper.distill.kinds import kind_of
+from steper.distill.kinds import VARIANTS, kind_of
 from steper.distill.stepwise import StepwiseSettings, build_examples, compute_stats, load_corpus, stats_markdown, variant_examples
 from steper.distill.trainer import load_examples
 from steper.io import InputError
 from steper.models.tiny import corpus_texts, train_tokenizer
+from steper.settings import parse_settings
 
 FIXTURES = Path(__file__).parent / "fixtures" / "distill"
 CORPUS = FIXTURES / "corpus.jsonl"
@@ -181,7 +182,7 @@ def test_no_trace_or_none_kept_is_an_error_unless_allowed(corpus, tmp_path):
 def test_cli_empty_input(tmp_path, tokenizer_dir, capsys):
     wrong = _write(tmp_path / "wrong.jsonl", [_lines()[3]])
     args = ["stepwise", "build", "--traces", str(wrong), "--corpus", str(CORPUS), "--framework", "ircot",
-            "--tokenizer", str(tokenizer_dir), "--output-dir", str(tmp_path / "out")]
+            "--tokenizer", str(tokenizer_dir), "--output-dir", str(tmp_path / "out"), "--settings", json.dumps({"variants": list(VARIANTS)})]
     assert main(args) == 2 and "wrong.jsonl: no trace of 1 passes" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
     assert main([*args, "--allow-empty"]) == 0
@@ -192,12 +193,15 @@ def test_wrong_framework_and_settings_are_input_errors(corpus):
     with pytest.raises(InputError, match="framework"):
         build_examples(FIXTURES / "selfask_traces.jsonl", corpus, "ircot", "acc_tokens", "chain")
     with pytest.raises(InputError, match="filter"):
-        StepwiseSettings(filter="f1")
+        StepwiseSettings(filter="f1", variants=["final"])
     with pytest.raises(InputError, match="target"):
-        StepwiseSettings(target="steps")
+        StepwiseSettings(target="steps", variants=["final"])
     with pytest.raises(InputError, match="variants"):
         StepwiseSettings(variants=["mid"])
-    assert (StepwiseSettings().target, StepwiseSettings().filter) == ("chain", "acc_tokens")
+    with pytest.raises(InputError, match="field 'variants'"):
+        parse_settings({"target": "chain"}, StepwiseSettings)
+    settings = StepwiseSettings(variants=["final"])
+    assert (settings.target, settings.filter) == ("chain", "acc_tokens")
 
 
 def test_stats(corpus, tokenizer_dir):
@@ -234,6 +238,6 @@ def test_cli_writes_variants_stats_and_settings(tmp_path, tokenizer_dir):
 def test_cli_reports_missing_doc_and_writes_nothing(tmp_path, tokenizer_dir, capsys):
     out = tmp_path / "stepwise"
     code = main(["stepwise", "build", "--traces", str(FIXTURES / "ircot_traces_missing_doc.jsonl"), "--corpus", str(CORPUS),
-                 "--framework", "ircot", "--tokenizer", str(tokenizer_dir), "--output-dir", str(out)])
+                 "--framework", "ircot", "--tokenizer", str(tokenizer_dir), "--output-dir", str(out), "--settings", '{"variants": ["final"]}'])
     assert code == 2 and "line 1: field 'retrieved'" in capsys.readouterr().err
     assert not out.exists()

@@ -18,6 +18,9 @@ from steper.io import InputError
 from steper.models.tiny import RandomModelSettings, build_random_model
 
 CORPUS = Path(__file__).parent / "fixtures" / "distill" / "corpus.jsonl"
+# The schema's training defaults are the paper's GPU recipe (ZeRO-3, checkpointing, a log line every 10 steps).
+CPU = {"deepspeed": None, "gradient_checkpointing": False, "log_every": 1}
+STEPER = {"data": "first-mid-final", "loss": "difficulty_aware"}
 COMPLETIONS = {
     "first": " The Hollow Orchard is a novel by Tamsin Everhart.",
     "mid": " Tamsin Everhart was born in Brackenford.",
@@ -55,8 +58,8 @@ def data_path(tmp_path):
 
 
 def _settings(loss, **training):
-    base = {"lr": 3e-3, "epochs": 2, "batch_size": 6, "dtype": "float32", "warmup_ratio": 0.0, "sigma_lr": 0.05}
-    return parse_train_settings({"method": {"loss": loss}, "training": {**base, **training}})
+    base = {"lr": 3e-3, "epochs": 2, "batch_size": 6, "dtype": "float32", "warmup_ratio": 0.0, "sigma_lr": 0.05, **CPU}
+    return parse_train_settings({"method": {"data": "first-mid-final", "loss": loss}, "training": {**base, **training}})
 
 
 def _toy_loss(model_path, examples):
@@ -105,8 +108,8 @@ def test_vanilla_trains_on_final_steps_only(model_dir, data_path, tmp_path):
 
 
 def test_fixed_weights_log_the_weighted_sum(model_dir, data_path, tmp_path):
-    settings = parse_train_settings({"method": {"loss": "fixed", "weights": {"first": 1.5, "mid": 1.0, "final": 0.5}},
-                                     "training": {"max_steps": 1, "batch_size": 18, "dtype": "float32"}})
+    settings = parse_train_settings({"method": {"data": "first-mid-final", "loss": "fixed", "weights": {"first": 1.5, "mid": 1.0, "final": 0.5}},
+                                     "training": {"max_steps": 1, "batch_size": 18, "dtype": "float32", **CPU}})
     out = tmp_path / "fixed"
     train(data_path, model_dir, out, settings)
     record = json.loads((out / "train_log.jsonl").read_text().splitlines()[0])
@@ -231,15 +234,21 @@ def test_collate_left_pads_with_real_positions():
 
 def test_settings_errors_name_the_field(data_path):
     with pytest.raises(InputError, match="batchsize"):
-        parse_train_settings({"training": {"batchsize": 4}})
+        parse_train_settings({"method": STEPER, "training": {"batchsize": 4}})
     with pytest.raises(InputError, match="method.weights"):
-        parse_train_settings({"method": {"loss": "fixed"}})
+        parse_train_settings({"method": {"data": "first-mid-final", "loss": "fixed"}})
     with pytest.raises(InputError, match="method.data"):
-        parse_train_settings({"method": {"data": "mid"}})
+        parse_train_settings({"method": {"data": "mid", "loss": "uniform"}})
+    with pytest.raises(InputError, match="field 'loss'"):
+        parse_train_settings({"method": {"data": "final"}})
+    with pytest.raises(InputError, match="field 'method'"):
+        parse_train_settings(None)
     with pytest.raises(InputError, match="training.dtype"):
-        parse_train_settings({"training": {"dtype": "bf16"}})
-    assert parse_train_settings(None).training.dtype == "auto"
-    assert parse_train_settings(None).training.lr == 5e-6
+        parse_train_settings({"method": STEPER, "training": {"dtype": "bf16"}})
+    with pytest.raises(InputError, match="training.gpus"):
+        parse_train_settings({"method": STEPER, "training": {"gpus": -1}})
+    defaults = parse_train_settings({"method": STEPER}).training
+    assert (defaults.dtype, defaults.lr, defaults.deepspeed, defaults.gpus, defaults.processes) == ("auto", 5e-6, "zero3", 0, 1)
     assert [e["kind"] for e in load_examples(data_path, ("final",))] == ["final"] * 6
 
 
@@ -262,7 +271,7 @@ def test_launch_command_and_deepspeed_config():
 def test_cli_rejects_bad_settings_before_training(data_path, model_dir, tmp_path, capsys):
     out = tmp_path / "never"
     code = main(["train", "run", "--data", str(data_path), "--model", str(model_dir), "--output", str(out),
-                 "--settings", '{"training": {"lr": 1e-3, "warmup": 0.1}}'])
+                 "--settings", json.dumps({"method": STEPER, "training": {"lr": 1e-3, "warmup": 0.1}})])
     assert code == 2 and "field 'warmup'" in capsys.readouterr().err
     assert not out.exists()
 

@@ -16,6 +16,7 @@ from steper.cli import main
 from steper.paper.definitions import PaperSettings
 from steper.paper.figures import sigma_points
 from steper.paper.table import Estimate, Table, to_latex, to_markdown
+from steper.settings import parse_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path("tests/fixtures/results/run")
@@ -44,6 +45,7 @@ SETTINGS = {
     },
     "baselines": ["direct", "cot", "rag", "ircot", "selfask"],
     "scaling_students": ["stu-s", "stu"],
+    "scaling_teacher": "tch",
     "bootstrap": {"resamples": 2000, "level": 0.95, "seed": 0},
     "case_study": 2,
 }
@@ -352,4 +354,6 @@ def test_paper_settings_type_check():
     from steper.io import InputError
 
     with pytest.raises(InputError):
-        PaperSettings(run="x", datasets="hotpotqa").validate()
+        PaperSettings(run="x", datasets="hotpotqa", main_student="s", teacher="t", students=["s"], methods={}, scaling_teacher="t").validate()
+    with pytest.raises(InputError, match="field 'teacher'"):
+        parse_settings({"run": "x", "main_student": "s", "students": ["s"], "methods": {}, "scaling_teacher": "t"}, PaperSettings)

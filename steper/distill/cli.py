@@ -1,6 +1,6 @@
 """`steper train run`: fine-tune a student on step-wise examples (StepER or a baseline loss).
 
-With `training.gpus > 1` or a DeepSpeed config, and not yet under a launcher, the command
+With more than one GPU (`training.gpus`) or a DeepSpeed config, and not yet under a launcher, the command
 re-runs itself under torchrun with the resolved settings, so the Snakemake rule stays one line.
 """
 
@@ -39,12 +39,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_train(args: argparse.Namespace) -> int:
     settings = parse_train_settings(args.settings)
     training = settings.training
-    if needs_launch(training.gpus, training.deepspeed is not None, os.environ):
+    if needs_launch(training.processes, training.deepspeed is not None, os.environ):
         train_args = ["--data", args.data, "--model", args.model, "--output", args.output,
                       "--settings", json.dumps(settings_dict(settings))]
         if args.threads is not None:
             train_args += ["--threads", str(args.threads)]
-        command = launch_command(train_args, training.gpus)
+        command = launch_command(train_args, training.processes)
         log.info("re-launching under torchrun: %s", " ".join(command[:8]))
         return subprocess.run(command, check=False).returncode
     from steper.distill.trainer import train  # heavy (torch, transformers): only in the training process

@@ -53,11 +53,12 @@ TRACE_FIELDS = ("id", "question", "answers", "prediction", "steps")
 
 @dataclass
 class StepwiseSettings:
-    """What each example's target is, which traces are kept, and which variants are written."""
+    """What each example's target is, which traces are kept, and which variants are written
+    (no default: the workflow writes every variant, a fine-tuning recipe only the one it trains on)."""
 
     target: str = from_schema("stepwise.target")
     filter: str = from_schema("stepwise.filter")
-    variants: list[str] = field(default_factory=lambda: list(VARIANTS))
+    variants: list[str] = field(kw_only=True)
 
     def __post_init__(self) -> None:
         if self.target not in TARGETS:

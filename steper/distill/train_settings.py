@@ -19,51 +19,56 @@ COMPUTE_DTYPES: tuple[str, ...] = ("auto", *DTYPE_NAMES)
 
 @dataclass
 class MethodSettings:
-    """Which step-wise data and which loss: the method of the paper's tables."""
+    """Which step-wise data and which loss: the method of the paper's tables (required, like in the config)."""
 
-    data: str = "first-mid-final"
-    loss: str = "difficulty_aware"
-    weights: dict[str, float] | None = None
+    data: str
+    loss: str
+    weights: dict[str, float] | None = from_schema("methods.*.weights")
 
 
 @dataclass
 class TrainingSettings:
-    """Optimisation; defaults are the paper's (lr 5e-6, 2 epochs, cosine with linear warm-up)."""
+    """Optimisation; the defaults are the schema's (the paper's lr 5e-6, 2 epochs, cosine with linear warm-up)."""
 
-    lr: float = 5e-6
-    epochs: float = 2
-    batch_size: int = 8  # per device
-    grad_accum: int = 1
-    warmup_ratio: float = 0.1
-    max_length: int = 2048  # prompt is cut on the left beyond this
+    lr: float = from_schema("training.lr")
+    epochs: float = from_schema("training.epochs")
+    batch_size: int = from_schema("training.batch_size")  # per device
+    grad_accum: int = from_schema("training.grad_accum")
+    warmup_ratio: float = from_schema("training.warmup_ratio")
+    max_length: int = from_schema("training.max_length")  # prompt is cut on the left beyond this
     # lr of the log-sigmas (None = lr). Adam moves a parameter by about lr per step, so at 5e-6 the
     # sigmas barely move in a few thousand steps; a larger value lets the weighting adapt.
     # Both groups follow the same warm-up + cosine schedule.
-    sigma_lr: float | None = None
+    sigma_lr: float | None = from_schema("training.sigma_lr")
     # Compute dtype: mixed precision over fp32 master weights (autocast on CPU, AMP or DeepSpeed on GPU).
     dtype: str = from_schema("training.dtype")
-    gradient_checkpointing: bool = False
-    deepspeed: str | None = None  # None, "zero0".."zero3" (generated config) or a DeepSpeed JSON path
-    gpus: int = 1  # > 1: re-launch under torchrun with this many processes
-    group_by_length: bool = True
-    max_steps: int | None = None
-    log_every: int = 1
-    seed: int = 0
-    weight_decay: float = 0.0
-    max_grad_norm: float = 1.0
+    gradient_checkpointing: bool = from_schema("training.gradient_checkpointing")
+    deepspeed: str | None = from_schema("training.deepspeed")  # None, "zero0".."zero3" (generated config) or a DeepSpeed JSON path
+    # GPUs of the job (0 = CPU); training runs max(1, gpus) processes, re-launched under torchrun beyond 1.
+    gpus: int = from_schema("training.resources.gpus")
+    group_by_length: bool = from_schema("training.group_by_length")
+    max_steps: int | None = from_schema("training.max_steps")
+    log_every: int = from_schema("training.log_every")
+    seed: int = from_schema("seed")
+    weight_decay: float = from_schema("training.weight_decay")
+    max_grad_norm: float = from_schema("training.max_grad_norm")
+
+    @property
+    def processes(self) -> int:
+        return max(1, self.gpus)
 
 
 @dataclass
 class StudentSettings:
     """How the student reads prompts and in which dtype its checkpoint is written."""
 
-    chat_template: bool = False
-    dtype: str = "bfloat16"
+    chat_template: bool = from_schema("models.*.chat_template")
+    dtype: str = from_schema("models.*.dtype")
 
 
 @dataclass
 class TrainSettings:
-    method: MethodSettings = field(default_factory=MethodSettings)
+    method: MethodSettings
     training: TrainingSettings = field(default_factory=TrainingSettings)
     student: StudentSettings = field(default_factory=StudentSettings)
 
@@ -86,9 +91,11 @@ def parse_train_settings(value: str | dict[str, Any] | None) -> TrainSettings:
     if method.weights and set(method.weights) - set(KINDS):
         raise InputError("--settings", f"weights for unknown kinds (known: {', '.join(KINDS)})", field="method.weights")
     training = settings.training
-    for name in ("batch_size", "grad_accum", "gpus", "log_every"):
+    for name in ("batch_size", "grad_accum", "log_every"):
         if getattr(training, name) < 1:
             raise InputError("--settings", "must be at least 1", field=f"training.{name}")
+    if training.gpus < 0:
+        raise InputError("--settings", "must be at least 0", field="training.gpus")
     if training.max_length < 8:
         raise InputError("--settings", "must be at least 8 tokens", field="training.max_length")
     resolve_deepspeed(training.deepspeed)

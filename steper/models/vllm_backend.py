@@ -21,7 +21,7 @@ def engine_kwargs(model_dir: str | os.PathLike, settings: GenerationSettings, dt
     """`dtype_name` is the resolved dtype (never "auto": vLLM's own "auto" would follow the checkpoint)."""
     return {
         "model": str(model_dir),
-        "tensor_parallel_size": settings.tensor_parallel_size,
+        "tensor_parallel_size": max(1, settings.tensor_parallel_size),
         "enable_prefix_caching": settings.prefix_caching,
         "dtype": dtype_name,
         "max_model_len": settings.max_model_len,
@@ -49,7 +49,7 @@ class VLLMBackend:
         self.settings = settings
         self._vllm = vllm
         self.dtype_name = resolve_dtype_name(settings.dtype, "cuda")
-        log.info("starting vLLM for %s (tensor_parallel_size=%d, %s)", model_dir, settings.tensor_parallel_size, self.dtype_name)
+        log.info("starting vLLM for %s (tensor_parallel_size=%d, %s)", model_dir, max(1, settings.tensor_parallel_size), self.dtype_name)
         self.llm = vllm.LLM(**engine_kwargs(model_dir, settings, self.dtype_name))
         self.tokenizer = self.llm.get_tokenizer()
         self.max_model_len = settings.max_model_len  # the engine was built with it (vLLM refuses one the model cannot hold)

@@ -8,11 +8,12 @@ read from what it trains on and with which loss, never from its name.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from steper.evaluate.bootstrap import BootstrapSettings
 from steper.io import InputError
+from steper.settings import from_schema
 
 FRAMEWORK_LABELS: dict[str, str] = {
     "direct": "No retrieval",
@@ -79,7 +80,7 @@ def _method(name: str, spec: Any, source: str) -> Method:
     return Method(name, spec["data"], spec["loss"], str(spec.get("label") or name), tuple(tables))
 
 
-@dataclass
+@dataclass(kw_only=True)
 class PaperSettings:
     """The slice of the config that says which systems exist and how to render them.
 
@@ -90,20 +91,22 @@ class PaperSettings:
     scaling_teacher: their teacher when it is not `teacher` (optional);
     bootstrap: {resamples, level, seed} of every confidence interval;
     case_study: how many disagreeing questions Figure 1(b) shows.
+    The names the workflow resolves (main student, teachers, students, methods) have no default;
+    the rest are the schema's.
     """
 
     run: str
-    datasets: list[str] = field(default_factory=list)
-    frameworks: list[str] = field(default_factory=list)
-    main_student: str = ""
-    teacher: str = ""
-    students: list[str] = field(default_factory=list)
-    methods: dict[str, Any] = field(default_factory=dict)
-    baselines: list[str] = field(default_factory=list)
-    scaling_students: list[str] = field(default_factory=list)
-    scaling_teacher: str = ""
-    bootstrap: dict[str, Any] = field(default_factory=dict)
-    case_study: int = 0
+    datasets: list[str] = from_schema("datasets")
+    frameworks: list[str] = from_schema("frameworks")
+    main_student: str
+    teacher: str
+    students: list[str]
+    methods: dict[str, Any]
+    baselines: list[str] = from_schema("evaluation.baselines")
+    scaling_students: list[str] = from_schema("paper.scaling_students")
+    scaling_teacher: str
+    bootstrap: dict[str, Any] = from_schema("paper.bootstrap")
+    case_study: int = from_schema("paper.case_study")
 
     @property
     def size_teacher(self) -> str:
