@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from steper import layout
 from steper.evaluate.result import build_result
 from steper.frameworks.registry import FRAMEWORKS, RETRIEVING
 from steper.io import write_json
@@ -132,7 +133,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 def register(subparsers: argparse._SubParsersAction) -> None:
     run = subparsers.add_parser("run", help="run a framework with a model on test records, then score it")
     _common(run)
-    run.add_argument("--index-dir", required=True, help="results/{run}/index/{dataset}")
+    run.add_argument("--index-dir", required=True, help=layout.TEMPLATES["index_dir"])
     run.add_argument("--model", required=True, help="model directory (HF format)")
     run.add_argument("--demonstrations", default=None, help="demonstrations.jsonl for few-shot prompts")
     run.add_argument("--settings", default=None, help='JSON or JSON/YAML path: {"framework": {...}, "generation": {...}}')

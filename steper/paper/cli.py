@@ -7,6 +7,7 @@ import logging
 
 import yaml
 
+from steper import layout
 from steper.io import atomic_path
 from steper.paper.check import load_checks, measured_checks, published_checks, run_check
 from steper.paper.definitions import PaperSettings
@@ -48,12 +49,12 @@ def _expected(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:
     render = subparsers.add_parser("render", help="tables, figures and REPORT.md from result files")
     render.add_argument("--manifest", required=True, help="JSON listing every declared result file and what it is (written by the paper rule)")
-    render.add_argument("--output-dir", required=True, help="paper/{run}")
+    render.add_argument("--output-dir", required=True, help=layout.TEMPLATES["paper"])
     render.add_argument("--settings", required=True, help="PaperSettings as JSON or a JSON/YAML path")
     render.set_defaults(func=_render)
 
     check = subparsers.add_parser("check", help="compare evaluation results with expected metrics; exit 1 on any FAIL")
-    check.add_argument("--results-dir", required=True, help="results/{run}")
+    check.add_argument("--results-dir", required=True, help=layout.TEMPLATES["results"])
     check.add_argument("--expected", required=True, help="YAML file of expected metrics (see steper.paper.check)")
     check.add_argument("--tolerance", type=float, default=None, help="override every tolerance in the file")
     check.set_defaults(func=_check)

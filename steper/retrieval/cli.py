@@ -6,6 +6,7 @@ import argparse
 import logging
 from pathlib import Path
 
+from steper import layout
 from steper.io import write_json
 from steper.retrieval.evaluation import RetrievalEvalSettings, evaluate_retrieval
 from steper.retrieval.index import BACKENDS, IndexSettings, build_index
@@ -43,7 +44,7 @@ def register(subparsers) -> None:
 
     evaluate = subparsers.add_parser("evaluate", help="recall of supporting passages with the question as query")
     evaluate.add_argument("--records", required=True, help="unified records JSON lines (e.g. test.jsonl)")
-    evaluate.add_argument("--index-dir", required=True, help="results/{run}/index/{dataset} (one subdirectory per backend)")
+    evaluate.add_argument("--index-dir", required=True, help=f"{layout.TEMPLATES['index_dir']} (one subdirectory per backend)")
     evaluate.add_argument("--backends", nargs="+", choices=BACKENDS, default=["pyserini"])
     evaluate.add_argument("--dataset", required=True)
     evaluate.add_argument("--output", required=True, help="JSON file to write")

@@ -168,11 +168,15 @@ def trained_method(method):
 
 
 def stepwise_dir(framework, dataset, teacher):
-    return R(f"stepwise/{framework}/{dataset}/{teacher}/{STEPWISE_TAG}")
+    return P("stepwise_dir", framework=framework, dataset=dataset, teacher=teacher, stepwise_tag=STEPWISE_TAG)
 
 
 def student_dir(framework, dataset, student, method):
-    return R(f"students/{framework}/{dataset}/{student}/{trained_method(method)}/{STEPWISE_TAG}/{HPARAMS}")
+    return P("student", framework=framework, dataset=dataset, student=student, method=trained_method(method), stepwise_tag=STEPWISE_TAG, hparams=HPARAMS)
+
+
+def train_log(framework, dataset, student, method):
+    return P("train_log", framework=framework, dataset=dataset, student=student, method=trained_method(method), stepwise_tag=STEPWISE_TAG, hparams=HPARAMS)
 
 
 def framework_settings(section_framework, shots=None):

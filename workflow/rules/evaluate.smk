@@ -19,20 +19,23 @@ def evaluate_settings(section, model, shots=None):
 
 
 def index_dir(wildcards):
-    return R(f"index/{wildcards.dataset}")
+    return P("index_dir", dataset=wildcards.dataset)
 
 
-INDEX = R(f"index/{{dataset}}/{config['retrieval']['backend']}")
+INDEX = P("index", backend=config["retrieval"]["backend"])
+TEST_RECORDS = P("records", split="test")
+STUDENT_SYSTEM = layout.student_system("{student}", "{method}")
+FEWSHOT_SYSTEM = layout.fewshot_system("{model}")
 
 
 rule evaluate_student:
     input:
-        records=R("data/{dataset}/test.jsonl"),
+        records=TEST_RECORDS,
         index=INDEX,
         model=lambda w: student_dir(w.framework, w.dataset, w.student, w.method),
     output:
-        metrics=R("eval/{framework}/{dataset}/{student}--{method}.json"),
-        predictions=R("eval/{framework}/{dataset}/{student}--{method}.predictions.jsonl"),
+        metrics=P("eval", system=STUDENT_SYSTEM),
+        predictions=P("predictions", system=STUDENT_SYSTEM),
     params:
         index_dir=index_dir,
         settings=lambda w: evaluate_settings("evaluation", w.student, shots=0),
@@ -59,13 +62,13 @@ def baseline_section(model):
 
 rule evaluate_baseline:
     input:
-        records=R("data/{dataset}/test.jsonl"),
+        records=TEST_RECORDS,
         index=INDEX,
         model=lambda w: model_dir(w.model),
         demonstrations=lambda w: demonstrations(w.dataset),
     output:
-        metrics=R("eval/{baseline}/{dataset}/{model}--fewshot.json"),
-        predictions=R("eval/{baseline}/{dataset}/{model}--fewshot.predictions.jsonl"),
+        metrics=P("eval", framework="{baseline}", system=FEWSHOT_SYSTEM),
+        predictions=P("predictions", framework="{baseline}", system=FEWSHOT_SYSTEM),
     wildcard_constraints:
         baseline=one_of(BASELINES),
         model=one_of(BASELINE_MODELS),
@@ -104,12 +107,12 @@ TRANSFER = [
 
 rule evaluate_transfer:
     input:
-        records=R("data/{dataset}/test.jsonl"),
+        records=TEST_RECORDS,
         index=INDEX,
         model=lambda w: student_dir(w.framework, w.trained_on, w.student, w.method),
     output:
-        metrics=R("transfer/{framework}/{trained_on}/{dataset}/{student}--{method}.json"),
-        predictions=R("transfer/{framework}/{trained_on}/{dataset}/{student}--{method}.predictions.jsonl"),
+        metrics=P("transfer", system=STUDENT_SYSTEM),
+        predictions=P("transfer_predictions", system=STUDENT_SYSTEM),
     wildcard_constraints:
         trained_on=one_of(DATASETS),
     params:
@@ -140,10 +143,10 @@ SUBQA = config["paper"]["subquestions"]["subqa"]
 
 rule subquestions:
     input:
-        records=R("data/{dataset}/test.jsonl"),
+        records=TEST_RECORDS,
         subqa=[SUBQA] if SUBQA else [],
     output:
-        R("data/{dataset}/subquestions.jsonl"),
+        P("subquestions"),
     params:
         subqa=["--subqa", SUBQA] if SUBQA else [],
     conda:
@@ -158,12 +161,12 @@ rule subquestions:
 
 rule evaluate_subquestions:
     input:
-        records=R("data/{dataset}/subquestions.jsonl"),
+        records=P("subquestions"),
         index=INDEX,
         model=lambda w: student_dir(w.framework, w.dataset, w.student, w.method),
     output:
-        metrics=R("subq/{framework}/{dataset}/{student}--{method}.json"),
-        predictions=R("subq/{framework}/{dataset}/{student}--{method}.predictions.jsonl"),
+        metrics=P("subq", system=STUDENT_SYSTEM),
+        predictions=P("subq_predictions", system=STUDENT_SYSTEM),
     params:
         index_dir=index_dir,
         settings=lambda w: evaluate_settings("evaluation", w.student, shots=0),

@@ -54,10 +54,12 @@ TRACED = sorted({(f, d, STUDENTS[s]["teacher"]) for f, d, s, _ in CELLS})
 FEWSHOT_EVALS = [(b, d, model) for b in BASELINES for d in DATASETS for model in BASELINE_MODELS]
 
 
-def _eval(prefix, f, d, system, **labels):
+def _eval(kind, f, d, system, **labels):
+    """An evaluation's metrics and predictions (`kind`: eval, transfer or subq) with what it is."""
+    predictions = "predictions" if kind == "eval" else f"{kind}_predictions"
     return {
-        "path": R(f"{prefix}/{system}.json"),
-        "predictions": R(f"{prefix}/{system}.predictions.jsonl"),
+        "path": P(kind, framework=f, dataset=d, system=system, **labels),
+        "predictions": P(predictions, framework=f, dataset=d, system=system, **labels),
         "framework": f,
         "dataset": d,
         "system": system,
@@ -100,21 +102,24 @@ def _benchmarks():
 def paper_manifest():
     """Every file the paper is rendered from, with what it is (steper.paper.results.SECTIONS)."""
     return {
-        "evals": [_eval(f"eval/{f}/{d}", f, d, f"{s}--{m}") for f, d, s, m in CELLS]
-        + [_eval(f"eval/{b}/{d}", b, d, f"{model}--fewshot") for b, d, model in FEWSHOT_EVALS],
-        "transfer": [_eval(f"transfer/{f}/{t}/{d}", f, d, f"{s}--{m}", trained_on=t) for f, t, d, s, m in TRANSFER],
-        "subquestions": [_eval(f"subq/{f}/{d}", f, d, f"{s}--{m}") for f, d, s, m in SUBQUESTIONS],
-        "retrieval": [{"path": R(f"retrieval/{d}.json"), "dataset": d} for d in DATASETS],
-        "stepwise": [{"path": f"{stepwise_dir(f, d, t)}/stats.json", "framework": f, "dataset": d, "teacher": t} for f, d, t in TRACED],
+        "evals": [_eval("eval", f, d, layout.student_system(s, m)) for f, d, s, m in CELLS]
+        + [_eval("eval", b, d, layout.fewshot_system(model)) for b, d, model in FEWSHOT_EVALS],
+        "transfer": [_eval("transfer", f, d, layout.student_system(s, m), trained_on=t) for f, t, d, s, m in TRANSFER],
+        "subquestions": [_eval("subq", f, d, layout.student_system(s, m)) for f, d, s, m in SUBQUESTIONS],
+        "retrieval": [{"path": P("retrieval", dataset=d), "dataset": d} for d in DATASETS],
+        "stepwise": [
+            {"path": P("stepwise_stats", framework=f, dataset=d, teacher=t, stepwise_tag=STEPWISE_TAG), "framework": f, "dataset": d, "teacher": t}
+            for f, d, t in TRACED
+        ],
         "summaries": [
-            {"path": R(f"traces/{f}/{d}/{t}/train.jsonl.summary.json"), "framework": f, "dataset": d, "model": t, "split": "train"}
+            {"path": P("traces_summary", framework=f, dataset=d, model=t, split="train"), "framework": f, "dataset": d, "model": t, "split": "train"}
             for f, d, t in TRACED
         ],
         "train_logs": [
-            {"path": f"{student_dir(f, d, s, m)}/train_log.jsonl", "framework": f, "dataset": d, "student": s, "method": m}
+            {"path": train_log(f, d, s, m), "framework": f, "dataset": d, "student": s, "method": m}
             for f, d, s, m in CELLS
         ],
-        "corpora": [{"path": R(f"corpus/{d}.jsonl"), "dataset": d} for d in DATASETS],
+        "corpora": [{"path": P("corpus", dataset=d), "dataset": d} for d in DATASETS],
         "benchmarks": _benchmarks(),
         "benchmark_results": [{"path": str(path)} for path in sorted(Path("benchmarks/results").glob("*.json"))],
     }
@@ -128,23 +133,23 @@ RESULT_FILES = sorted(
     | {student_dir(f, d, s, m) for f, d, s, m in CELLS}
 )
 EVAL_FILES = [entry["path"] for entry in MANIFEST["evals"]]
-MANIFEST_FILE = R("paper/manifest.json")
+MANIFEST_FILE = P("manifest")
 
 # Every intermediate artifact is a target of `all` too, so deleting one (a trace file, say) makes
 # Snakemake rebuild it and then, by modification time, exactly what depends on it.
 ARTIFACTS = (
-    expand(R("data/{dataset}/{split}.jsonl"), dataset=DATASETS, split=["train", "dev", "test"])
-    + expand(R("corpus/{dataset}.jsonl"), dataset=DATASETS)
-    + expand(R("index/{dataset}/{backend}"), dataset=DATASETS, backend=BACKENDS)
-    + [R(f"traces/{f}/{d}/{t}/train.jsonl") for f, d, t in TRACED]
-    + [f"{stepwise_dir(f, d, t)}/{v}.jsonl" for f, d, t in TRACED for v in VARIANTS]
+    expand(P("records"), dataset=DATASETS, split=["train", "dev", "test"])
+    + expand(P("corpus"), dataset=DATASETS)
+    + expand(P("index"), dataset=DATASETS, backend=BACKENDS)
+    + [P("traces", framework=f, dataset=d, model=t, split="train") for f, d, t in TRACED]
+    + [P("stepwise", framework=f, dataset=d, teacher=t, stepwise_tag=STEPWISE_TAG, variant=v) for f, d, t in TRACED for v in VARIANTS]
 )
 
 PAPER_DIR = P("paper")
 PAPER_OUTPUTS = (
-    expand(f"{PAPER_DIR}/tables/{{table}}.{{ext}}", table=TABLES, ext=["md", "tex"])
-    + expand(f"{PAPER_DIR}/figures/{{figure}}.{{ext}}", figure=FIGURES, ext=["pdf", "png"])
-    + [f"{PAPER_DIR}/case_study.md", P("report")]
+    expand(P("table"), table=TABLES, ext=["md", "tex"])
+    + expand(P("figure"), figure=FIGURES, ext=["pdf", "png"])
+    + [P("case_study"), P("report")]
 )
 
 
@@ -193,11 +198,11 @@ rule paper:
         RESULT_FILES,
         manifest=MANIFEST_FILE,
     output:
-        [_report(f"{PAPER_DIR}/tables/{t}.md", TABLE_CAPTIONS[t]) for t in TABLES]
-        + [f"{PAPER_DIR}/tables/{t}.tex" for t in TABLES]
-        + [_report(f"{PAPER_DIR}/figures/{name}.png", caption) for name, caption in FIGURES.items()]
-        + [f"{PAPER_DIR}/figures/{name}.pdf" for name in FIGURES]
-        + [_report(f"{PAPER_DIR}/case_study.md", "Figure 1(b): case study, StepER vs Vanilla-KD chains step by step."),
+        [_report(P("table", table=t, ext="md"), TABLE_CAPTIONS[t]) for t in TABLES]
+        + [P("table", table=t, ext="tex") for t in TABLES]
+        + [_report(P("figure", figure=name, ext="png"), caption) for name, caption in FIGURES.items()]
+        + [P("figure", figure=name, ext="pdf") for name in FIGURES]
+        + [_report(P("case_study"), "Figure 1(b): case study, StepER vs Vanilla-KD chains step by step."),
            _report(P("report"), "The reproduction report: claims with their intervals, every table and figure.")],
     params:
         output_dir=PAPER_DIR,

@@ -6,12 +6,12 @@ The directory holds the target and filter settings (STEPWISE_TAG), so changing e
 
 rule stepwise:
     input:
-        traces=R("traces/{framework}/{dataset}/{teacher}/train.jsonl"),
-        corpus=R("corpus/{dataset}.jsonl"),
+        traces=P("traces", model="{teacher}", split="train"),
+        corpus=P("corpus"),
         tokenizer=lambda w: model_dir(w.teacher),
     output:
-        examples=expand(R(f"stepwise/{{{{framework}}}}/{{{{dataset}}}}/{{{{teacher}}}}/{STEPWISE_TAG}/{{variant}}.jsonl"), variant=VARIANTS),
-        stats=R(f"stepwise/{{framework}}/{{dataset}}/{{teacher}}/{STEPWISE_TAG}/stats.json"),
+        examples=expand(P("stepwise", stepwise_tag=STEPWISE_TAG), variant=VARIANTS, allow_missing=True),
+        stats=P("stepwise_stats", stepwise_tag=STEPWISE_TAG),
     wildcard_constraints:
         teacher=one_of(TEACHERS),
     params:

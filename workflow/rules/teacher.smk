@@ -19,12 +19,12 @@ def teacher_settings(wildcards):
 
 rule teacher_shard:
     input:
-        records=R("data/{dataset}/{split}.jsonl"),
-        index=R(f"index/{{dataset}}/{config['retrieval']['backend']}"),
+        records=P("records"),
+        index=P("index", backend=config["retrieval"]["backend"]),
         model=lambda w: model_dir(w.model),
         demonstrations=lambda w: demonstrations(w.dataset),
     output:
-        R("traces/{framework}/{dataset}/{model}/{split}.shards/{shard}-of-{n}.jsonl"),
+        P("trace_shard"),
     params:
         settings=teacher_settings,
     threads: config["teacher"]["resources"]["threads"]
@@ -46,11 +46,11 @@ rule teacher_shard:
 
 rule teacher_merge:
     input:
-        records=R("data/{dataset}/{split}.jsonl"),
-        shards=expand(R("traces/{{framework}}/{{dataset}}/{{model}}/{{split}}.shards/{shard}-of-{n}.jsonl"), shard=range(SHARDS), n=SHARDS),
+        records=P("records"),
+        shards=expand(P("trace_shard"), shard=range(SHARDS), n=SHARDS, allow_missing=True),
     output:
-        traces=R("traces/{framework}/{dataset}/{model}/{split}.jsonl"),
-        summary=R("traces/{framework}/{dataset}/{model}/{split}.jsonl.summary.json"),
+        traces=P("traces"),
+        summary=P("traces_summary"),
     conda:
         ENV_CPU
     log:

@@ -9,7 +9,7 @@ still list every method name.
 def train_data(wildcards):
     teacher = STUDENTS[wildcards.student]["teacher"]
     kinds, _ = training_identity(wildcards.method)
-    return f"{stepwise_dir(wildcards.framework, wildcards.dataset, teacher)}/{kinds}.jsonl"
+    return P("stepwise", framework=wildcards.framework, dataset=wildcards.dataset, teacher=teacher, stepwise_tag=STEPWISE_TAG, variant=kinds)
 
 
 def train_settings(wildcards):
@@ -29,7 +29,7 @@ rule train:
         data=train_data,
         model=lambda w: model_dir(w.student),
     output:
-        directory(R(f"students/{{framework}}/{{dataset}}/{{student}}/{{method}}/{STEPWISE_TAG}/{HPARAMS}")),
+        directory(P("student", stepwise_tag=STEPWISE_TAG, hparams=HPARAMS)),
     wildcard_constraints:
         method=one_of(TRAINED_METHODS.values()),
     params:
