@@ -129,7 +129,8 @@ class Variant:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="results/demo/models/smollm2-135m", help="a converted model (snakemake --configfile config/demo.yaml results/demo/models/smollm2-135m)")
+    parser.add_argument("--model", default="results/demo/models/smollm2-135m",
+                        help="a converted model (snakemake --configfile config/demo.yaml results/demo/models/smollm2-135m)")
     parser.add_argument("--layers", type=int, default=4, help="keep this many evenly spaced layers (0 = all)")
     parser.add_argument("--examples", type=int, default=24)
     parser.add_argument("--batch-size", type=int, default=4)

@@ -7,6 +7,7 @@ changed hyper-parameter changes the rule's params and Snakemake reruns exactly w
 import json
 import os
 import re
+from pathlib import Path
 
 from steper import layout
 
@@ -52,7 +53,9 @@ def _check_references():
     for name, spec in MODELS.items():
         if spec["source"] in ("prune", "finetune") and spec.get("base") not in MODELS:
             problems.append(f"models.{name}.base: '{spec.get('base')}' is not a key of models")
-        for key in {"hub": ["path", "revision"], "local": ["path"], "gguf": ["package", "file"], "prune": ["base", "keep_layers"], "finetune": ["base"]}.get(spec["source"], []):
+        for key in {"hub": ["path", "revision"], "local": ["path"], "gguf": ["package", "file"], "prune": ["base", "keep_layers"], "finetune": ["base"]}.get(
+            spec["source"], []
+        ):
             if spec.get(key) is None:
                 problems.append(f"models.{name}.{key}: required for source '{spec['source']}'")
     for method, spec in METHODS.items():
@@ -256,6 +259,160 @@ def corpus_flags(wildcards, input):
         return ["--wiki-abstracts", f"{input.wiki}/{WIKI_ABSTRACTS}", "--expect-count"]
     files = [f"{input.raw}/{name}" for name in NATIVE_CORPUS_FILES[wildcards.dataset]]
     return ["--native", NATIVE[wildcards.dataset][0], "--records", *files, "--expect-count"]
+
+
+# Teacher stage (teacher.smk).
+def teacher_settings(wildcards):
+    return as_json(
+        {
+            "framework": framework_settings(config["teacher"]["framework"]),
+            "generation": generation_settings("teacher", wildcards.model),
+        }
+    )
+
+
+# Training stage (train.smk).
+def train_data(wildcards):
+    teacher = STUDENTS[wildcards.student]["teacher"]
+    kinds, _ = training_identity(wildcards.method)
+    return P("stepwise", framework=wildcards.framework, dataset=wildcards.dataset, teacher=teacher, stepwise_tag=STEPWISE_TAG, variant=kinds)
+
+
+def train_settings(wildcards):
+    training = training_settings()
+    student = MODELS[wildcards.student]
+    return as_json(
+        {
+            "method": {key: METHODS[wildcards.method].get(key) for key in ("data", "loss", "weights")},
+            "training": training,
+            "student": {"chat_template": student["chat_template"], "dtype": student["dtype"]},
+        }
+    )
+
+
+# Evaluation stage (evaluate.smk).
+def evaluate_settings(section, model, shots=None):
+    """Framework loop from `evaluation.framework`; generation and GPUs from `section` (teacher models keep theirs)."""
+    return as_json(
+        {
+            "framework": framework_settings(config["evaluation"]["framework"], shots=shots),
+            "generation": generation_settings(section, model),
+        }
+    )
+
+
+def index_dir(wildcards):
+    return P("index_dir", dataset=wildcards.dataset)
+
+
+def baseline_section(model):
+    """Teachers keep their own (large-model) generation settings and resources; student bases use the evaluation ones."""
+    return "teacher" if model in TEACHERS else "evaluation"
+
+
+# Paper stage (paper.smk): the manifest of the files it renders, its settings, the report captions.
+def _eval(kind, f, d, system, **labels):
+    """An evaluation's metrics and predictions (`kind`: eval, transfer or subq) with what it is."""
+    predictions = "predictions" if kind == "eval" else f"{kind}_predictions"
+    return {
+        "path": P(kind, framework=f, dataset=d, system=system, **labels),
+        "predictions": P(predictions, framework=f, dataset=d, system=system, **labels),
+        "framework": f,
+        "dataset": d,
+        "system": system,
+        **labels,
+    }
+
+
+def _bench(rule, **wildcards):
+    """The benchmark file of one job of `rule` (its template from the rule itself) and its stage path."""
+    path = str(getattr(rules, rule).benchmark).format(**wildcards)
+    return {"path": path, "stage": path[len(BENCH_ROOT) : -len(BENCH_SUFFIX)]}
+
+
+def _benchmarks():
+    """Benchmark files of the jobs whose outputs the paper declares: the cost table's rows."""
+    entries = [_bench("corpus", dataset=d) for d in DATASETS] + [_bench("split", dataset=d) for d in DATASETS]
+    entries += [_bench("index", dataset=d, backend=b) for d in DATASETS for b in BACKENDS]
+    entries += [_bench("retrieval_eval", dataset=d) for d in DATASETS]
+    for source, rule_name in (("hub", "model_download"), ("gguf", "model_gguf"), ("prune", "model_prune"), ("random", "model_random")):
+        entries += [_bench(rule_name, model=model) for model in models_from(source)]
+    entries += [
+        _bench("teacher_shard", framework=f, dataset=d, model=t, split="train", shard=i, n=config["teacher"]["shards"])
+        for f, d, t in TRACED
+        for i in range(config["teacher"]["shards"])
+    ]
+    entries += [_bench("stepwise", framework=f, dataset=d, teacher=t) for f, d, t in TRACED]
+    trained = sorted({(f, d, s, trained_method(m)) for f, d, s, m in CELLS})
+    entries += [_bench("train", framework=f, dataset=d, student=s, method=m) for f, d, s, m in trained]
+    entries += [_bench("evaluate_student", framework=f, dataset=d, student=s, method=m) for f, d, s, m in CELLS]
+    entries += [_bench("evaluate_baseline", baseline=b, dataset=d, model=model) for b, d, model in FEWSHOT_EVALS]
+    entries += [_bench("evaluate_transfer", framework=f, trained_on=t, dataset=d, student=s, method=m) for f, t, d, s, m in TRANSFER]
+    entries += [_bench("subquestions", dataset=d) for d in sorted({d for _, d, _, _ in SUBQUESTIONS})]
+    entries += [_bench("evaluate_subquestions", framework=f, dataset=d, student=s, method=m) for f, d, s, m in SUBQUESTIONS]
+    return entries
+
+
+def paper_manifest():
+    """Every file the paper is rendered from, with what it is (steper.paper.results.SECTIONS)."""
+    return {
+        "evals": [_eval("eval", f, d, layout.student_system(s, m)) for f, d, s, m in CELLS]
+        + [_eval("eval", b, d, layout.fewshot_system(model)) for b, d, model in FEWSHOT_EVALS],
+        "transfer": [_eval("transfer", f, d, layout.student_system(s, m), trained_on=t) for f, t, d, s, m in TRANSFER],
+        "subquestions": [_eval("subq", f, d, layout.student_system(s, m)) for f, d, s, m in SUBQUESTIONS],
+        "retrieval": [{"path": P("retrieval", dataset=d), "dataset": d} for d in DATASETS],
+        "stepwise": [
+            {"path": P("stepwise_stats", framework=f, dataset=d, teacher=t, stepwise_tag=STEPWISE_TAG), "framework": f, "dataset": d, "teacher": t}
+            for f, d, t in TRACED
+        ],
+        "summaries": [
+            {"path": P("traces_summary", framework=f, dataset=d, model=t, split="train"), "framework": f, "dataset": d, "model": t, "split": "train"}
+            for f, d, t in TRACED
+        ],
+        "train_logs": [{"path": train_log(f, d, s, m), "framework": f, "dataset": d, "student": s, "method": m} for f, d, s, m in CELLS],
+        "corpora": [{"path": P("corpus", dataset=d), "dataset": d} for d in DATASETS],
+        "benchmarks": _benchmarks(),
+        "benchmark_results": [{"path": str(path)} for path in sorted(Path("benchmarks/results").glob("*.json"))],
+    }
+
+
+def paper_settings():
+    return as_json(
+        {
+            "run": RUN,
+            "datasets": DATASETS,
+            "frameworks": FRAMEWORKS,
+            "main_student": MAIN_STUDENT,
+            "teacher": STUDENTS[MAIN_STUDENT]["teacher"],
+            "students": list(STUDENTS),
+            "methods": {
+                name: {"data": spec["data"], "loss": spec["loss"], "label": spec.get("label") or name, "tables": spec["tables"]}
+                for name, spec in METHODS.items()
+            },
+            "baselines": BASELINES,
+            "scaling_students": config["paper"]["scaling_students"],
+            "scaling_teacher": STUDENTS[(config["paper"]["scaling_students"] or [MAIN_STUDENT])[0]]["teacher"],
+            "bootstrap": config["paper"]["bootstrap"],
+            "case_study": config["paper"]["case_study"],
+        }
+    )
+
+
+def _report(path, caption):
+    return report(path, caption=caption, category=REPORT_CATEGORY)
+
+
+def write_manifest(path, manifest, log):
+    """Written to a temporary name and renamed, so a killed job leaves no half manifest."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(f"{path}.tmp")
+    tmp.write_text(f"{manifest}\n", encoding="utf-8")
+    tmp.replace(path)
+    Path(log).write_text(f"wrote {path}\n", encoding="utf-8")
+
+
+def results_dir(wildcards):
+    return P("results")
 
 
 wildcard_constraints:

@@ -7,21 +7,6 @@ Cross-domain transfer evaluates the main student's methods of the `transfer` tab
 datasets; Table 4 asks the sub-questions of `paper.subquestions.datasets` alone.
 """
 
-
-def evaluate_settings(section, model, shots=None):
-    """Framework loop from `evaluation.framework`; generation and GPUs from `section` (teacher models keep theirs)."""
-    return as_json(
-        {
-            "framework": framework_settings(config["evaluation"]["framework"], shots=shots),
-            "generation": generation_settings(section, model),
-        }
-    )
-
-
-def index_dir(wildcards):
-    return P("index_dir", dataset=wildcards.dataset)
-
-
 INDEX = P("index", backend=config["retrieval"]["backend"])
 TEST_RECORDS = P("records", split="test")
 STUDENT_SYSTEM = layout.student_system("{student}", "{method}")
@@ -36,28 +21,23 @@ rule evaluate_student:
     output:
         metrics=P("eval", system=STUDENT_SYSTEM),
         predictions=P("predictions", system=STUDENT_SYSTEM),
-    params:
-        index_dir=index_dir,
-        settings=lambda w: evaluate_settings("evaluation", w.student, shots=0),
-    threads: config["evaluation"]["resources"]["threads"]
-    resources:
-        **resources("evaluation"),
-    conda:
-        ENV_GPU
     log:
         LOG("evaluate/{framework}/{dataset}/{student}--{method}"),
     benchmark:
         BENCH("evaluate/{framework}/{dataset}/{student}--{method}")
+    conda:
+        ENV_GPU
+    threads: config["evaluation"]["resources"]["threads"]
+    resources:
+        **resources("evaluation"),
+    params:
+        index_dir=index_dir,
+        settings=lambda w: evaluate_settings("evaluation", w.student, shots=0),
     shell:
         "OMP_NUM_THREADS={threads} steper evaluate run --framework {wildcards.framework:q} --dataset {wildcards.dataset:q}"
         " --system {wildcards.student:q}--{wildcards.method:q} --records {input.records:q} --index-dir {params.index_dir:q}"
         " --model {input.model:q} --predictions {output.predictions:q} --output {output.metrics:q}"
         " --settings {params.settings:q} 2> {log:q}"
-
-
-def baseline_section(model):
-    """Teachers keep their own (large-model) generation settings and resources; student bases use the evaluation ones."""
-    return "teacher" if model in TEACHERS else "evaluation"
 
 
 rule evaluate_baseline:
@@ -69,23 +49,23 @@ rule evaluate_baseline:
     output:
         metrics=P("eval", framework="{baseline}", system=FEWSHOT_SYSTEM),
         predictions=P("predictions", framework="{baseline}", system=FEWSHOT_SYSTEM),
+    log:
+        LOG("evaluate/{baseline}/{dataset}/{model}--fewshot"),
+    benchmark:
+        BENCH("evaluate/{baseline}/{dataset}/{model}--fewshot")
     wildcard_constraints:
         baseline=one_of(BASELINES),
         model=one_of(BASELINE_MODELS),
-    params:
-        index_dir=index_dir,
-        settings=lambda w: evaluate_settings(baseline_section(w.model), w.model),
+    conda:
+        ENV_GPU
     threads: config["evaluation"]["resources"]["threads"]
     resources:
         mem_mb=lambda w: resources(baseline_section(w.model))["mem_mb"],
         runtime=lambda w: resources(baseline_section(w.model))["runtime"],
         gpu=lambda w: resources(baseline_section(w.model)).get("gpu", 0),
-    conda:
-        ENV_GPU
-    log:
-        LOG("evaluate/{baseline}/{dataset}/{model}--fewshot"),
-    benchmark:
-        BENCH("evaluate/{baseline}/{dataset}/{model}--fewshot")
+    params:
+        index_dir=index_dir,
+        settings=lambda w: evaluate_settings(baseline_section(w.model), w.model),
     shell:
         "OMP_NUM_THREADS={threads} steper evaluate run --framework {wildcards.baseline:q} --dataset {wildcards.dataset:q}"
         " --system {wildcards.model:q}--fewshot --records {input.records:q} --index-dir {params.index_dir:q}"
@@ -96,13 +76,7 @@ rule evaluate_baseline:
 # Cross-domain transfer: (framework, trained_on, dataset, student, method) of the main student's
 # `transfer` methods, every trained cell evaluated on every other dataset.
 TRANSFER_METHODS = [m for m, spec in METHODS.items() if "transfer" in spec["tables"]]
-TRANSFER = [
-    (f, trained_on, d, s, m)
-    for f, trained_on, s, m in CELLS
-    if s == MAIN_STUDENT and m in TRANSFER_METHODS
-    for d in DATASETS
-    if d != trained_on
-]
+TRANSFER = [(f, trained_on, d, s, m) for f, trained_on, s, m in CELLS if s == MAIN_STUDENT and m in TRANSFER_METHODS for d in DATASETS if d != trained_on]
 
 
 rule evaluate_transfer:
@@ -113,20 +87,20 @@ rule evaluate_transfer:
     output:
         metrics=P("transfer", system=STUDENT_SYSTEM),
         predictions=P("transfer_predictions", system=STUDENT_SYSTEM),
-    wildcard_constraints:
-        trained_on=one_of(DATASETS),
-    params:
-        index_dir=index_dir,
-        settings=lambda w: evaluate_settings("evaluation", w.student, shots=0),
-    threads: config["evaluation"]["resources"]["threads"]
-    resources:
-        **resources("evaluation"),
-    conda:
-        ENV_GPU
     log:
         LOG("evaluate/transfer/{framework}/{trained_on}/{dataset}/{student}--{method}"),
     benchmark:
         BENCH("evaluate/transfer/{framework}/{trained_on}/{dataset}/{student}--{method}")
+    wildcard_constraints:
+        trained_on=one_of(DATASETS),
+    conda:
+        ENV_GPU
+    threads: config["evaluation"]["resources"]["threads"]
+    resources:
+        **resources("evaluation"),
+    params:
+        index_dir=index_dir,
+        settings=lambda w: evaluate_settings("evaluation", w.student, shots=0),
     shell:
         "OMP_NUM_THREADS={threads} steper evaluate run --framework {wildcards.framework:q} --dataset {wildcards.dataset:q}"
         " --system {wildcards.student:q}--{wildcards.method:q} --records {input.records:q} --index-dir {params.index_dir:q}"
@@ -147,14 +121,14 @@ rule subquestions:
         subqa=[SUBQA] if SUBQA else [],
     output:
         P("subquestions"),
-    params:
-        subqa=["--subqa", SUBQA] if SUBQA else [],
-    conda:
-        ENV_CPU
     log:
         LOG("data/subquestions/{dataset}"),
     benchmark:
         BENCH("data/subquestions/{dataset}")
+    conda:
+        ENV_CPU
+    params:
+        subqa=["--subqa", SUBQA] if SUBQA else [],
     shell:
         "steper evaluate subquestions --records {input.records:q} {params.subqa:q} --output {output:q} 2> {log:q}"
 
@@ -167,18 +141,18 @@ rule evaluate_subquestions:
     output:
         metrics=P("subq", system=STUDENT_SYSTEM),
         predictions=P("subq_predictions", system=STUDENT_SYSTEM),
-    params:
-        index_dir=index_dir,
-        settings=lambda w: evaluate_settings("evaluation", w.student, shots=0),
-    threads: config["evaluation"]["resources"]["threads"]
-    resources:
-        **resources("evaluation"),
-    conda:
-        ENV_GPU
     log:
         LOG("evaluate/subquestions/{framework}/{dataset}/{student}--{method}"),
     benchmark:
         BENCH("evaluate/subquestions/{framework}/{dataset}/{student}--{method}")
+    conda:
+        ENV_GPU
+    threads: config["evaluation"]["resources"]["threads"]
+    resources:
+        **resources("evaluation"),
+    params:
+        index_dir=index_dir,
+        settings=lambda w: evaluate_settings("evaluation", w.student, shots=0),
     shell:
         "OMP_NUM_THREADS={threads} steper evaluate run --framework {wildcards.framework:q} --dataset {wildcards.dataset:q}"
         " --system {wildcards.student:q}--{wildcards.method:q} --records {input.records:q} --index-dir {params.index_dir:q}"

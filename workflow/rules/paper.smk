@@ -5,8 +5,6 @@ one is, to a JSON manifest that `steper paper render` reads instead of globbing 
 stale student or evaluation from older settings never enters a table or figure.
 """
 
-from pathlib import Path
-
 TABLES = [
     "table1_main",
     "table2_loss_weighting",
@@ -54,75 +52,7 @@ TRACED = sorted({(f, d, STUDENTS[s]["teacher"]) for f, d, s, _ in CELLS})
 FEWSHOT_EVALS = [(b, d, model) for b in BASELINES for d in DATASETS for model in BASELINE_MODELS]
 
 
-def _eval(kind, f, d, system, **labels):
-    """An evaluation's metrics and predictions (`kind`: eval, transfer or subq) with what it is."""
-    predictions = "predictions" if kind == "eval" else f"{kind}_predictions"
-    return {
-        "path": P(kind, framework=f, dataset=d, system=system, **labels),
-        "predictions": P(predictions, framework=f, dataset=d, system=system, **labels),
-        "framework": f,
-        "dataset": d,
-        "system": system,
-        **labels,
-    }
-
-
 BENCH_ROOT, BENCH_SUFFIX = P("benchmark").split("{stage}")
-
-
-def _bench(rule, **wildcards):
-    """The benchmark file of one job of `rule` (its template from the rule itself) and its stage path."""
-    path = str(getattr(rules, rule).benchmark).format(**wildcards)
-    return {"path": path, "stage": path[len(BENCH_ROOT) : -len(BENCH_SUFFIX)]}
-
-
-def _benchmarks():
-    """Benchmark files of the jobs whose outputs the paper declares: the cost table's rows."""
-    entries = [_bench("corpus", dataset=d) for d in DATASETS] + [_bench("split", dataset=d) for d in DATASETS]
-    entries += [_bench("index", dataset=d, backend=b) for d in DATASETS for b in BACKENDS]
-    entries += [_bench("retrieval_eval", dataset=d) for d in DATASETS]
-    for source, rule in (("hub", "model_download"), ("gguf", "model_gguf"), ("prune", "model_prune"), ("random", "model_random")):
-        entries += [_bench(rule, model=model) for model in models_from(source)]
-    entries += [
-        _bench("teacher_shard", framework=f, dataset=d, model=t, split="train", shard=i, n=config["teacher"]["shards"])
-        for f, d, t in TRACED
-        for i in range(config["teacher"]["shards"])
-    ]
-    entries += [_bench("stepwise", framework=f, dataset=d, teacher=t) for f, d, t in TRACED]
-    trained = sorted({(f, d, s, trained_method(m)) for f, d, s, m in CELLS})
-    entries += [_bench("train", framework=f, dataset=d, student=s, method=m) for f, d, s, m in trained]
-    entries += [_bench("evaluate_student", framework=f, dataset=d, student=s, method=m) for f, d, s, m in CELLS]
-    entries += [_bench("evaluate_baseline", baseline=b, dataset=d, model=model) for b, d, model in FEWSHOT_EVALS]
-    entries += [_bench("evaluate_transfer", framework=f, trained_on=t, dataset=d, student=s, method=m) for f, t, d, s, m in TRANSFER]
-    entries += [_bench("subquestions", dataset=d) for d in sorted({d for _, d, _, _ in SUBQUESTIONS})]
-    entries += [_bench("evaluate_subquestions", framework=f, dataset=d, student=s, method=m) for f, d, s, m in SUBQUESTIONS]
-    return entries
-
-
-def paper_manifest():
-    """Every file the paper is rendered from, with what it is (steper.paper.results.SECTIONS)."""
-    return {
-        "evals": [_eval("eval", f, d, layout.student_system(s, m)) for f, d, s, m in CELLS]
-        + [_eval("eval", b, d, layout.fewshot_system(model)) for b, d, model in FEWSHOT_EVALS],
-        "transfer": [_eval("transfer", f, d, layout.student_system(s, m), trained_on=t) for f, t, d, s, m in TRANSFER],
-        "subquestions": [_eval("subq", f, d, layout.student_system(s, m)) for f, d, s, m in SUBQUESTIONS],
-        "retrieval": [{"path": P("retrieval", dataset=d), "dataset": d} for d in DATASETS],
-        "stepwise": [
-            {"path": P("stepwise_stats", framework=f, dataset=d, teacher=t, stepwise_tag=STEPWISE_TAG), "framework": f, "dataset": d, "teacher": t}
-            for f, d, t in TRACED
-        ],
-        "summaries": [
-            {"path": P("traces_summary", framework=f, dataset=d, model=t, split="train"), "framework": f, "dataset": d, "model": t, "split": "train"}
-            for f, d, t in TRACED
-        ],
-        "train_logs": [
-            {"path": train_log(f, d, s, m), "framework": f, "dataset": d, "student": s, "method": m}
-            for f, d, s, m in CELLS
-        ],
-        "corpora": [{"path": P("corpus", dataset=d), "dataset": d} for d in DATASETS],
-        "benchmarks": _benchmarks(),
-        "benchmark_results": [{"path": str(path)} for path in sorted(Path("benchmarks/results").glob("*.json"))],
-    }
 
 
 MANIFEST = paper_manifest()
@@ -145,52 +75,20 @@ ARTIFACTS = (
     + [P("stepwise", framework=f, dataset=d, teacher=t, stepwise_tag=STEPWISE_TAG, variant=v) for f, d, t in TRACED for v in VARIANTS]
 )
 
-PAPER_DIR = P("paper")
-PAPER_OUTPUTS = (
-    expand(P("table"), table=TABLES, ext=["md", "tex"])
-    + expand(P("figure"), figure=FIGURES, ext=["pdf", "png"])
-    + [P("case_study"), P("report")]
-)
-
-
-def paper_settings():
-    return as_json(
-        {
-            "run": RUN,
-            "datasets": DATASETS,
-            "frameworks": FRAMEWORKS,
-            "main_student": MAIN_STUDENT,
-            "teacher": STUDENTS[MAIN_STUDENT]["teacher"],
-            "students": list(STUDENTS),
-            "methods": {
-                name: {"data": spec["data"], "loss": spec["loss"], "label": spec.get("label") or name, "tables": spec["tables"]}
-                for name, spec in METHODS.items()
-            },
-            "baselines": BASELINES,
-            "scaling_students": config["paper"]["scaling_students"],
-            "scaling_teacher": STUDENTS[(config["paper"]["scaling_students"] or [MAIN_STUDENT])[0]]["teacher"],
-            "bootstrap": config["paper"]["bootstrap"],
-            "case_study": config["paper"]["case_study"],
-        }
-    )
+PAPER_OUTPUTS = expand(P("table"), table=TABLES, ext=["md", "tex"]) + expand(P("figure"), figure=FIGURES, ext=["pdf", "png"]) + [P("case_study"), P("report")]
 
 
 rule paper_manifest:
     """The declared inputs of `paper`, with what each is; rewritten when the config changes what they are."""
     output:
         MANIFEST_FILE,
+    log:
+        LOG("paper/manifest"),
+    localrule: True
     params:
         manifest=as_json(MANIFEST),
-    localrule: True
     run:
-        Path(output[0]).parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(f"{output[0]}.tmp")
-        tmp.write_text(params.manifest + "\n", encoding="utf-8")
-        tmp.replace(output[0])
-
-
-def _report(path, caption):
-    return report(path, caption=caption, category=REPORT_CATEGORY)
+        write_manifest(output[0], params.manifest, log[0])
 
 
 rule paper:
@@ -202,17 +100,17 @@ rule paper:
         + [P("table", table=t, ext="tex") for t in TABLES]
         + [_report(P("figure", figure=name, ext="png"), caption) for name, caption in FIGURES.items()]
         + [P("figure", figure=name, ext="pdf") for name in FIGURES]
-        + [_report(P("case_study"), "Figure 1(b): case study, StepER vs Vanilla-KD chains step by step."),
-           _report(P("report"), "The reproduction report: claims with their intervals, every table and figure.")],
-    params:
-        output_dir=PAPER_DIR,
-        settings=paper_settings(),
-    conda:
-        ENV_CPU
+        + [_report(P("case_study"), "Figure 1(b): case study, StepER vs Vanilla-KD chains step by step.")],
+        report=_report(P("report"), "The reproduction report: claims with their intervals, every table and figure."),
     log:
         LOG("paper/render"),
     benchmark:
         BENCH("paper/render")
+    conda:
+        ENV_CPU
+    params:
+        output_dir=lambda w, output: os.path.dirname(output.report),
+        settings=paper_settings(),
     shell:
         "steper paper render --manifest {input.manifest:q} --output-dir {params.output_dir:q} --settings {params.settings:q} 2> {log:q}"
 
@@ -224,12 +122,12 @@ rule check:
         expected=P("expected"),
     output:
         P("check"),
-    params:
-        results_dir=P("results"),
-    conda:
-        ENV_CPU
     log:
         LOG("paper/check"),
+    conda:
+        ENV_CPU
+    params:
+        results_dir=results_dir,
     shell:
         "steper paper check --results-dir {params.results_dir:q} --expected {input.expected:q} > {output:q}.tmp 2> {log:q};"
         " status=$?; cat {output:q}.tmp; mv {output:q}.tmp {output:q}; exit $status"

@@ -12,17 +12,17 @@ rule stepwise:
     output:
         examples=expand(P("stepwise", stepwise_tag=STEPWISE_TAG), variant=VARIANTS, allow_missing=True),
         stats=P("stepwise_stats", stepwise_tag=STEPWISE_TAG),
-    wildcard_constraints:
-        teacher=one_of(TEACHERS),
-    params:
-        directory=lambda w: stepwise_dir(w.framework, w.dataset, w.teacher),
-        settings=as_json({"target": config["stepwise"]["target"], "filter": config["stepwise"]["filter"], "variants": VARIANTS}),
-    conda:
-        ENV_CPU
     log:
         LOG(f"stepwise/{{framework}}/{{dataset}}/{{teacher}}/{STEPWISE_TAG}"),
     benchmark:
         BENCH(f"stepwise/{{framework}}/{{dataset}}/{{teacher}}/{STEPWISE_TAG}")
+    wildcard_constraints:
+        teacher=one_of(TEACHERS),
+    conda:
+        ENV_CPU
+    params:
+        directory=lambda w: stepwise_dir(w.framework, w.dataset, w.teacher),
+        settings=as_json({"target": config["stepwise"]["target"], "filter": config["stepwise"]["filter"], "variants": VARIANTS}),
     shell:
         "steper stepwise build --traces {input.traces:q} --corpus {input.corpus:q} --framework {wildcards.framework:q}"
         " --tokenizer {input.tokenizer:q} --output-dir {params.directory:q} --settings {params.settings:q} 2> {log:q}"

@@ -8,15 +8,6 @@ it) and renames it into place when done, so a killed job restarted loses and rec
 SHARDS = config["teacher"]["shards"]
 
 
-def teacher_settings(wildcards):
-    return as_json(
-        {
-            "framework": framework_settings(config["teacher"]["framework"]),
-            "generation": generation_settings("teacher", wildcards.model),
-        }
-    )
-
-
 rule teacher_shard:
     input:
         records=P("records"),
@@ -25,17 +16,17 @@ rule teacher_shard:
         demonstrations=lambda w: demonstrations(w.dataset),
     output:
         P("trace_shard"),
-    params:
-        settings=teacher_settings,
-    threads: config["teacher"]["resources"]["threads"]
-    resources:
-        **resources("teacher"),
-    conda:
-        ENV_GPU
     log:
         LOG("teacher/{framework}/{dataset}/{model}/{split}.{shard}-of-{n}"),
     benchmark:
         BENCH("teacher/{framework}/{dataset}/{model}/{split}.{shard}-of-{n}")
+    conda:
+        ENV_GPU
+    threads: config["teacher"]["resources"]["threads"]
+    resources:
+        **resources("teacher"),
+    params:
+        settings=teacher_settings,
     shell:
         "OMP_NUM_THREADS={threads} steper teacher run --framework {wildcards.framework:q}"
         " --records {input.records:q} --index {input.index:q} --model {input.model:q}"
@@ -51,9 +42,9 @@ rule teacher_merge:
     output:
         traces=P("traces"),
         summary=P("traces_summary"),
-    conda:
-        ENV_CPU
     log:
         LOG("teacher/{framework}/{dataset}/{model}/{split}.merge"),
+    conda:
+        ENV_CPU
     shell:
         "steper teacher merge --inputs {input.shards:q} --records {input.records:q} --output {output.traces:q} 2> {log:q}"
