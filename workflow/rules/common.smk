@@ -423,3 +423,41 @@ wildcard_constraints:
     variant=one_of(VARIANTS),
     method=one_of(METHODS),
     student=one_of(STUDENTS),
+
+
+# Models stage (workflow/rules/models.smk, H7): the demo teacher (source finetune), the base model
+# fine-tuned on gold IRCoT and Self-Ask chains of a toy world apart from the questions (steper/data/gold_traces.py).
+GOLD_FRAMEWORKS = ["ircot", "selfask"]
+
+
+def finetune_base(wildcards):
+    return model_dir(MODELS[wildcards.model]["base"])
+
+
+def gold_settings(wildcards):
+    spec = MODELS[wildcards.model]
+    toy = {key: config["data"]["toy"][key] for key in ("seed", "n_entities", "types")}
+    gold = {key: value for key, value in spec["gold"].items() if key != "frameworks"}
+    # chains of both frameworks are always made (cheap); `gold.frameworks` picks what is trained on
+    return as_json(
+        dict(
+            gold,
+            datasets=DATASETS,
+            frameworks=GOLD_FRAMEWORKS,
+            toy=toy,
+            framework=framework_settings(config["teacher"]["framework"], shots=0),
+        )
+    )
+
+
+def finetune_settings(wildcards):
+    spec = MODELS[wildcards.model]
+    training = {key: value for key, value in config["training"].items() if key != "resources"}
+    training.update(spec["training"], seed=config["seed"])
+    return as_json(
+        {
+            "method": {"data": "first-mid-final", "loss": "uniform"},
+            "training": training,
+            "student": {"chat_template": spec["chat_template"], "dtype": spec["dtype"]},
+        }
+    )

