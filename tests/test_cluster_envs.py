@@ -75,6 +75,8 @@ def test_environment_matches_pyproject(path):
         for name, reqs in EXTRAS[extra].items():
             allowed[name] = allowed.get(name, []) + reqs
     for line in pip:
+        if line.startswith("-c "):
+            assert (path.parent / line[3:].split("#")[0].strip()).is_file(), f"{path}: {line}: no such constraints file"
         if line.startswith("-"):
             continue
         pin = Requirement(line)
@@ -105,3 +107,14 @@ def test_gpu_extra_is_pinned_inside_the_core_ranges():
         assert spec.operator == "==", f"gpu extra: {req} is not an exact pin"
         for core in CORE.get(name, []):
             assert core.specifier.contains(spec.version), f"gpu extra: {req} is outside the core's {core}"
+
+
+def test_gpu_constraints_pin_every_dependency_inside_pyproject():
+    lines = (ROOT / "cluster" / "gpu-constraints.txt").read_text().splitlines()
+    pins = {canonicalize_name(req.name): req for req in (Requirement(line) for line in lines if line and not line.startswith("#"))}
+    for group in (CORE, EXTRAS["gpu"], EXTRAS["cluster"]):
+        for name, reqs in group.items():
+            assert name in pins, f"cluster/gpu-constraints.txt has no pin for {name}"
+            (spec,) = pins[name].specifier
+            for req in reqs:
+                assert req.specifier.contains(spec.version, prereleases=True), f"{pins[name]} is outside pyproject's {req}"
