@@ -265,6 +265,15 @@ def set_threads(threads: int | None) -> None:
     os.environ["RAYON_NUM_THREADS"] = str(threads)
 
 
+def _enable_checkpointing(student: nn.Module) -> None:
+    """Transformers renamed the call in 5.2x; the GPU extra's vLLM caps transformers below the rename."""
+    kwargs = {"use_reentrant": False}
+    if hasattr(student, "activation_checkpointing_enable"):
+        student.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+    else:
+        student.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
+
+
 def train(
     data_path: str | os.PathLike,
     model_dir: str | os.PathLike,
@@ -296,7 +305,7 @@ def train(
         # fp32 master weights; a lower compute dtype comes from autocast / DeepSpeed, never from bf16 parameters + Adam.
         student, _ = load_causal_lm(model_dir, dtype="float32")
         if settings.training.gradient_checkpointing:
-            student.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+            _enable_checkpointing(student)
         # Same dtype as the student's parameters: under ZeRO-3 (bf16) all trainable parameters are
         # partitioned into one flat buffer; the optimizer still keeps fp32 master copies.
         weighting = make_weighting(settings.method.loss, settings.method.weights, kinds).to(next(student.parameters()).dtype)

@@ -399,7 +399,8 @@ def paper_settings():
 
 
 def _report(path, caption):
-    return report(path, caption=caption, category=REPORT_CATEGORY)
+    """A report() output whose caption is a label column: Snakemake's `caption=` takes an RST file path, not text."""
+    return report(path, category=REPORT_CATEGORY, labels={"file": Path(path).name, "caption": caption})
 
 
 def write_manifest(path, manifest, log):
