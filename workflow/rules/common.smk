@@ -89,11 +89,6 @@ def P(kind, **values):
     return layout.path(kind, run=RUN, **values)
 
 
-def R(path):
-    """An artifact path of this run spelled in place (rule files not yet on `P`)."""
-    return f"{P('results')}/{path}"
-
-
 def LOG(stage):
     return P("log", stage=stage)
 

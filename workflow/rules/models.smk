@@ -82,9 +82,9 @@ rule gold_traces:
     input:
         tokenizer=finetune_base,
     output:
-        corpus=R("gold/{model}/traces/corpus.jsonl"),
-        traces=expand(R("gold/{{model}}/traces/{gold_framework}.jsonl"), gold_framework=GOLD_FRAMEWORKS),
-        summary=R("gold/{model}/traces/summary.json"),
+        corpus=P("gold_corpus"),
+        traces=expand(P("gold_traces"), gold_framework=GOLD_FRAMEWORKS, allow_missing=True),
+        summary=P("gold_summary"),
     log:
         LOG("models/gold/{model}"),
     benchmark:
@@ -94,7 +94,7 @@ rule gold_traces:
     conda:
         ENV_CPU
     params:
-        directory=lambda w: R(f"gold/{w.model}/traces"),
+        directory=lambda w: P("gold_dir", model=w.model),
         settings=gold_settings,
     shell:
         "steper data gold-traces --tokenizer {input.tokenizer:q} --output-dir {params.directory:q} --settings {params.settings:q} 2> {log:q}"
@@ -102,12 +102,12 @@ rule gold_traces:
 
 rule gold_stepwise:
     input:
-        traces=R("gold/{model}/traces/{gold_framework}.jsonl"),
-        corpus=R("gold/{model}/traces/corpus.jsonl"),
+        traces=P("gold_traces"),
+        corpus=P("gold_corpus"),
         tokenizer=finetune_base,
     output:
-        examples=R("gold/{model}/stepwise/{gold_framework}/first-mid-final.jsonl"),
-        stats=R("gold/{model}/stepwise/{gold_framework}/stats.json"),
+        examples=P("gold_stepwise"),
+        stats=P("gold_stepwise_stats"),
     log:
         LOG("models/gold/{model}.{gold_framework}.stepwise"),
     wildcard_constraints:
@@ -116,7 +116,7 @@ rule gold_stepwise:
     conda:
         ENV_CPU
     params:
-        directory=lambda w: R(f"gold/{w.model}/stepwise/{w.gold_framework}"),
+        directory=lambda w: P("gold_stepwise_dir", model=w.model, gold_framework=w.gold_framework),
         # the teacher learns to write the next step after the chain so far, as the loop asks it to
         settings=as_json({"target": "step", "filter": "acc", "variants": ["first-mid-final"]}),
     shell:
@@ -126,9 +126,9 @@ rule gold_stepwise:
 
 rule gold_examples:
     input:
-        lambda w: [R(f"gold/{w.model}/stepwise/{framework}/first-mid-final.jsonl") for framework in MODELS[w.model]["gold"]["frameworks"]],
+        lambda w: [P("gold_stepwise", model=w.model, gold_framework=f) for f in MODELS[w.model]["gold"]["frameworks"]],
     output:
-        R("gold/{model}/train.jsonl"),
+        P("gold_examples"),
     log:
         LOG("models/gold/{model}.examples"),
     wildcard_constraints:
@@ -141,7 +141,7 @@ rule gold_examples:
 
 rule model_finetune:
     input:
-        data=R("gold/{model}/train.jsonl"),
+        data=P("gold_examples"),
         base=finetune_base,
     output:
         directory(P("model")),
