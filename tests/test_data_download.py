@@ -1,18 +1,27 @@
-"""Download verification on local file:// URLs (no network)."""
+"""Download verification on local file:// URLs and a mirror served over http on 127.0.0.1 (no network)."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import http.server
 import json
+import os
+import subprocess
+import sys
+import threading
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
-from steper.data.download import RECORDED_NAME, SOURCES, ChecksumError, Source, download, load_sums
+from steper.data.download import RECORDED_NAME, SOURCES, ChecksumError, Source, download, load_sums, mirrored
 from steper.io import InputError
 
 FIXTURES = Path(__file__).parent / "fixtures"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _sums(tmp_path: Path, sums: dict) -> Path:
@@ -93,3 +102,120 @@ def test_unreachable_url_is_reported(tmp_path):
         download("hotpotqa", tmp_path / "raw", _sums(tmp_path, {"nowhere.json": None}), [missing])
     assert "download failed" in str(error.value)
     assert not (tmp_path / "raw" / "nowhere.json").exists()
+
+
+def test_mirror_keeps_the_official_names_under_the_dataset():
+    sources = mirrored("hotpotqa-wiki", SOURCES["hotpotqa-wiki"], "http://mirror.example/steper/")
+    assert [source.url for source in sources] == [
+        "http://mirror.example/steper/hotpotqa-wiki/enwiki-20171001-pages-meta-current-withlinks-abstracts.tar.bz2"
+    ]
+    assert [(s.name, s.unzip) for s in sources] == [(s.name, s.unzip) for s in SOURCES["hotpotqa-wiki"]]
+    (musique,) = mirrored("musique", SOURCES["musique"], "file:///srv/copy")
+    assert musique.url == "file:///srv/copy/musique/musique_v1.0.zip" and musique.unzip
+
+
+def test_mirror_that_is_not_a_url_is_refused():
+    with pytest.raises(InputError) as error:
+        mirrored("hotpotqa", SOURCES["hotpotqa"], "/srv/copy")
+    assert error.value.field == "mirror" and "/srv/copy" in str(error.value)
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    requested: list[str]
+
+    def log_message(self, format: str, *args) -> None:  # noqa: A002 (the base class's name)
+        self.requested.append(self.path)
+
+
+@pytest.fixture
+def mirror(tmp_path: Path) -> Iterator[tuple[str, Path, list[str]]]:
+    """A threaded http server on 127.0.0.1 (free port) serving tmp_path/mirror: its URL, root and request log."""
+    root = tmp_path / "mirror"
+    root.mkdir()
+    requested: list[str] = []
+    handler = type("Handler", (_QuietHandler,), {"requested": requested})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(root)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", root, requested
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_mirror_over_http_is_verified_and_unpacked(tmp_path, mirror):
+    url, root, requested = mirror
+    (root / "hotpotqa").mkdir()
+    train = root / "hotpotqa" / "hotpot_train_v1.1.json"
+    dev = root / "hotpotqa" / "hotpot_dev_distractor_v1.json"
+    train.write_bytes((FIXTURES / "2wikimultihopqa" / "dev.json").read_bytes())
+    dev.write_text("[]\n")
+    (root / "2wikimultihopqa").mkdir()
+    archive = root / "2wikimultihopqa" / "data_ids.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.write(FIXTURES / "2wikimultihopqa" / "dev.json", "data_ids/dev.json")
+        zipped.write(FIXTURES / "2wikimultihopqa" / "id_aliases.json", "data_ids/id_aliases.json")
+    sums = _sums(tmp_path, {path.name: _sha256(path) for path in (train, dev, archive)})
+
+    hotpot = download("hotpotqa", tmp_path / "hotpotqa", sums, mirror=url)
+    twowiki = download("2wikimultihopqa", tmp_path / "2wiki", sums, mirror=url)
+
+    assert hotpot == {train.name: _sha256(train), dev.name: _sha256(dev)}
+    assert twowiki == {"data_ids.zip": _sha256(archive)}
+    assert (tmp_path / "hotpotqa" / train.name).read_bytes() == train.read_bytes()
+    assert sorted(p.name for p in (tmp_path / "2wiki").iterdir()) == ["data_ids.zip", "dev.json", "id_aliases.json"]
+    assert (tmp_path / "2wiki" / "id_aliases.json").read_bytes() == (FIXTURES / "2wikimultihopqa" / "id_aliases.json").read_bytes()
+    assert sorted(requested) == [
+        "/2wikimultihopqa/data_ids.zip",
+        "/hotpotqa/hotpot_dev_distractor_v1.json",
+        "/hotpotqa/hotpot_train_v1.1.json",
+    ]
+
+
+def test_mirror_serving_other_bytes_fails_the_checksum(tmp_path, mirror):
+    url, root, _ = mirror
+    (root / "musique").mkdir()
+    with zipfile.ZipFile(root / "musique" / "musique_v1.0.zip", "w") as zipped:
+        zipped.writestr("data/musique_ans_v1.0_dev.jsonl", "{}\n")
+    expected = "1" * 64
+    out = tmp_path / "raw"
+    with pytest.raises(ChecksumError) as error:
+        download("musique", out, _sums(tmp_path, {"musique_v1.0.zip": expected}), mirror=url)
+    assert "musique_v1.0.zip" in str(error.value) and expected in str(error.value)
+    assert str(error.value).startswith(f"{url}/musique/musique_v1.0.zip")
+    assert list(out.iterdir()) == []
+
+
+def _download_commands(tmp_path: Path, overlay: dict) -> list[str]:
+    """The shell lines of the paper tier's download jobs (dry run), with `overlay` as a last config file."""
+    path = tmp_path / "overlay.yaml"
+    path.write_text(yaml.safe_dump(overlay))
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    targets = [f"results/paper/raw/{name}" for name in ("hotpotqa", "hotpotqa-wiki", "2wikimultihopqa", "musique")]
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(tmp_path),
+         *targets, "-n", "-p", "--configfile", str(ROOT / "config" / "config.yaml"), str(path)],
+        capture_output=True, text=True, env=env, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = (result.stdout + result.stderr).splitlines()
+    commands = [line[line.index("steper data download") :] for line in lines if "steper data download" in line]
+    assert len(commands) == len(targets), result.stdout[-3000:]
+    return commands
+
+
+def test_download_rule_passes_the_mirror_and_its_sums(tmp_path):
+    overlay = {"data": {"download": {"mirror": "http://127.0.0.1:8765", "sha256": "mirror sums/sha256.json"}}}
+    for command in _download_commands(tmp_path, overlay):
+        assert " --mirror http://127.0.0.1:8765 --sums 'mirror sums/sha256.json' " in command, command
+
+
+def test_download_rule_uses_the_official_urls_by_default(tmp_path):
+    for command in _download_commands(tmp_path, {"data": {"download": {"mirror": None}}}):
+        assert "--mirror" not in command and "--sums" not in command, command

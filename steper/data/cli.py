@@ -67,7 +67,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("download", help="official dataset files, verified by sha256 (paper tier)")
     p.add_argument("--dataset", required=True, choices=list(SOURCES))
     p.add_argument("--output-dir", required=True)
-    p.add_argument("--sums", default=str(SUMS_PATH), help="JSON file name -> sha256 (null = not known yet)")
+    p.add_argument(
+        "--sums",
+        default=str(SUMS_PATH),
+        help="JSON file name -> sha256 (null = not known yet); a mirror of other files than the official ones has its own",
+    )
+    p.add_argument(
+        "--mirror",
+        help="base URL (http(s):// or file://) holding <dataset>/<official file name>, fetched instead of the official URLs",
+    )
     p.set_defaults(func=_download)
 
     p = subparsers.add_parser("toy", help="fictional world in a dataset's native format (demo/smoke tiers)")
@@ -127,7 +135,7 @@ def _expected(value: str | None, dataset: str) -> int | None:
 
 
 def _download(args: argparse.Namespace) -> None:
-    download(args.dataset, args.output_dir, args.sums)
+    download(args.dataset, args.output_dir, args.sums, mirror=args.mirror)
 
 
 def _toy(args: argparse.Namespace) -> None:

@@ -3,6 +3,20 @@
 Known sums live in `steper/data/sha256.json` (file name -> sum). A mismatch stops with both sums.
 A file whose sum is not known yet (null) is accepted once, its sum appended to
 `<output-dir>/SHA256SUMS.recorded` and logged loudly, so it can be copied into sha256.json.
+
+A mirror (a site's copy of the downloads, an offline copy, the rehearsal's local server) replaces
+only where the files come from, never their names or their checks: `--mirror URL` fetches every
+file of a dataset from `<URL>/<dataset>/<file name>`, with the official file names, e.g.
+
+    <URL>/hotpotqa/hotpot_train_v1.1.json
+    <URL>/hotpotqa/hotpot_dev_distractor_v1.json
+    <URL>/hotpotqa-wiki/enwiki-20171001-pages-meta-current-withlinks-abstracts.tar.bz2
+    <URL>/2wikimultihopqa/data_ids.zip
+    <URL>/musique/musique_v1.0.zip
+
+URL may be http(s):// or file:// (a directory copied to a machine without internet). The files
+are verified exactly as the official ones; a mirror holding other files than the official ones
+(the rehearsal's stand-ins) comes with its own sums file (`--sums`).
 """
 
 from __future__ import annotations
@@ -12,9 +26,10 @@ import logging
 import os
 import shutil
 import urllib.error
+import urllib.parse
 import urllib.request
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tqdm import tqdm
@@ -26,6 +41,7 @@ log = logging.getLogger(__name__)
 SUMS_PATH = Path(__file__).with_name("sha256.json")
 RECORDED_NAME = "SHA256SUMS.recorded"
 _GDRIVE = "https://drive.google.com/uc?export=download&confirm=t&id="
+MIRROR_SCHEMES = ("http", "https", "file")
 
 
 @dataclass(frozen=True)
@@ -59,6 +75,19 @@ SOURCES: dict[str, list[Source]] = {
 
 class ChecksumError(InputError):
     """A downloaded file's sha256 differs from the sum kept in the repository."""
+
+
+def mirrored(dataset: str, sources: list[Source], mirror: str) -> list[Source]:
+    """`sources` fetched from `<mirror>/<dataset>/<file name>` instead of their official URLs."""
+    if urllib.parse.urlsplit(mirror).scheme not in MIRROR_SCHEMES:
+        raise InputError(
+            "--mirror", f"must be a URL ({', '.join(MIRROR_SCHEMES)}), got {mirror!r}", field="mirror"
+        )
+    base = mirror.rstrip("/")
+    return [
+        replace(source, url=f"{base}/{urllib.parse.quote(dataset)}/{urllib.parse.quote(source.name)}")
+        for source in sources
+    ]
 
 
 def load_sums(path: str | os.PathLike = SUMS_PATH) -> dict[str, str | None]:
@@ -125,12 +154,16 @@ def download(
     output_dir: str | os.PathLike,
     sums_path: str | os.PathLike = SUMS_PATH,
     sources: list[Source] | None = None,
+    mirror: str | None = None,
 ) -> dict[str, str]:
-    """Fetch, verify and unpack the files of `dataset`; returns file name -> sha256."""
+    """Fetch, verify and unpack the files of `dataset` (from `mirror` if given, see the module
+    docstring); returns file name -> sha256."""
     if sources is None:
         if dataset not in SOURCES:
             raise InputError("--dataset", f"unknown dataset {dataset!r} (known: {', '.join(SOURCES)})", field="dataset")
         sources = SOURCES[dataset]
+    if mirror is not None:
+        sources = mirrored(dataset, sources, mirror)
     sums = load_sums(sums_path)
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)

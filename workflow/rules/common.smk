@@ -238,6 +238,13 @@ def prepare_flags(wildcards, input):
     return flags
 
 
+def download_flags(wildcards):
+    """Arguments of `steper data download` (a list): a mirror and its sums file, when the config names them."""
+    download = config["data"]["download"]
+    flags = ["--mirror", download["mirror"]] if download["mirror"] else []
+    return flags + (["--sums", download["sha256"]] if download["sha256"] else [])
+
+
 def corpus_sources(wildcards):
     if TOY:
         return {"records": expand(P("records_full", dataset=wildcards.dataset), part=["train", "dev"])}

@@ -31,8 +31,10 @@ else:
             name="hotpotqa|hotpotqa-wiki|2wikimultihopqa|musique",
         conda:
             ENV_CPU
+        params:
+            flags=download_flags,
         shell:
-            "steper data download --dataset {wildcards.name:q} --output-dir {output:q} 2> {log:q}"
+            "steper data download --dataset {wildcards.name:q} --output-dir {output:q} {params.flags:q} 2> {log:q}"
 
     rule annotations:
         input:
