@@ -28,8 +28,10 @@ def test_zero3_cli_trains_and_saves_a_loadable_student(tmp_path):
                           "context": context, "continuation": ""})
     data.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
     out = tmp_path / "out"
+    # fp32 compute saved as bf16 (student.dtype's default), as on CPUs without native bf16: the saved
+    # weights' dtype then differs from the parameters' dtype under ZeRO-3, and config.json must follow the weights.
     settings = {"method": {"data": "first-mid-final", "loss": "difficulty_aware"},
-                "training": {"deepspeed": "zero3", "max_steps": 2, "batch_size": 6, "lr": 1e-3, "sigma_lr": 0.1,
+                "training": {"deepspeed": "zero3", "dtype": "float32", "max_steps": 2, "batch_size": 6, "lr": 1e-3, "sigma_lr": 0.1,
                              "gradient_checkpointing": False, "log_every": 1}}
     result = subprocess.run(
         [sys.executable, "-m", "steper.cli", "train", "run", "--data", str(data), "--model", str(model_dir),
@@ -40,6 +42,7 @@ def test_zero3_cli_trains_and_saves_a_loadable_student(tmp_path):
     records = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [1, 2]
     assert records[1]["sigma"]["first"] != 1.0
+    assert json.loads((out / "config.json").read_text())["dtype"] == "bfloat16"
     student = AutoModelForCausalLM.from_pretrained(out)
     assert student.dtype == torch.bfloat16
     assert json.loads((out / "steper_settings.json").read_text())["settings"]["training"]["deepspeed"] == "zero3"

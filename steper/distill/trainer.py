@@ -250,9 +250,13 @@ def _save_student(trainer: StepwiseTrainer, student: nn.Module, tokenizer: Any, 
         student.to(dtype)
         state = None
     if trainer.is_world_process_zero():
-        student.config.dtype = dtype
         student.config.use_cache = True  # the Trainer turned it off for training; generation wants it
         student.save_pretrained(directory, state_dict=state)
+        # save_pretrained records the dtype of the module's parameters, which under ZeRO-3 are still the
+        # training ones (fp32 when the compute dtype is fp32), not that of the weights written; loaders
+        # (from_pretrained's default dtype="auto" in transformers 5) read it, so it must name the weights'.
+        student.config.dtype = dtype
+        student.config.save_pretrained(directory)
         tokenizer.save_pretrained(directory)
 
 
