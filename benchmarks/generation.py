@@ -7,7 +7,8 @@ One run measures, side by side on this machine:
 - IRCoT-shaped questions (`ircot_prompts`: 3 steps, each prompt = demonstrations + passages so
   far + question + chain) generated greedily with the same prompts and new-token count by steper's
   backend (prefix reuse on and off), transformers' batched `generate()` and llama.cpp
-  (`llama-cpp-python`, one prompt at a time, its own prefix reuse between consecutive prompts):
+  (`llama-cpp-python`, one prompt at a time, its own prefix reuse between consecutive prompts),
+  and steper's backend as it ran before (bf16, no prefix reuse):
   tokens/s, seconds per question, prefilled tokens per question, and output agreement.
 Nothing is asserted; wall times depend on what else runs, so CPU time and the load average are kept.
 
@@ -248,7 +249,8 @@ def agreement(first: dict, second: dict) -> float:
     return round(sum(a == b for a, b in pairs) / len(pairs), 3)
 
 
-SYSTEMS = ("steper", "steper_no_reuse", "transformers", "llama_cpp")
+# steper_before: the backend as it ran before precision-by-hardware and prefix reuse (bf16, no reuse)
+SYSTEMS = ("steper", "steper_no_reuse", "steper_before", "transformers", "llama_cpp")
 
 
 def main() -> None:
@@ -285,6 +287,9 @@ def main() -> None:
     if "steper_no_reuse" in systems:
         settings = GenerationSettings(dtype="float32", batch_size=args.batch_size, prefix_caching=False)
         runs["steper_no_reuse"] = ircot_steper(args.model, qs, settings, args.new_tokens)
+    if "steper_before" in systems:
+        settings = GenerationSettings(dtype="bfloat16", batch_size=args.batch_size, prefix_caching=False)
+        runs["steper_before"] = ircot_steper(args.model, qs, settings, args.new_tokens)
     if "transformers" in systems:
         runs["transformers"] = ircot_transformers(args.model, qs, args.batch_size, args.new_tokens)
     if "llama_cpp" in systems and args.gguf:
