@@ -24,13 +24,16 @@ for _ in $(seq 50); do
 done
 
 status=0
+start=$SECONDS
 snakemake --cores all --keep-going --configfile "${CONFIGS[@]}" "$@" || status=$?
+echo "snakemake: exit $status after $((SECONDS - start)) s (log: $(ls -t .snakemake/log/*.snakemake.log | head -1))"
 snakemake --configfile "${CONFIGS[@]}" --summary > logs/rehearsal/summary.tsv
 snakemake --configfile config/config.yaml -n --forceall --quiet rules > logs/rehearsal/paper-plan.txt
 python - logs/rehearsal/summary.tsv logs/rehearsal/paper-plan.txt <<'PY'
 import csv, re, sys
 rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
-plan = [m.group(1) for line in open(sys.argv[2]) if (m := re.fullmatch(r"(\w+)\s+\d+", line.strip())) and m.group(1) not in {"total", "all"}]
+# the job table is printed twice (before and after the plan): each rule once, in plan order
+plan = list(dict.fromkeys(m.group(1) for line in open(sys.argv[2]) if (m := re.fullmatch(r"(\w+)\s+\d+", line.strip())) and m.group(1) not in {"total", "all"}))
 done = {}
 for row in rows:
     done.setdefault(row["rule"], [0, 0])[row["status"] == "ok"] += 1
@@ -39,5 +42,6 @@ for rule in plan:
     missing, ok = done.get(rule, [0, 0])
     print(f"{rule:<24} {ok:>10} {missing:>8}")
 print("rules of the rehearsal not in the paper DAG:", ", ".join(sorted(set(done) - set(plan))) or "none")
+print("paper DAG rules the rehearsal does not run:", ", ".join(rule for rule in plan if rule not in done) or "none")
 PY
 exit "$status"

@@ -11,7 +11,9 @@ http on 127.0.0.1:
     <out>/2wikimultihopqa/data_ids.zip      (data_ids/{train,dev,test}.json, id_aliases.json)
     <out>/musique/musique_v1.0.zip          (data/musique_{ans,full}_v1.0_{train,dev,test}.jsonl)
     <out>/annotations/{dataset}.jsonnet     (IRCoT's prompt_generator/data_annotations format)
-    <out>/sha256.json                       (file name -> sha256 of these files)
+    <out>/sha256.json                       (file name -> sha256 of the downloads above)
+    <out>/subqa/hotpotqa_dev_subqa.json     (SubQA stand-in, steper/data/subqa.py's format: the
+                                             paper tier's paper.subquestions.subqa, a user-provided file)
 
     python cluster/rehearsal/fixtures.py --output results/rehearsal-fixtures
 """
@@ -34,6 +36,9 @@ from pathlib import Path
 log = logging.getLogger("rehearsal.fixtures")
 
 DATASETS = ("hotpotqa", "2wikimultihopqa", "musique")
+# The directories of `steper data download`'s datasets (steper/data/download.py SOURCES): `--mirror` layout.
+DOWNLOADS = ("hotpotqa", "hotpotqa-wiki", "2wikimultihopqa", "musique")
+SUBQA = "subqa/hotpotqa_dev_subqa.json"
 WIKI_ABSTRACTS = "enwiki-20171001-pages-meta-current-withlinks-abstracts.tar.bz2"
 # Enough questions for IRCoT's protocol at the rehearsal's split sizes (config/rehearsal.yaml).
 TOY_SETTINGS = {"seed": 0, "n_entities": 160, "n_train": 40, "n_dev": 40, "n_distractors": 4}
@@ -162,6 +167,19 @@ def annotations(dataset: str, raw: Path, out: Path, count: int = 8) -> None:
     out.write_text("[\n" + "\n".join(items) + "\n]\n")
 
 
+def subqa(raw: Path, out: Path) -> None:
+    """HotpotQA dev questions with their sub-questions (the toy world's gold chains), as SubQA gives
+    them for the real dev set. Rewritten only when it changes: the subquestions rule takes it as
+    input, so an unchanged stand-in keeps a rerun of the rehearsal from redoing that branch."""
+    dev = {record["_id"] for record in json.loads((raw / "dev.json").read_text())}
+    chains = [json.loads(line) for line in (raw / "chains.jsonl").read_text().splitlines() if line]
+    entries = [{"id": chain["id"], "sub_questions": chain["decomposition"]} for chain in chains if chain["id"] in dev]
+    text = json.dumps(entries, indent=1) + "\n"
+    if not out.exists() or out.read_text() != text:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text)
+
+
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -175,11 +193,9 @@ def build(output: Path) -> dict[str, str]:
         musique(worlds["musique"], output / "musique")
         for dataset, raw in worlds.items():
             annotations(dataset, raw, output / "annotations" / f"{dataset}.jsonnet")
-    sums = {
-        path.name: sha256(path)
-        for path in sorted(output.glob("*/*"))
-        if path.parent.name != "annotations"
-    }
+        subqa(worlds["hotpotqa"], output / SUBQA)
+    downloads = sorted(path for name in DOWNLOADS for path in (output / name).iterdir())
+    sums = {path.name: sha256(path) for path in downloads}
     (output / "sha256.json").write_text(json.dumps(sums, indent=2) + "\n")
     log.info("fixtures in %s: %s", output, ", ".join(sums))
     return sums
