@@ -5,7 +5,8 @@
   last max-completion-length positions, between this and "after");
 - full head in fp32: the dtype change alone;
 - after: the trainer's `StepwiseModel` (body once, LM head on the completion positions only) in fp32,
-  the dtype `training.dtype: auto` picks on a CPU without native bf16.
+  the dtype `training.dtype: auto` picks on a CPU without AMX;
+- the same under bf16 autocast: what "auto" would pick if AVX-512-BF16 counted as native for training.
 
 Each variant runs forward + backward + AdamW step on the same length-grouped batches of synthetic
 step-wise examples of IRCoT-like lengths, interleaved batch by batch so that all see the same load
@@ -42,7 +43,7 @@ from steper.distill.kinds import KINDS
 from steper.distill.losses import DifficultyAwareWeighting, ObjectiveScale
 from steper.distill.trainer import StepwiseModel
 from steper.io import setup_logging, write_json
-from steper.models.precision import resolve_dtype_name
+from steper.models.precision import cpu_flags, resolve_dtype_name
 from steper.models.prune import prune_layers
 
 log = logging.getLogger("train_throughput")
@@ -165,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         Variant("before_full_head_bf16_autocast", copy.deepcopy(base), torch.bfloat16, False, scale, args.before_batches),
         Variant("full_head_fp32", copy.deepcopy(base), None, False, scale, len(batches)),
         Variant("after_completion_head_fp32", copy.deepcopy(base), None, True, scale, len(batches)),
+        Variant("completion_head_bf16_autocast", copy.deepcopy(base), torch.bfloat16, True, scale, len(batches)),
     ]
     for variant in variants[1:]:
         variant.step(batches[0])  # warm-up, untimed (the bf16 variant is too slow to afford one)
@@ -193,14 +195,16 @@ def main(argv: list[str] | None = None) -> int:
             "mfu_vs_fp32_peak": round(flops / variant.wall / 1e9 / peak["fp32_gflops"], 3),
         })
         log.info("%s", results[-1])
-    before, full_fp32, after = (result["tokens_per_s"] for result in results)
+    before, full_fp32, after, after_bf16 = (result["tokens_per_s"] for result in results)
     write_json(args.output, {
         "command": " ".join(["python", "benchmarks/train_throughput.py", *(argv if argv is not None else sys.argv[1:])]),
         "model": args.model, "layers": args.layers or base_layers, "examples": args.examples, "batch_size": args.batch_size,
-        "auto_dtype_here": resolve_dtype_name("auto", "cpu"), "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
+        "auto_dtype_here": resolve_dtype_name("auto", "cpu", purpose="training"), "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
         "matmul_peak_1024": peak, "body_parameters": body_params, "head_parameters": head_params,
         "results": results, "speedup_after_vs_before": round(after / before, 1),
         "speedup_after_vs_full_head_fp32": round(after / full_fp32, 2),
+        "speedup_fp32_vs_bf16_autocast": round(after / after_bf16, 2),
+        "cpu_native_bf16_flags": sorted(cpu_flags() & {"avx512_bf16", "amx_bf16"}),
         "load_average_1min_at_end": os.getloadavg()[0],
     })
     return 0
