@@ -334,11 +334,14 @@ def _bench(rule, **wildcards):
 
 def _benchmarks():
     """Benchmark files of the jobs whose outputs the paper declares: the cost table's rows."""
-    entries = [_bench("corpus", dataset=d) for d in DATASETS] + [_bench("split", dataset=d) for d in DATASETS]
+    entries = [_bench("toy_world", dataset=d) for d in DATASETS] if TOY else []
+    entries += [_bench("prepare", dataset=d, part=part) for d in DATASETS for part in ("train", "dev")]
+    entries += [_bench("corpus", dataset=d) for d in DATASETS] + [_bench("split", dataset=d) for d in DATASETS]
     entries += [_bench("index", dataset=d, backend=b) for d in DATASETS for b in BACKENDS]
     entries += [_bench("retrieval_eval", dataset=d) for d in DATASETS]
     for source, rule_name in (("hub", "model_download"), ("gguf", "model_gguf"), ("prune", "model_prune"), ("random", "model_random")):
         entries += [_bench(rule_name, model=model) for model in models_from(source)]
+    entries += [_bench(rule_name, model=model) for model in models_from("finetune") for rule_name in ("gold_traces", "model_finetune")]
     entries += [
         _bench("teacher_shard", framework=f, dataset=d, model=t, split="train", shard=i, n=config["teacher"]["shards"])
         for f, d, t in TRACED
