@@ -424,7 +424,7 @@ def table_teacher(results: Results, settings: PaperSettings, stats: Statistics, 
         ])
     return Table(
         name="table_teacher",
-        caption="Teacher traces: few-shot accuracy (%) of the teacher on the questions it was run on, chain length and cost",
+        caption="Teacher traces: accuracy (%) of the teacher (with its configured shots) on the questions it was run on, chain length and cost",
         label_columns=["Framework", "Dataset", "Model", "Split"],
         columns=["n", "EM", "F1", "Acc", "Steps", "Prompt tok./q", "Completion tok./q", "s/q"],
         rows=rows,
