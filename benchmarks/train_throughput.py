@@ -5,8 +5,8 @@
   last max-completion-length positions, between this and "after");
 - full head in fp32: the dtype change alone;
 - after: the trainer's `StepwiseModel` (body once, LM head on the completion positions only) in fp32,
-  the dtype `training.dtype: auto` picks on a CPU without AMX;
-- the same under bf16 autocast: what "auto" would pick if AVX-512-BF16 counted as native for training.
+  the dtype `training.dtype: auto` picks on a CPU without native bf16;
+- the same under bf16 autocast, what "auto" picks on a CPU with AVX-512-BF16 or AMX.
 
 Each variant runs forward + backward + AdamW step on the same length-grouped batches of synthetic
 step-wise examples of IRCoT-like lengths, interleaved batch by batch so that all see the same load
@@ -199,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     write_json(args.output, {
         "command": " ".join(["python", "benchmarks/train_throughput.py", *(argv if argv is not None else sys.argv[1:])]),
         "model": args.model, "layers": args.layers or base_layers, "examples": args.examples, "batch_size": args.batch_size,
-        "auto_dtype_here": resolve_dtype_name("auto", "cpu", purpose="training"), "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
+        "auto_dtype_here": resolve_dtype_name("auto", "cpu"), "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
         "matmul_peak_1024": peak, "body_parameters": body_params, "head_parameters": head_params,
         "results": results, "speedup_after_vs_before": round(after / before, 1),
         "speedup_after_vs_full_head_fp32": round(after / full_fp32, 2),

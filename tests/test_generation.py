@@ -266,9 +266,6 @@ def test_precision_follows_the_cpu_flags():
     assert resolve_dtype_name("auto", "cpu", flags={"avx2", "fma"}) == "float32"
     assert resolve_dtype_name("auto", "cpu", flags={"avx512f", "avx512_bf16"}) == "bfloat16"
     assert resolve_dtype_name("auto", "cpu", flags={"amx_bf16"}) == "bfloat16"
-    # training under bf16 autocast is slower than fp32 without AMX
-    assert resolve_dtype_name("auto", "cpu", flags={"avx512f", "avx512_bf16"}, purpose="training") == "float32"
-    assert resolve_dtype_name("auto", "cpu", flags={"avx512_bf16", "amx_bf16"}, purpose="training") == "bfloat16"
     assert resolve_dtype_name("bfloat16", "cpu", flags=set()) == "bfloat16"
     assert resolve_dtype("float32", "cpu") == torch.float32
     with pytest.raises(InputError, match="dtype"):

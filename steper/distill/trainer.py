@@ -7,7 +7,7 @@ objective of `steper.distill.losses`. Keeping the weighting inside the trained m
 DeepSpeed treat the log-sigmas like any other parameter; only the student is saved at the end.
 
 The compute dtype is `training.dtype` resolved by `steper.models.precision` (fp32 on CPUs without
-AMX, where bf16 autocast trains slower; bf16 on GPUs); the resolved name is logged
+native bf16, where bf16 autocast is many times slower; bf16 on GPUs); the resolved name is logged
 and saved in the settings sidecar. `threads` caps torch's threads so that parallel jobs do not
 oversubscribe the cores Snakemake gave them.
 """
@@ -202,8 +202,8 @@ def encode_all(tokenizer: Any, examples: list[dict[str, Any]], kinds: tuple[str,
 
 
 def compute_dtype(settings: TrainSettings) -> str:
-    """`training.dtype` resolved for the device this process trains on ("auto": bf16 where it trains natively)."""
-    return resolve_dtype_name(settings.training.dtype, "cuda" if torch.cuda.is_available() else "cpu", purpose="training")
+    """`training.dtype` resolved for the device this process trains on ("auto": bf16 where native)."""
+    return resolve_dtype_name(settings.training.dtype, "cuda" if torch.cuda.is_available() else "cpu")
 
 
 def training_arguments(settings: TrainSettings, output_dir: Path, dtype: str) -> TrainingArguments:

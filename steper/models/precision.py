@@ -1,12 +1,10 @@
 """Which floating-point type a stage computes in, chosen from what the hardware runs fast.
 
-CPUs without native bf16 (AVX2-only x86) emulate bf16 matmuls: measured on one AVX2 machine, a
-1024² matmul runs at 34 GFLOP/s in fp32 and 0.9 in bf16. GPUs with bf16 support run it at least as
-fast as fp32 with half the memory. CPUs with AVX-512-BF16 but no AMX sit in between: inference in
-bf16 is about as fast as fp32, but training under bf16 autocast was measured slower than fp32
-(`benchmarks/train_throughput.py`: the casts around every op cost more than the dot products save),
-so on CPUs only AMX counts as native for training. "auto" means bf16 where it is native for the
-purpose and fp32 elsewhere; any explicit name overrides it.
+CPUs without native bf16 (AVX2-only x86, no AVX-512-BF16 or AMX) emulate bf16 matmuls: measured
+on one such machine, a 1024² matmul runs at 34 GFLOP/s in fp32 and 0.9 in bf16. GPUs with bf16
+support and CPUs with AVX-512-BF16/AMX run bf16 faster than fp32: on a 2-core EPYC with AVX-512-BF16,
+bf16 autocast trained 1.7x faster and generated 1.6x faster than fp32 (benchmarks/README.md).
+So "auto" means bf16 where it is native and fp32 elsewhere; any explicit name overrides it.
 """
 
 from __future__ import annotations
@@ -22,8 +20,8 @@ log = logging.getLogger(__name__)
 
 DTYPES: dict[str, torch.dtype] = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
 CHOICES: tuple[str, ...] = ("auto", *DTYPES)
-# /proc/cpuinfo flags that mean the CPU computes bf16 natively, per purpose.
-NATIVE_BF16_FLAGS: dict[str, tuple[str, ...]] = {"inference": ("avx512_bf16", "amx_bf16"), "training": ("amx_bf16",)}
+# /proc/cpuinfo flags that mean the CPU computes bf16 natively.
+NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 
 
 def cpu_flags(cpuinfo: str | Path = "/proc/cpuinfo") -> set[str]:
@@ -38,26 +36,25 @@ def cpu_flags(cpuinfo: str | Path = "/proc/cpuinfo") -> set[str]:
     return set()
 
 
-def native_bf16(device: str | torch.device = "cpu", flags: set[str] | None = None, purpose: str = "inference") -> bool:
-    """Whether `device` computes bf16 natively for `purpose` (so bf16 is not slower than fp32 there)."""
+def native_bf16(device: str | torch.device = "cpu", flags: set[str] | None = None) -> bool:
+    """Whether `device` computes bf16 natively (so bf16 is not slower than fp32 there)."""
     device = torch.device(device)
     if device.type == "cuda":
         return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
     if device.type == "cpu":
         flags = cpu_flags() if flags is None else flags
-        return any(flag in flags for flag in NATIVE_BF16_FLAGS[purpose])
+        return any(flag in flags for flag in NATIVE_BF16_FLAGS)
     return False
 
 
-def resolve_dtype_name(name: str, device: str | torch.device = "cpu", flags: set[str] | None = None,
-                       purpose: str = "inference") -> str:
-    """The dtype name a stage uses: `name` itself, or for "auto" bf16 where native for `purpose`, fp32 elsewhere."""
+def resolve_dtype_name(name: str, device: str | torch.device = "cpu", flags: set[str] | None = None) -> str:
+    """The dtype name a stage uses: `name` itself, or for "auto" bf16 where native and fp32 elsewhere."""
     if name not in CHOICES:
         raise InputError("--settings", f"unknown dtype {name!r} (known: {', '.join(CHOICES)})", field="dtype")
     if name != "auto":
         return name
-    chosen = "bfloat16" if native_bf16(device, flags, purpose) else "float32"
-    log.info("dtype auto -> %s for %s on %s", chosen, purpose, torch.device(device).type)
+    chosen = "bfloat16" if native_bf16(device, flags) else "float32"
+    log.info("dtype auto -> %s on %s", chosen, torch.device(device).type)
     return chosen
 
 
