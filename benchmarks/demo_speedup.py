@@ -63,7 +63,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--generation", type=Path, required=True, help="JSON of generation.py with the steper_before system")
     parser.add_argument("--output", type=Path, default=Path(__file__).parent / "results" / "demo_speedup.json")
     args = parser.parse_args(argv)
-    ratio = ratios(json.loads(args.train.read_text()), json.loads(args.generation.read_text())) | {"unchanged": 1.0}
+    try:
+        ratio = ratios(json.loads(args.train.read_text()), json.loads(args.generation.read_text())) | {"unchanged": 1.0}
+    except (OSError, json.JSONDecodeError, KeyError) as error:
+        raise SystemExit(f"{args.train} / {args.generation}: not the JSON of train_throughput.py and generation.py "
+                         f"with the steper_before system ({type(error).__name__}: {error})") from None
     stages = []
     for stage, seconds in stage_seconds(args.run_dir).items():
         stages.append({"stage": stage, "kind": kind(stage), "seconds": seconds,
