@@ -14,6 +14,8 @@ http on 127.0.0.1:
     <out>/sha256.json                       (file name -> sha256 of the downloads above)
     <out>/subqa/hotpotqa_dev_subqa.json     (SubQA stand-in, steper/data/subqa.py's format: the
                                              paper tier's paper.subquestions.subqa, a user-provided file)
+    <out>/followups/hotpotqa.jsonl          (Self-Ask decompositions of the annotated HotpotQA questions:
+                                             data.annotations.followups, whose default covers IRCoT's real ones)
 
     python cluster/rehearsal/fixtures.py --output results/rehearsal-fixtures
 """
@@ -39,6 +41,7 @@ DATASETS = ("hotpotqa", "2wikimultihopqa", "musique")
 # The directories of `steper data download`'s datasets (steper/data/download.py SOURCES): `--mirror` layout.
 DOWNLOADS = ("hotpotqa", "hotpotqa-wiki", "2wikimultihopqa", "musique")
 SUBQA = "subqa/hotpotqa_dev_subqa.json"
+FOLLOWUPS = "followups/hotpotqa.jsonl"
 WIKI_ABSTRACTS = "enwiki-20171001-pages-meta-current-withlinks-abstracts.tar.bz2"
 # Enough questions for IRCoT's protocol at the rehearsal's split sizes (config/rehearsal.yaml).
 TOY_SETTINGS = {"seed": 0, "n_entities": 160, "n_train": 40, "n_dev": 40, "n_distractors": 4}
@@ -167,17 +170,36 @@ def annotations(dataset: str, raw: Path, out: Path, count: int = 8) -> None:
     out.write_text("[\n" + "\n".join(items) + "\n]\n")
 
 
-def subqa(raw: Path, out: Path) -> None:
-    """HotpotQA dev questions with their sub-questions (the toy world's gold chains), as SubQA gives
-    them for the real dev set. Rewritten only when it changes: the subquestions rule takes it as
-    input, so an unchanged stand-in keeps a rerun of the rehearsal from redoing that branch."""
-    dev = {record["_id"] for record in json.loads((raw / "dev.json").read_text())}
-    chains = [json.loads(line) for line in (raw / "chains.jsonl").read_text().splitlines() if line]
-    entries = [{"id": chain["id"], "sub_questions": chain["decomposition"]} for chain in chains if chain["id"] in dev]
-    text = json.dumps(entries, indent=1) + "\n"
+def write_if_changed(out: Path, text: str) -> None:
+    """Rules take the user-provided stand-ins as inputs: an unchanged one keeps a rerun of the
+    rehearsal from redoing their branches."""
     if not out.exists() or out.read_text() != text:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text)
+
+
+def chains(raw: Path) -> list[dict]:
+    return [json.loads(line) for line in (raw / "chains.jsonl").read_text().splitlines() if line]
+
+
+def subqa(raw: Path, out: Path) -> None:
+    """HotpotQA dev questions with their sub-questions (the toy world's gold chains), as SubQA gives
+    them for the real dev set."""
+    dev = {record["_id"] for record in json.loads((raw / "dev.json").read_text())}
+    entries = [{"id": chain["id"], "sub_questions": chain["decomposition"]} for chain in chains(raw) if chain["id"] in dev]
+    write_if_changed(out, json.dumps(entries, indent=1) + "\n")
+
+
+def followups(raw: Path, out: Path, count: int = 8) -> None:
+    """The Self-Ask decompositions of the questions `annotations` writes, from the toy world's gold chains."""
+    gold = {chain["id"]: chain for chain in chains(raw)}
+    records = json.loads((raw / "train.json").read_text())[:count]
+    lines = [
+        json.dumps({"id": record["_id"], "question": record["question"],
+                    "followups": [{"question": hop["question"], "answer": hop["answer"]} for hop in gold[record["_id"]]["decomposition"]]})
+        for record in records
+    ]
+    write_if_changed(out, "\n".join(lines) + "\n")
 
 
 def sha256(path: Path) -> str:
@@ -194,6 +216,7 @@ def build(output: Path) -> dict[str, str]:
         for dataset, raw in worlds.items():
             annotations(dataset, raw, output / "annotations" / f"{dataset}.jsonnet")
         subqa(worlds["hotpotqa"], output / SUBQA)
+        followups(worlds["hotpotqa"], output / FOLLOWUPS)
     downloads = sorted(path for name in DOWNLOADS for path in (output / name).iterdir())
     sums = {path.name: sha256(path) for path in downloads}
     (output / "sha256.json").write_text(json.dumps(sums, indent=2) + "\n")

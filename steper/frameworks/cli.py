@@ -63,7 +63,7 @@ def _merge(args: argparse.Namespace) -> None:
 
 
 def _annotations(args: argparse.Namespace) -> None:
-    demos = convert_annotations(args.input, records_path=args.records, corpus_path=args.corpus)
+    demos = convert_annotations(args.input, records_path=args.records, corpus_path=args.corpus, followups_path=args.followups)
     count = write_demonstrations(args.output, demos)
     with_followups = sum(1 for demo in demos if demo.followups)
     log.info("%s: %d demonstrations for %s, %d with Self-Ask follow-ups", args.output, count, args.dataset, with_followups)
@@ -98,5 +98,6 @@ def register(subparsers) -> None:
         help="unified records holding the annotated questions (full passages + distractors, decomposition -> Self-Ask follow-ups)",
     )
     notes.add_argument("--corpus", default=None, help="corpus JSON lines to look the annotated passages up in")
+    notes.add_argument("--followups", default=None, help="Self-Ask decompositions of the annotated questions, for records without one (data.annotations.followups)")
     notes.add_argument("--output", required=True)
     notes.set_defaults(func=_annotations)

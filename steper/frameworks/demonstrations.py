@@ -19,9 +19,11 @@ text from unified records (matching by question id, so the record's distractors 
 in IRCoT's prompts) or from a corpus (matching title + substring), and falls back to the
 snippet. Those annotations carry no Self-Ask decomposition: `followups` is taken from the matching
 record's gold decomposition where the dataset has one (MuSiQue's question_decomposition, with
-"#1"-style references replaced by the earlier answers; 2WikiMultihopQA's evidence triples), and
-stays empty otherwise (HotpotQA), so a Self-Ask run there needs demonstrations from another source
-(the toy world writes both).
+"#1"-style references replaced by the earlier answers; 2WikiMultihopQA's evidence triples), else
+from a follow-ups file (`data.annotations.followups`): HotpotQA has no gold decomposition, so steper
+ships hand-written Self-Ask decompositions of IRCoT's 29 HotpotQA questions
+(steper/frameworks/followups/hotpotqa.jsonl, one {"id", "question", "followups"} per line; the
+question must equal the annotation's, so a file written for other annotations is caught).
 
 Which passages a demonstration shows (`demo_distractors`): IRCoT's prompts
 (prompt_generator/common.py, `gold_with_2_distractors` in every base config) show the annotation's
@@ -235,13 +237,41 @@ def followups_from_decomposition(decomposition: list[dict[str, str]]) -> list[di
     return [{"question": re.sub(r"#(\d+)", resolve, step["question"]), "answer": step["answer"]} for step in decomposition]
 
 
+@dataclass
+class Followups:
+    """A follow-ups file's decomposition of one annotated question."""
+
+    question: str
+    followups: list[dict[str, str]]
+    line: int
+
+
+def load_followups(path: str | os.PathLike) -> dict[str, Followups]:
+    """Question id -> its Self-Ask decomposition, from a follow-ups file."""
+    entries: dict[str, Followups] = {}
+    for number, line in enumerate(read_jsonl(path, required=("id", "question", "followups")), start=1):
+        steps = line["followups"]
+        if not isinstance(steps, list) or not steps:
+            raise InputError(path, "must be a non-empty list", line=number, field="followups")
+        for step in steps:
+            if not isinstance(step, dict) or not all(isinstance(step.get(key), str) and step[key].strip() for key in ("question", "answer")):
+                raise InputError(path, "each follow-up needs a non-empty 'question' and 'answer'", line=number, field="followups")
+        qid = str(line["id"])
+        if qid in entries:
+            raise InputError(path, f"question {qid} is listed twice (first on line {entries[qid].line})", line=number, field="id")
+        entries[qid] = Followups(str(line["question"]), [{"question": s["question"], "answer": s["answer"]} for s in steps], number)
+    return entries
+
+
 def convert_annotations(
     source: str,
     records_path: str | os.PathLike | list[str | os.PathLike] | None = None,
     corpus_path: str | os.PathLike | None = None,
+    followups_path: str | os.PathLike | None = None,
 ) -> list[Demonstration]:
     """IRCoT annotations -> demonstrations in the annotation-file format."""
     data = parse_annotation_jsonnet(_read_source(source), source=source)
+    written = load_followups(followups_path) if followups_path else {}
     records: dict[str, list[dict[str, Any]]] = {}
     decompositions: dict[str, list[dict[str, str]]] = {}
     paths = records_path if isinstance(records_path, list) else [records_path] if records_path else []
@@ -285,6 +315,12 @@ def convert_annotations(
         answer = re.sub(r"^.*answer is:?\s*", "", cot[-1])
         answer = answer[:-1] if answer.endswith(".") else answer
         contexts = _marked_contexts(gold, records.get(qid, []))
+        followups = decompositions.get(qid) or []
+        if not followups and qid in written:
+            entry = written[qid]
+            if " ".join(entry.question.split()) != " ".join(str(item["question_text"]).split()):
+                raise InputError(followups_path, f"question {qid} reads differently in {source}: {item['question_text']!r}", line=entry.line, field="question")
+            followups = entry.followups
         demos.append(
             Demonstration(
                 id=qid,
@@ -292,9 +328,12 @@ def convert_annotations(
                 answer=answer,
                 contexts=contexts,
                 cot=cot,
-                followups=decompositions.get(qid, []),
+                followups=followups,
             )
         )
+    unused = sorted(set(written) - {str(item["question_id"]) for item in data})
+    if unused:
+        log.warning("%s: %d questions are not in %s (e.g. %s); their follow-ups are not used", followups_path, len(unused), source, unused[0])
     return demos
 
 

@@ -39,6 +39,7 @@ else:
     rule annotations:
         input:
             records=expand(P("records_full"), part=["train", "dev"], allow_missing=True),
+            followups=lambda w: config["data"]["annotations"]["followups"].get(w.dataset, []),
         output:
             P("annotations"),
         log:
@@ -49,8 +50,10 @@ else:
             ENV_CPU
         params:
             url=lambda w: config["data"]["annotations"]["url"].format(dataset=w.dataset),
+            followups=lambda w, input: ["--followups", input.followups] if input.followups else [],
         shell:
-            "steper teacher annotations --dataset {wildcards.dataset:q} --input {params.url:q} --records {input.records:q} --output {output:q} 2> {log:q}"
+            "steper teacher annotations --dataset {wildcards.dataset:q} --input {params.url:q} --records {input.records:q}"
+            " {params.followups:q} --output {output:q} 2> {log:q}"
 
 
 rule prepare:
