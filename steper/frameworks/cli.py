@@ -98,6 +98,6 @@ def register(subparsers) -> None:
         help="unified records holding the annotated questions (full passages + distractors, decomposition -> Self-Ask follow-ups)",
     )
     notes.add_argument("--corpus", default=None, help="corpus JSON lines to look the annotated passages up in")
-    notes.add_argument("--followups", default=None, help="Self-Ask decompositions of the annotated questions, for records without one (data.annotations.followups)")
+    notes.add_argument("--followups", default=None, help="Self-Ask decompositions of the annotated questions without a gold one (data.annotations.followups)")
     notes.add_argument("--output", required=True)
     notes.set_defaults(func=_annotations)
