@@ -4,17 +4,20 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from steper.cli import main
 from steper.frameworks.demonstrations import (
     convert_annotations,
     load_demonstrations,
+    load_followups,
     parse_annotation_jsonnet,
     select_demonstrations,
 )
 from steper.io import InputError
 
-FIXTURES = Path(__file__).parent / "fixtures" / "frameworks"
+ROOT = Path(__file__).parent.parent
+FIXTURES = ROOT / "tests" / "fixtures" / "frameworks"
 
 
 def test_parse_jsonnet_subset():
@@ -72,6 +75,46 @@ def test_selfask_followups_come_from_the_records_decomposition(tmp_path):
         {"question": "Where was Mara Quill born?", "answer": "St. Albans"},
     ]
     assert select_demonstrations([hotpot, musique], 1, 0, needs_followups=True) == [musique]
+
+
+def test_followups_file_fills_questions_without_a_decomposition(tmp_path, caplog):
+    lines = [json.loads(line) for line in (FIXTURES / "annotation_records.jsonl").read_text().splitlines()]
+    lines[0]["decomposition"] = [{"question": "Who wrote Quiet Harbor?", "answer": "Mara Quill"}]
+    records = tmp_path / "records.jsonl"
+    records.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    hotpot, musique = convert_annotations(str(FIXTURES / "annotations.jsonnet"), records_path=records, followups_path=FIXTURES / "followups.jsonl")
+    assert hotpot.followups == [
+        {"question": "Which film stars Tamsin Everhart?", "answer": "The Hollow Orchard"},
+        {"question": "Who directed The Hollow Orchard?", "answer": "Brennan Vale"},
+    ]
+    assert musique.followups == [{"question": "Who wrote Quiet Harbor?", "answer": "Mara Quill"}]  # the record's gold one wins
+    assert "q-not-annotated" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "line, field",
+    [
+        ({"id": "q-hotpot-1", "question": "Who directed another film?", "followups": [{"question": "q", "answer": "a"}]}, "question"),
+        ({"id": "q-hotpot-1", "question": "q", "followups": []}, "followups"),
+        ({"id": "q-hotpot-1", "question": "q", "followups": [{"question": "q", "answer": " "}]}, "followups"),
+        ({"id": "q-hotpot-1", "question": "q"}, "followups"),
+    ],
+)
+def test_bad_followups_file(tmp_path, line, field):
+    path = tmp_path / "followups.jsonl"
+    path.write_text(json.dumps({"id": "other", "question": "q", "followups": [{"question": "q", "answer": "a"}]}) + "\n" + json.dumps(line) + "\n")
+    with pytest.raises(InputError) as error:
+        convert_annotations(str(FIXTURES / "annotations.jsonnet"), followups_path=path)
+    assert (error.value.path, error.value.line, error.value.field) == (str(path), 2, field)
+
+
+def test_shipped_followups_cover_ircot_hotpotqa_questions():
+    """The schema's default follow-ups file: IRCoT's 29 HotpotQA questions, each at least two hops."""
+    schema = yaml.safe_load((ROOT / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    default = schema["properties"]["data"]["properties"]["annotations"]["properties"]["followups"]["default"]
+    entries = load_followups(ROOT / default["hotpotqa"])
+    assert len(entries) == 29
+    assert all(len(entry.followups) >= 2 for entry in entries.values())
 
 
 def test_cli_annotations_and_demonstration_selection(tmp_path):
