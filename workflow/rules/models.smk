@@ -110,6 +110,8 @@ rule gold_stepwise:
         stats=P("gold_stepwise_stats"),
     log:
         LOG("models/gold/{model}.{gold_framework}.stepwise"),
+    benchmark:
+        BENCH("models/gold/{model}.{gold_framework}.stepwise")
     wildcard_constraints:
         model=one_of(models_from("finetune")),
         gold_framework=one_of(GOLD_FRAMEWORKS),
@@ -131,6 +133,8 @@ rule gold_examples:
         P("gold_examples"),
     log:
         LOG("models/gold/{model}.examples"),
+    benchmark:
+        BENCH("models/gold/{model}.examples")
     wildcard_constraints:
         model=one_of(models_from("finetune")),
     conda:

@@ -44,6 +44,8 @@ rule teacher_merge:
         summary=P("traces_summary"),
     log:
         LOG("teacher/{framework}/{dataset}/{model}/{split}.merge"),
+    benchmark:
+        BENCH("teacher/{framework}/{dataset}/{model}/{split}.merge")
     conda:
         ENV_CPU
     shell:
