@@ -32,6 +32,7 @@ import torch
 from steper.io import setup_logging, write_json
 from steper.models.generation import GenerationSettings, make_backend
 from steper.models.loading import load_causal_lm
+from steper.models.precision import bf16_caps
 from steper.models.prompting import encode
 from steper.models.transformers_backend import shared_prefix_length
 
@@ -267,8 +268,8 @@ def main() -> None:
     setup_logging()
     threads = torch.get_num_threads()
     figures: dict = {
-        "command": " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
-        "machine": platform.processor() or platform.machine(), "threads": threads, "torch": torch.__version__,
+        "command": " ".join([*(f"{k}={v}" for k, v in bf16_caps().items()), Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
+        "machine": platform.processor() or platform.machine(), "kernel_caps": bf16_caps(), "threads": threads, "torch": torch.__version__,
         "model": args.model,
     }
     peak32 = max(matmul_peak(torch.float32, size, 3) for size in (1024, 2048))

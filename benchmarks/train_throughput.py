@@ -14,8 +14,9 @@ of a shared machine, and reports real (non-pad) tokens per wall and per CPU seco
 utilisation against the fp32 matmul peak measured in the same run (the better of a measurement
 before and after the steps). Model FLOPs count what the step
 needs: 6 x body parameters per real token (+ attention), 6 x head parameters per completion token;
-a wasteful variant therefore shows a low MFU. The slow bf16 variant can be cut to fewer batches
-(`--before-batches`, no warm-up step): a rate does not need the whole epoch.
+a wasteful variant therefore shows a low MFU. The bf16 variants, slow on CPUs without native bf16,
+can be cut to fewer batches (`--before-batches`, `--bf16-batches`, no warm-up step): a rate does not
+need the whole epoch.
 
     python benchmarks/train_throughput.py --model results/demo/models/smollm2-135m --layers 4 --examples 12 --batch-size 2
 """
@@ -43,7 +44,7 @@ from steper.distill.kinds import KINDS
 from steper.distill.losses import DifficultyAwareWeighting, ObjectiveScale
 from steper.distill.trainer import StepwiseModel
 from steper.io import setup_logging, write_json
-from steper.models.precision import cpu_flags, resolve_dtype_name
+from steper.models.precision import bf16_caps, cpu_flags, resolve_dtype_name
 from steper.models.prune import prune_layers
 
 log = logging.getLogger("train_throughput")
@@ -136,10 +137,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--examples", type=int, default=24)
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--before-batches", type=int, default=1, help="batches timed for the bf16 variant (slow on CPUs without native bf16)")
+    parser.add_argument("--bf16-batches", type=int, default=None, help="batches timed for the completion-head bf16 variant (default: all)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", default=str(Path(__file__).parent / "results" / "train_throughput.json"))
     args = parser.parse_args(argv)
+    caps = [f"{name}={value}" for name, value in bf16_caps().items()]  # the command re-runs only with them
     setup_logging()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -166,10 +169,10 @@ def main(argv: list[str] | None = None) -> int:
         Variant("before_full_head_bf16_autocast", copy.deepcopy(base), torch.bfloat16, False, scale, args.before_batches),
         Variant("full_head_fp32", copy.deepcopy(base), None, False, scale, len(batches)),
         Variant("after_completion_head_fp32", copy.deepcopy(base), None, True, scale, len(batches)),
-        Variant("completion_head_bf16_autocast", copy.deepcopy(base), torch.bfloat16, True, scale, len(batches)),
+        Variant("completion_head_bf16_autocast", copy.deepcopy(base), torch.bfloat16, True, scale, args.bf16_batches or len(batches)),
     ]
-    for variant in variants[1:]:
-        variant.step(batches[0])  # warm-up, untimed (the bf16 variant is too slow to afford one)
+    for variant in variants[1:3] + variants[3:] * (args.bf16_batches is None):
+        variant.step(batches[0])  # warm-up, untimed (a bf16 variant cut to a few batches is too slow to afford one)
     # Interleaved batch by batch, so that every variant runs under the same load of a shared machine.
     for index, batch in enumerate(tqdm(batches, desc="batches")):
         for variant in variants:
@@ -197,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         log.info("%s", results[-1])
     before, full_fp32, after, after_bf16 = (result["tokens_per_s"] for result in results)
     write_json(args.output, {
-        "command": " ".join(["python", "benchmarks/train_throughput.py", *(argv if argv is not None else sys.argv[1:])]),
+        "command": " ".join([*caps, "python", "benchmarks/train_throughput.py", *(sys.argv[1:] if argv is None else argv)]),
         "model": args.model, "layers": args.layers or base_layers, "examples": args.examples, "batch_size": args.batch_size,
         "auto_dtype_here": resolve_dtype_name("auto", "cpu"), "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
         "matmul_peak_1024": peak, "body_parameters": body_params, "head_parameters": head_params,
@@ -205,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         "speedup_after_vs_full_head_fp32": round(after / full_fp32, 2),
         "speedup_fp32_vs_bf16_autocast": round(after / after_bf16, 2),
         "cpu_native_bf16_flags": sorted(cpu_flags() & {"avx512_bf16", "amx_bf16"}),
+        "kernel_caps": bf16_caps(),
         "load_average_1min_at_end": os.getloadavg()[0],
     })
     return 0

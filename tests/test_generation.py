@@ -267,6 +267,10 @@ def test_precision_follows_the_cpu_flags():
     assert resolve_dtype_name("auto", "cpu", flags={"avx512f", "avx512_bf16"}) == "bfloat16"
     assert resolve_dtype_name("auto", "cpu", flags={"amx_bf16"}) == "bfloat16"
     assert resolve_dtype_name("bfloat16", "cpu", flags=set()) == "bfloat16"
+    capped = {"ONEDNN_MAX_CPU_ISA": "avx2"}  # the kernels cannot use the bf16 instructions
+    assert resolve_dtype_name("auto", "cpu", flags={"avx512_bf16"}, environ=capped) == "float32"
+    assert resolve_dtype_name("auto", "cpu", flags={"avx512_bf16"}, environ={"ATEN_CPU_CAPABILITY": "default"}) == "float32"
+    assert resolve_dtype_name("auto", "cpu", flags={"avx512_bf16"}, environ={"ONEDNN_MAX_CPU_ISA": "AVX512_CORE_BF16"}) == "bfloat16"
     assert resolve_dtype("float32", "cpu") == torch.float32
     with pytest.raises(InputError, match="dtype"):
         resolve_dtype_name("fp8", "cpu")

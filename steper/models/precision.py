@@ -5,11 +5,17 @@ on one such machine, a 1024² matmul runs at 34 GFLOP/s in fp32 and 0.9 in bf16.
 support and CPUs with AVX-512-BF16/AMX run bf16 faster than fp32: on a 2-core EPYC with AVX-512-BF16,
 bf16 autocast trained 1.7x faster and generated 1.6x faster than fp32 (benchmarks/README.md).
 So "auto" means bf16 where it is native and fp32 elsewhere; any explicit name overrides it.
+A CPU whose kernels are capped below bf16 (oneDNN's ONEDNN_MAX_CPU_ISA, ATen's ATEN_CPU_CAPABILITY)
+emulates bf16 like one without the instructions (1.1 GFLOP/s vs 118 fp32 for a 1024² matmul on the
+EPYC above capped at AVX2), so it counts as not native: the caps also make that CPU stand in for an
+AVX2-only one in benchmarks.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Mapping
 from pathlib import Path
 
 import torch
@@ -22,6 +28,11 @@ DTYPES: dict[str, torch.dtype] = {"bfloat16": torch.bfloat16, "float16": torch.f
 CHOICES: tuple[str, ...] = ("auto", *DTYPES)
 # /proc/cpuinfo flags that mean the CPU computes bf16 natively.
 NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+# Kernel caps (environment variable -> values below bf16): oneDNN runs the matmuls, ATen the rest.
+CAPS_WITHOUT_BF16 = {
+    "ONEDNN_MAX_CPU_ISA": ("SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2", "AVX512_CORE", "AVX512_CORE_VNNI"),
+    "ATEN_CPU_CAPABILITY": ("DEFAULT", "AVX2"),
+}
 
 
 def cpu_flags(cpuinfo: str | Path = "/proc/cpuinfo") -> set[str]:
@@ -36,28 +47,35 @@ def cpu_flags(cpuinfo: str | Path = "/proc/cpuinfo") -> set[str]:
     return set()
 
 
-def native_bf16(device: str | torch.device = "cpu", flags: set[str] | None = None) -> bool:
+def bf16_caps(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The kernel caps set in the environment that keep the CPU's bf16 instructions unused."""
+    environ = os.environ if environ is None else environ
+    return {name: environ[name] for name, below in CAPS_WITHOUT_BF16.items() if environ.get(name, "").strip().upper() in below}
+
+
+def native_bf16(device: str | torch.device = "cpu", flags: set[str] | None = None, environ: Mapping[str, str] | None = None) -> bool:
     """Whether `device` computes bf16 natively (so bf16 is not slower than fp32 there)."""
     device = torch.device(device)
     if device.type == "cuda":
         return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
     if device.type == "cpu":
         flags = cpu_flags() if flags is None else flags
-        return any(flag in flags for flag in NATIVE_BF16_FLAGS)
+        return any(flag in flags for flag in NATIVE_BF16_FLAGS) and not bf16_caps(environ)
     return False
 
 
-def resolve_dtype_name(name: str, device: str | torch.device = "cpu", flags: set[str] | None = None) -> str:
+def resolve_dtype_name(name: str, device: str | torch.device = "cpu", flags: set[str] | None = None, environ: Mapping[str, str] | None = None) -> str:
     """The dtype name a stage uses: `name` itself, or for "auto" bf16 where native and fp32 elsewhere."""
     if name not in CHOICES:
         raise InputError("--settings", f"unknown dtype {name!r} (known: {', '.join(CHOICES)})", field="dtype")
     if name != "auto":
         return name
-    chosen = "bfloat16" if native_bf16(device, flags) else "float32"
-    log.info("dtype auto -> %s on %s", chosen, torch.device(device).type)
+    chosen = "bfloat16" if native_bf16(device, flags, environ) else "float32"
+    caps = bf16_caps(environ) if torch.device(device).type == "cpu" else {}
+    log.info("dtype auto -> %s on %s%s", chosen, torch.device(device).type, f" (kernels capped: {caps})" if caps else "")
     return chosen
 
 
-def resolve_dtype(name: str, device: str | torch.device = "cpu", flags: set[str] | None = None) -> torch.dtype:
+def resolve_dtype(name: str, device: str | torch.device = "cpu", flags: set[str] | None = None, environ: Mapping[str, str] | None = None) -> torch.dtype:
     """`resolve_dtype_name` as a torch dtype."""
-    return DTYPES[resolve_dtype_name(name, device, flags)]
+    return DTYPES[resolve_dtype_name(name, device, flags, environ)]
