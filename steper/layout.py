@@ -67,6 +67,8 @@ SETTINGS_SUFFIX = ".settings.json"
 # A trained student is evaluated as `{student}--{method}`, an in-context baseline as `{model}--fewshot`.
 SYSTEM_SEPARATOR = "--"
 FEWSHOT = "fewshot"
+# A student trained with an extra seed (experiments[].seeds) is evaluated into `{system}--seed{seed}`.
+SEED_PREFIX = "seed"
 
 _FIELD = re.compile(r"\{(\w+)\}")
 
@@ -105,6 +107,24 @@ def student_system(student: str, method: str) -> str:
 
 def fewshot_system(model: str) -> str:
     return f"{model}{SYSTEM_SEPARATOR}{FEWSHOT}"
+
+
+def seed_system(system: str, seed: int | str) -> str:
+    """The `{system}` path segment of `system` trained with an extra seed (not the run's `seed`).
+
+    The run's own seed keeps the plain `{system}` segment, so adding seeds to an experiment leaves
+    every existing result where it is; the extra seeds' files sit beside it. The file's content
+    still names `system`: the seed is a replicate of the same system, not another one.
+    """
+    return f"{system}{SYSTEM_SEPARATOR}{SEED_PREFIX}{seed}"
+
+
+def split_seed_system(segment: str) -> tuple[str, int | None]:
+    """(system, extra seed) of a `{system}` path segment; the seed is None for the run's own seed."""
+    system, separator, tail = segment.rpartition(f"{SYSTEM_SEPARATOR}{SEED_PREFIX}")
+    if separator and system and tail.isdigit():
+        return system, int(tail)
+    return segment, None
 
 
 def hparams_tag(training: dict[str, Any], seed: int) -> str:

@@ -27,19 +27,22 @@ MAIN_STUDENT = config["paper"]["main_student"] or next(iter(STUDENTS))
 BASELINE_MODELS = config["evaluation"]["baseline_models"] or sorted(set(TEACHERS) | set(STUDENTS))
 
 
+SEED = config["seed"]
+
+
 def _experiments():
-    """The (framework, dataset, student, method) cells to train and evaluate, in config order."""
+    """The (framework, dataset, student, method) cells to train and evaluate, in config order, each
+    with its training seeds (sorted; the union over the grids that list it)."""
     grids = config["experiments"] or [{}]
-    cells = []
+    cells = {}
     for grid in grids:
         for framework in grid.get("frameworks", FRAMEWORKS):
             for dataset in grid.get("datasets", DATASETS):
                 for student in grid.get("students", list(STUDENTS)):
                     for method in grid.get("methods", list(METHODS)):
-                        cell = (framework, dataset, student, method)
-                        if cell not in cells:
-                            cells.append(cell)
-    return cells
+                        seeds = cells.setdefault((framework, dataset, student, method), set())
+                        seeds.update(grid.get("seeds", [SEED]))
+    return {cell: sorted(seeds) for cell, seeds in cells.items()}
 
 
 def _check_references():
@@ -73,6 +76,8 @@ def _check_references():
             for name in grid.get(axis, []):
                 if name not in known:
                     problems.append(f"experiments[{i}].{axis}: '{name}' is not configured in {axis}")
+        if SEED not in grid.get("seeds", [SEED]):
+            problems.append(f"experiments[{i}].seeds: must include the run's seed {SEED} (its students are the tables' cells; the others replicate them)")
     for model in BASELINE_MODELS:
         if model not in MODELS:
             problems.append(f"evaluation.baseline_models: '{model}' is not a key of models")
@@ -81,7 +86,11 @@ def _check_references():
 
 
 _check_references()
-CELLS = _experiments()
+CELL_SEEDS = _experiments()
+CELLS = list(CELL_SEEDS)
+# Students of the extra seeds (cells x seeds other than the run's) and the cells trained with several seeds.
+EXTRA_SEEDS = [(*cell, seed) for cell, seeds in CELL_SEEDS.items() for seed in seeds if seed != SEED]
+MULTI_SEED = [cell for cell, seeds in CELL_SEEDS.items() if len(seeds) > 1]
 
 
 def P(kind, **values):
@@ -131,13 +140,19 @@ def model_dir(name):
     return spec["path"] if spec["source"] == "local" else P("model", model=name)
 
 
-HPARAMS = layout.hparams_tag(config["training"], config["seed"])
+def hparams(seed):
+    """The student path segment of the training settings with `seed`."""
+    return layout.hparams_tag(config["training"], seed)
 
 
-def training_settings():
+# hparams segment -> its seed: the train rule reads which seed to train with from its output path.
+SEED_OF_HPARAMS = {hparams(seed): seed for seeds in CELL_SEEDS.values() for seed in seeds}
+
+
+def training_settings(seed):
     """The training section as `steper train run` takes it: seed and process count included."""
     training = {key: value for key, value in config["training"].items() if key != "resources"}
-    return dict(training, seed=config["seed"], gpus=processes("training"))
+    return dict(training, seed=seed, gpus=processes("training"))
 
 
 # Step-wise data and students (stages stepwise and train). A variant's kinds are its name split
@@ -169,12 +184,21 @@ def stepwise_dir(framework, dataset, teacher):
     return P("stepwise_dir", framework=framework, dataset=dataset, teacher=teacher, stepwise_tag=STEPWISE_TAG)
 
 
-def student_dir(framework, dataset, student, method):
-    return P("student", framework=framework, dataset=dataset, student=student, method=trained_method(method), stepwise_tag=STEPWISE_TAG, hparams=HPARAMS)
+def student_dir(framework, dataset, student, method, seed=SEED):
+    return P("student", framework=framework, dataset=dataset, student=student, method=trained_method(method), stepwise_tag=STEPWISE_TAG, hparams=hparams(seed))
 
 
 def train_log(framework, dataset, student, method):
-    return P("train_log", framework=framework, dataset=dataset, student=student, method=trained_method(method), stepwise_tag=STEPWISE_TAG, hparams=HPARAMS)
+    return P(
+        "train_log", framework=framework, dataset=dataset, student=student, method=trained_method(method), stepwise_tag=STEPWISE_TAG, hparams=hparams(SEED)
+    )
+
+
+def eval_system(student, method, seed):
+    """The `{system}` path segment of a student's evaluation: `{student}--{method}` for the run's
+    seed (today's paths), `layout.seed_system` of it for an extra seed."""
+    system = layout.student_system(student, method)
+    return system if seed == SEED else layout.seed_system(system, seed)
 
 
 def framework_settings(section_framework, shots=None):
@@ -281,7 +305,7 @@ def train_data(wildcards):
 
 
 def train_settings(wildcards):
-    training = training_settings()
+    training = training_settings(SEED_OF_HPARAMS[wildcards.hparams])
     student = MODELS[wildcards.student]
     return as_json(
         {
@@ -349,8 +373,11 @@ def _benchmarks():
     ]
     entries += [_bench("stepwise", framework=f, dataset=d, teacher=t) for f, d, t in TRACED]
     trained = sorted({(f, d, s, trained_method(m)) for f, d, s, m in CELLS})
-    entries += [_bench("train", framework=f, dataset=d, student=s, method=m) for f, d, s, m in trained]
+    entries += [_bench("train", framework=f, dataset=d, student=s, method=m, hparams=hparams(SEED)) for f, d, s, m in trained]
+    trained_extra = sorted({(f, d, s, trained_method(m), seed) for f, d, s, m, seed in EXTRA_SEEDS})
+    entries += [_bench("train", framework=f, dataset=d, student=s, method=m, hparams=hparams(seed)) for f, d, s, m, seed in trained_extra]
     entries += [_bench("evaluate_student", framework=f, dataset=d, student=s, method=m) for f, d, s, m in CELLS]
+    entries += [_bench("evaluate_student_seed", framework=f, dataset=d, student=s, method=m, seed=seed) for f, d, s, m, seed in EXTRA_SEEDS]
     entries += [_bench("evaluate_baseline", baseline=b, dataset=d, model=model) for b, d, model in FEWSHOT_EVALS]
     entries += [_bench("evaluate_transfer", framework=f, trained_on=t, dataset=d, student=s, method=m) for f, t, d, s, m in TRANSFER]
     entries += [_bench("subquestions", dataset=d) for d in sorted({d for _, d, _, _ in SUBQUESTIONS})]
@@ -358,9 +385,22 @@ def _benchmarks():
     return entries
 
 
+def _seed_evals():
+    """Every seed's evaluation of each cell trained with several seeds, labelled with its system and seed."""
+    return [
+        dict(_eval("eval", f, d, eval_system(s, m, seed)), system=layout.student_system(s, m), seed=str(seed))
+        for f, d, s, m in MULTI_SEED
+        for seed in CELL_SEEDS[(f, d, s, m)]
+    ]
+
+
 def paper_manifest():
-    """Every file the paper is rendered from, with what it is (steper.paper.results.SECTIONS)."""
-    return {
+    """Every file the paper is rendered from, with what it is (steper.paper.results.SECTIONS).
+
+    `seeds` is there only when some cell has several seeds, so a one-seed run's manifest (and with
+    it its paper) is what it was before seeds existed.
+    """
+    manifest = {
         "evals": [_eval("eval", f, d, layout.student_system(s, m)) for f, d, s, m in CELLS]
         + [_eval("eval", b, d, layout.fewshot_system(model)) for b, d, model in FEWSHOT_EVALS],
         "transfer": [_eval("transfer", f, d, layout.student_system(s, m), trained_on=t) for f, t, d, s, m in TRANSFER],
@@ -379,6 +419,9 @@ def paper_manifest():
         "benchmarks": _benchmarks(),
         "benchmark_results": [{"path": str(path)} for path in sorted(Path("benchmarks/results").glob("*.json"))],
     }
+    if MULTI_SEED:
+        manifest["seeds"] = _seed_evals()
+    return manifest
 
 
 def paper_settings():

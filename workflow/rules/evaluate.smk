@@ -4,12 +4,15 @@ Systems are named `{student}--{method}` for trained students and `{model}--fewsh
 baselines of every teacher and every student's base model. Every evaluation runs the framework
 with `evaluation.framework` (students with 0 shots); the teacher's settings are for its traces only.
 Cross-domain transfer evaluates the main student's methods of the `transfer` table on the other
-datasets; Table 4 asks the sub-questions of `paper.subquestions.datasets` alone.
+datasets; Table 4 asks the sub-questions of `paper.subquestions.datasets` alone. Students of an
+extra seed (`experiments[].seeds`) are evaluated into `{student}--{method}--seed{seed}` files
+(`layout.seed_system`); transfer and sub-questions use the run's seed only.
 """
 
 INDEX = P("index", backend=config["retrieval"]["backend"])
 TEST_RECORDS = P("records", split="test")
 STUDENT_SYSTEM = layout.student_system("{student}", "{method}")
+SEED_SYSTEM = layout.seed_system(STUDENT_SYSTEM, "{seed}")
 FEWSHOT_SYSTEM = layout.fewshot_system("{model}")
 
 
@@ -38,6 +41,25 @@ rule evaluate_student:
         " --system {wildcards.student:q}--{wildcards.method:q} --records {input.records:q} --index-dir {params.index_dir:q}"
         " --model {input.model:q} --predictions {output.predictions:q} --output {output.metrics:q}"
         " --settings {params.settings:q} 2> {log:q}"
+
+
+# The same job for a student of an extra seed: only its model and its files differ. The command is
+# evaluate_student's, so the file still names the system `{student}--{method}` (the seed is a
+# replicate of it, told apart by the file name and the manifest's `seeds` section).
+use rule evaluate_student as evaluate_student_seed with:
+    input:
+        records=TEST_RECORDS,
+        index=INDEX,
+        model=lambda w: student_dir(w.framework, w.dataset, w.student, w.method, int(w.seed)),
+    output:
+        metrics=P("eval", system=SEED_SYSTEM),
+        predictions=P("predictions", system=SEED_SYSTEM),
+    log:
+        LOG(f"evaluate/{{framework}}/{{dataset}}/{SEED_SYSTEM}"),
+    benchmark:
+        BENCH(f"evaluate/{{framework}}/{{dataset}}/{SEED_SYSTEM}")
+    wildcard_constraints:
+        seed=one_of(sorted({str(seed) for *_, seed in EXTRA_SEEDS})),
 
 
 rule evaluate_baseline:

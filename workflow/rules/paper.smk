@@ -20,7 +20,7 @@ TABLES = [
     "table_published",
     "table_cost",
     "table_benchmarks",
-]
+] + (["table_seeds"] if MULTI_SEED else [])
 # figure -> caption in Snakemake's HTML report (the same captions as REPORT.md: steper/paper/report.py)
 FIGURES = {
     "fig1a_data_composition": "Figure 1(a): training examples per step kind, Vanilla-KD (final step only) vs StepER (first, mid, final), from the teacher's kept traces.",
@@ -45,6 +45,7 @@ TABLE_CAPTIONS = {
     "table_published": "Published numbers vs ours.",
     "table_cost": "Cost per stage from Snakemake's benchmark files.",
     "table_benchmarks": "Benchmarks of benchmarks/results/*.json.",
+    "table_seeds": "Mean ± sd over training seeds of every system trained with several seeds.",
 }
 REPORT_CATEGORY = "StepER reproduction"
 
@@ -59,7 +60,7 @@ MANIFEST = paper_manifest()
 # A train log lives inside its student directory, the directory is the declared output of `train`.
 RESULT_FILES = sorted(
     {entry["path"] for section, entries in MANIFEST.items() if section not in ("train_logs",) for entry in entries}
-    | {entry["predictions"] for section in ("evals", "transfer", "subquestions") for entry in MANIFEST[section]}
+    | {entry["predictions"] for section in ("evals", "transfer", "subquestions", "seeds") for entry in MANIFEST.get(section, [])}
     | {student_dir(f, d, s, m) for f, d, s, m in CELLS}
 )
 EVAL_FILES = [entry["path"] for entry in MANIFEST["evals"]]

@@ -1,8 +1,9 @@
-"""Step-wise data -> students, one per training identity x student x dataset x framework (code: steper/distill/).
+"""Step-wise data -> students, one per training identity x student x dataset x framework x seed (code: steper/distill/).
 
 Methods that are the same computation (same kinds, same weighting; see `training_identity`) share
 one job and one directory, named after the first of them in the config; evaluation and tables
-still list every method name.
+still list every method name. The seed is part of the `{hparams}` segment (`experiments[].seeds`),
+so each seed's student has its own directory and the rule reads its seed from that segment.
 """
 
 
@@ -11,13 +12,14 @@ rule train:
         data=train_data,
         model=lambda w: model_dir(w.student),
     output:
-        directory(P("student", stepwise_tag=STEPWISE_TAG, hparams=HPARAMS)),
+        directory(P("student", stepwise_tag=STEPWISE_TAG)),
     log:
-        LOG(f"train/{{framework}}/{{dataset}}/{{student}}/{{method}}/{STEPWISE_TAG}/{HPARAMS}"),
+        LOG(f"train/{{framework}}/{{dataset}}/{{student}}/{{method}}/{STEPWISE_TAG}/{{hparams}}"),
     benchmark:
-        BENCH(f"train/{{framework}}/{{dataset}}/{{student}}/{{method}}/{STEPWISE_TAG}/{HPARAMS}")
+        BENCH(f"train/{{framework}}/{{dataset}}/{{student}}/{{method}}/{STEPWISE_TAG}/{{hparams}}")
     wildcard_constraints:
         method=one_of(TRAINED_METHODS.values()),
+        hparams=one_of(SEED_OF_HPARAMS),
     conda:
         ENV_GPU
     threads: config["training"]["resources"]["threads"]
