@@ -6,17 +6,21 @@ HOLDS when the whole interval lies on the claimed side of zero, OPPOSITE when it
 side, INCONCLUSIVE when it contains zero (the difference is inside the noise, whatever the point
 estimates say); NOT TESTED when the systems were not run. The intervals are per comparison, not
 corrected for multiple comparisons; with many comparisons a few may exclude zero by chance.
+
+When StepER and Vanilla-KD were trained with several seeds, their comparison's evidence adds the
+seed-level result (the Acc difference per seed, its mean ± sd and how many seeds StepER wins); the
+verdict stays the paired interval's of the run's seed, since a few seeds give no interval.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from steper.paper.definitions import FRAMEWORK_LABELS, Method, PaperSettings, system_name
 from steper.paper.published import Published
 from steper.paper.results import EvalResult, Results
-from steper.paper.stats import Paired, Statistics
+from steper.paper.stats import Paired, SeedDifference, Statistics, seed_difference
 from steper.paper.tables import ablation_methods, subquestion_outcomes
 
 HOLDS = "HOLDS"
@@ -45,6 +49,12 @@ def verdict(paired: Paired | None) -> str:
     if paired.difference.high < 0:
         return OPPOSITE
     return INCONCLUSIVE
+
+
+def describe_seeds(difference: SeedDifference, better: str) -> str:
+    spread, n = difference.spread, difference.n
+    text = f"over {n} seeds (paired by seed): Δ {spread.value:+.1f} ± {spread.sd:.1f} points (mean ± sd), {better} higher in {difference.wins} of {n}"
+    return text + (f", {difference.ties} tied" if difference.ties else "")
 
 
 def describe(paired: Paired) -> str:
@@ -86,16 +96,28 @@ class ClaimTester:
                                "the config's main table lacks a StepER or a Vanilla-KD method")]
         student = self.settings.main_student
         return [
-            self.compare(
-                "steper_beats_vanilla" if framework == "ircot" else "selfask_gains",
-                f"{FRAMEWORK_LABELS[framework]}, {dataset}",
-                self._get(framework, dataset, student, steper), self._get(framework, dataset, student, vanilla),
-                "acc", (steper.label, vanilla.label),
+            self.with_seeds(
+                self.compare(
+                    "steper_beats_vanilla" if framework == "ircot" else "selfask_gains",
+                    f"{FRAMEWORK_LABELS[framework]}, {dataset}",
+                    self._get(framework, dataset, student, steper), self._get(framework, dataset, student, vanilla),
+                    "acc", (steper.label, vanilla.label),
+                ),
+                (framework, dataset, system_name(student, steper.name)), (framework, dataset, system_name(student, vanilla.name)), steper.label,
             )
             for framework in self.settings.frameworks
             for dataset in self.settings.datasets
             if self._get(framework, dataset, student, steper) or self._get(framework, dataset, student, vanilla)
         ]
+
+    def with_seeds(self, comparison: Comparison, better: tuple[str, str, str], worse: tuple[str, str, str], label: str) -> Comparison:
+        """The comparison with the seed-level result appended when both systems have two or more seeds in common."""
+        if better not in self.results.seeds or worse not in self.results.seeds:
+            return comparison
+        difference = seed_difference(self.results.seeds[better], self.results.seeds[worse], comparison.score)
+        if difference is None:
+            return comparison
+        return replace(comparison, evidence=f"{comparison.evidence}; {describe_seeds(difference, label)}")
 
     def learned_weights_best(self) -> list[Comparison]:
         steper = self.settings.first("weighting", "is_steper")

@@ -58,6 +58,14 @@ def report_markdown(tables: list[Table], comparisons: list[Comparison], settings
                     results: Results, stats: Statistics, case: str) -> str:
     by_name = {table.name: table for table in tables}
     b = stats.settings
+    seeds = by_name.get("table_seeds")
+    seeds_claims = (
+        "Where StepER and Vanilla-KD were trained with several seeds, the evidence adds the Acc difference per "
+        "seed (seed i of one against seed i of the other): its mean ± sd over seeds and how many seeds StepER "
+        "is higher. The verdict stays the run's seed's paired interval: a few seeds give a spread, not an interval.\n\n"
+        if seeds else ""
+    )
+    seeds_section = ["### Training seeds", "", to_markdown(seeds)] if seeds else []
     sections = [
         f"# StepER reproduction report — run `{settings.run}`",
         "",
@@ -78,11 +86,12 @@ def report_markdown(tables: list[Table], comparisons: list[Comparison], settings
         "the noise, whatever the point estimates), NOT TESTED when a system was not run. Intervals are per comparison, "
         "not corrected for multiple comparisons.",
         "",
-        _claims_markdown(comparisons),
+        seeds_claims + _claims_markdown(comparisons),
         "## Main results",
         "",
         to_markdown(by_name["table1_main"]),
         to_markdown(by_name["table3_selfask"]),
+        *seeds_section,
         "## Loss weighting and step-data ablation",
         "",
         to_markdown(by_name["table2_loss_weighting"]),

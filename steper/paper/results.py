@@ -4,7 +4,9 @@ The paper rule writes a manifest (JSON) listing every declared input with what i
 dataset, system, ...); `load_manifest` reads those files and nothing else, so a stale student or
 evaluation left in results/ from older hyper-parameters can never enter a table or figure. The
 labels come from the manifest, not from path parts. Other stages' JSON is kept as parsed; the tables
-read the fields they need and name the file and field when one is missing.
+read the fields they need and name the file and field when one is missing. A system trained with
+several seeds (config `experiments[].seeds`) has every seed's evaluation in the `seeds` section,
+the run's seed included; `evals` holds the run's seed only, so the other tables never mix seeds.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from steper import layout
 from steper.io import InputError, read_json, read_jsonl
 
 log = logging.getLogger(__name__)
@@ -35,6 +38,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "corpora": ("dataset",),
     "benchmarks": ("stage",),
     "benchmark_results": (),
+    "seeds": ("framework", "dataset", "system", "seed"),
 }
 
 
@@ -121,6 +125,8 @@ class Results:
     corpora: dict[str, Path] = field(default_factory=dict)
     benchmarks: list[Benchmark] = field(default_factory=list)
     benchmark_results: list[Artifact] = field(default_factory=list)
+    # (framework, dataset, system) -> training seed -> its evaluation; only systems with several seeds
+    seeds: dict[tuple[str, str, str], dict[int, EvalResult]] = field(default_factory=dict)
 
     def get(self, framework: str, dataset: str, system: str) -> EvalResult | None:
         return self.evals.get((framework, dataset, system))
@@ -226,10 +232,19 @@ def load_manifest(manifest_path: str | os.PathLike) -> Results:
     for entry in _entries(manifest, "benchmark_results", source):
         path = Path(entry["path"])
         results.benchmark_results.append(Artifact((path.stem,), path, read_json(path)))
+    for index, entry in enumerate(_entries(manifest, "seeds", source)):
+        if not entry["seed"].isdigit():
+            raise InputError(source, f"not a seed (a non-negative integer): {entry['seed']!r}", field=f"seeds[{index}].seed")
+        key = (entry["framework"], entry["dataset"], entry["system"])
+        by_seed = results.seeds.setdefault(key, {})
+        if int(entry["seed"]) in by_seed:
+            raise InputError(source, f"seed {entry['seed']} of {'/'.join(key)} is listed twice", field=f"seeds[{index}]")
+        by_seed[int(entry["seed"])] = read_eval(Path(entry["path"]), *key, predictions=predictions(entry))
     log.info(
-        "%s: %d evaluations (+%d transfer, %d sub-question), %d retrieval, %d step-wise stats, %d trace summaries, "
-        "%d train logs, %d benchmark files",
-        source, len(results.evals), len(results.transfer), len(results.subquestions), len(results.retrieval),
+        "%s: %d evaluations (+%d transfer, %d sub-question, %d seeds of %d multi-seed systems), %d retrieval, "
+        "%d step-wise stats, %d trace summaries, %d train logs, %d benchmark files",
+        source, len(results.evals), len(results.transfer), len(results.subquestions),
+        sum(len(by_seed) for by_seed in results.seeds.values()), len(results.seeds), len(results.retrieval),
         len(results.stepwise), len(results.summaries), len(results.train_logs), len(results.benchmarks),
     )
     if not results.evals:
@@ -238,12 +253,17 @@ def load_manifest(manifest_path: str | os.PathLike) -> Results:
 
 
 def load_eval_dir(results_dir: str | os.PathLike) -> dict[tuple[str, str, str], EvalResult]:
-    """Every evaluation JSON under results/{run}/eval (for `steper paper expected`, which pins a whole run)."""
+    """Every evaluation JSON under results/{run}/eval (for `steper paper expected`, which pins a whole run).
+
+    Keyed by the file's stem: an extra seed's file (`layout.seed_system`) is its own entry, while
+    its content names the system it replicates.
+    """
     root = Path(results_dir) / "eval"
     if not root.is_dir():
         raise InputError(root, "evaluation directory does not exist")
     evals: dict[tuple[str, str, str], EvalResult] = {}
     for path in sorted(p for p in root.glob("*/*/*.json") if p.is_file() and not p.name.endswith(SIDE_FILES)):
         framework, dataset = path.parts[-3], path.parts[-2]
-        evals[(framework, dataset, path.stem)] = read_eval(path, framework, dataset, path.stem)
+        system, _ = layout.split_seed_system(path.stem)
+        evals[(framework, dataset, path.stem)] = read_eval(path, framework, dataset, system)
     return evals

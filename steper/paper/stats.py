@@ -4,6 +4,11 @@ Every interval resamples the per-question scores stored in the evaluation JSON. 
 checked against the metric the evaluation reported, so per-question rows from another run can
 never sit under a headline number they did not produce. An average over datasets resamples each
 dataset separately (a stratified bootstrap) and averages the resampled means.
+
+Systems trained with several seeds are summarised over seeds, not questions: the mean and sample
+standard deviation of each seed's reported metric, and for two systems the difference per seed
+(seed i of one against seed i of the other). With a handful of seeds these describe the spread;
+no interval or test is computed from them.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from steper.evaluate.bootstrap import (
 from steper.io import InputError
 from steper.paper.definitions import METRICS
 from steper.paper.results import EvalResult
-from steper.paper.table import Estimate
+from steper.paper.table import Estimate, Spread
 
 TOLERANCE = 1e-6  # points: per-question mean vs the reported metric
 
@@ -34,6 +39,43 @@ class Paired:
 
     difference: Interval
     mcnemar: McNemar | None
+
+
+@dataclass(frozen=True)
+class SeedDifference:
+    """a - b per training seed both were trained with, in points: mean ± sample sd, and a's wins."""
+
+    spread: Spread
+    n: int
+    wins: int
+    ties: int
+
+
+def spread(values: list[float]) -> Spread | None:
+    """Mean and sample standard deviation (n - 1) of two or more values; None for fewer."""
+    if len(values) < 2:
+        return None
+    array = np.asarray(values, dtype=float)
+    return Spread(float(array.mean()), float(array.std(ddof=1)))
+
+
+def seed_values(by_seed: dict[int, EvalResult], metric: str) -> list[float] | None:
+    """Each seed's reported `metric` in seed order; None when a seed lacks it."""
+    values = [by_seed[seed].metric(metric) for seed in sorted(by_seed)]
+    return None if any(value is None for value in values) else [float(value) for value in values]  # type: ignore[arg-type]
+
+
+def seed_difference(a: dict[int, EvalResult], b: dict[int, EvalResult], metric: str) -> SeedDifference | None:
+    """a - b on each seed both have (the same seed paired); None with fewer than two such seeds."""
+    common = sorted(set(a) & set(b))
+    values_a, values_b = seed_values({s: a[s] for s in common}, metric), seed_values({s: b[s] for s in common}, metric)
+    if values_a is None or values_b is None:
+        return None
+    differences = [x - y for x, y in zip(values_a, values_b)]
+    summary = spread(differences)
+    if summary is None:
+        return None
+    return SeedDifference(summary, len(differences), sum(d > 0 for d in differences), sum(d == 0 for d in differences))
 
 
 def estimate(interval: Interval | None) -> Estimate | None:

@@ -1,6 +1,7 @@
 """A small table model rendered to Markdown (REPORT.md) and LaTeX (booktabs, for the paper).
 
-Cells are strings (labels), numbers or estimates with their confidence interval; a missing number
+Cells are strings (labels), numbers, estimates with their confidence interval or spreads over
+training seeds (mean ± sd); a missing number
 renders as an en dash, so a table always shows which systems were run and which cells are absent
 instead of dropping them silently.
 """
@@ -19,7 +20,15 @@ class Estimate:
     high: float
 
 
-Cell = str | float | int | Estimate | None
+@dataclass(frozen=True)
+class Spread:
+    """A mean over training seeds with the seeds' sample standard deviation (same unit as the value)."""
+
+    value: float
+    sd: float
+
+
+Cell = str | float | int | Estimate | Spread | None
 DASH = "–"
 
 
@@ -47,6 +56,8 @@ class Table:
             return f"{cell:.{self.digits}f}"
         if isinstance(cell, Estimate):
             return f"{cell.value:.{self.digits}f} [{cell.low:.{self.digits}f}, {cell.high:.{self.digits}f}]"
+        if isinstance(cell, Spread):
+            return f"{cell.value:.{self.digits}f} ± {cell.sd:.{self.digits}f}"
         return cell
 
     def headers(self) -> list[str]:
