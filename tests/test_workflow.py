@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -146,3 +147,78 @@ def test_smoke_dag_end_to_end(tmp_path):
     assert planned.get("train") == "2"
     for upstream in ("toy_world", "prepare", "index", "teacher_shard", "model_random"):
         assert upstream not in planned
+
+
+def _jobs(output: str, rule: str) -> list[str]:
+    return re.findall(rf"rule {rule}:.*?(?=\n\n)", output, re.S)
+
+
+def _outputs(output: str, rule: str) -> set[str]:
+    return {re.search(r"output: ([^,\n]+)", job)[1] for job in _jobs(output, rule)}
+
+
+def test_extra_seeds_train_and_evaluate_their_own_students(tmp_path):
+    """experiments[].seeds: one student per seed; the run's seed keeps every path, the extra seeds sit beside it."""
+
+    def seeds(config):
+        config["experiments"][0]["seeds"] = [0, 1, 2]  # smoke's 'main' grid: IRCoT x 3 datasets x 2 methods
+
+    before = snakemake("-n", "--configfile", str(ROOT / "config" / "smoke.yaml"), cwd=tmp_path)
+    after = snakemake("-n", "--configfile", str(write_config(tmp_path, "smoke.yaml", seeds)), cwd=tmp_path)
+    assert before.returncode == 0 and after.returncode == 0, after.stderr[-3000:]
+    trained, trained_seeds = _outputs(before.stdout, "train"), _outputs(after.stdout, "train")
+    main = {path for path in trained if "/students/ircot/" in path}
+    assert len(main) == 6 and trained <= trained_seeds
+    assert trained_seeds - trained == {path.replace("_seed0", f"_seed{seed}") for path in main for seed in (1, 2)}
+    assert _outputs(before.stdout, "evaluate_student") == _outputs(after.stdout, "evaluate_student")
+    evaluated = _outputs(after.stdout, "evaluate_student_seed")
+    assert evaluated == {
+        f"results/smoke/eval/ircot/{dataset}/tiny--{method}--seed{seed}.json"
+        for dataset in ("hotpotqa", "2wikimultihopqa", "musique") for method in ("vanilla_kd", "steper") for seed in (1, 2)
+    }
+    job = next(job for job in _jobs(after.stdout, "evaluate_student_seed") if "hotpotqa/tiny--steper--seed2.json" in job)
+    assert "--system tiny--steper " in job  # the file names the system it replicates; its path names the seed
+    assert re.search(r"--model results/smoke/students/ircot/hotpotqa/tiny/steper/\S+_seed2 ", job), job
+    train = next(job for job in _jobs(after.stdout, "train") if re.search(r"output: \S+/ircot/musique/tiny/vanilla_kd/\S+_seed1\n", job))
+    assert '"seed": 1' in train and '"seed": 0' not in train
+    assert "paper/smoke/tables/table_seeds.md" in after.stdout and "table_seeds" not in before.stdout
+
+
+def test_manifest_lists_every_seed_only_when_there_are_several(tmp_path):
+    def seeds(config):
+        config["experiments"][1]["seeds"] = [0, 3]  # smoke's 'selfask' grid: hotpotqa x 2 methods
+
+    manifest = tmp_path / "results" / "smoke" / "paper" / "manifest.json"
+    one = snakemake("--cores", "1", str(manifest.relative_to(tmp_path)), "--configfile", str(ROOT / "config" / "smoke.yaml"), cwd=tmp_path)
+    assert one.returncode == 0, one.stderr[-3000:]
+    assert "seeds" not in json.loads(manifest.read_text())
+    several = snakemake("--cores", "1", str(manifest.relative_to(tmp_path)), "--configfile", str(write_config(tmp_path, "smoke.yaml", seeds)), cwd=tmp_path)
+    assert several.returncode == 0, several.stderr[-3000:]
+    listed = json.loads(manifest.read_text())
+    assert [(entry["system"], entry["seed"], entry["path"]) for entry in listed["seeds"]] == [
+        ("tiny--vanilla_kd", "0", "results/smoke/eval/selfask/hotpotqa/tiny--vanilla_kd.json"),
+        ("tiny--vanilla_kd", "3", "results/smoke/eval/selfask/hotpotqa/tiny--vanilla_kd--seed3.json"),
+        ("tiny--steper", "0", "results/smoke/eval/selfask/hotpotqa/tiny--steper.json"),
+        ("tiny--steper", "3", "results/smoke/eval/selfask/hotpotqa/tiny--steper--seed3.json"),
+    ]
+    assert {entry["path"] for entry in listed["seeds"] if entry["seed"] == "0"} <= {entry["path"] for entry in listed["evals"]}
+    assert any(entry["stage"].endswith("tiny--steper--seed3") for entry in listed["benchmarks"])
+
+
+@pytest.mark.parametrize(
+    "seeds, message",
+    [([1, 2], "experiments[0].seeds: must include the run's seed 0"), ([0, 0], "non-unique"), ([], "seeds")],
+)
+def test_bad_seeds_stop_the_run(tmp_path, seeds, message):
+    def edit(config):
+        config["experiments"][0]["seeds"] = seeds
+
+    result = snakemake("-n", "--configfile", str(write_config(tmp_path, "smoke.yaml", edit)), cwd=tmp_path)
+    assert result.returncode != 0
+    assert message in result.stderr + result.stdout
+
+
+def test_demo_full_trains_the_main_comparison_with_three_seeds():
+    config = yaml.safe_load((ROOT / "config" / "demo-full.yaml").read_text())
+    table1 = next(grid for grid in config["experiments"] if grid["name"] == "table1")
+    assert table1["seeds"] == [0, 1, 2] and table1["methods"] == ["vanilla_kd", "steper"]
