@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--examples", type=int, default=24)
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--before-batches", type=int, default=1, help="batches timed for the bf16 variant (slow on CPUs without native bf16)")
-    parser.add_argument("--bf16-batches", type=int, default=None, help="batches timed for the completion-head bf16 variant (default: all)")
+    parser.add_argument("--bf16-batches", type=int, default=None, help="batches timed for the completion-head bf16 variant (default: all; 0: skip it)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", default=str(Path(__file__).parent / "results" / "train_throughput.json"))
@@ -169,8 +169,9 @@ def main(argv: list[str] | None = None) -> int:
         Variant("before_full_head_bf16_autocast", copy.deepcopy(base), torch.bfloat16, False, scale, args.before_batches),
         Variant("full_head_fp32", copy.deepcopy(base), None, False, scale, len(batches)),
         Variant("after_completion_head_fp32", copy.deepcopy(base), None, True, scale, len(batches)),
-        Variant("completion_head_bf16_autocast", copy.deepcopy(base), torch.bfloat16, True, scale, args.bf16_batches or len(batches)),
     ]
+    if args.bf16_batches != 0:
+        variants.append(Variant("completion_head_bf16_autocast", copy.deepcopy(base), torch.bfloat16, True, scale, args.bf16_batches or len(batches)))
     for variant in variants[1:3] + variants[3:] * (args.bf16_batches is None):
         variant.step(batches[0])  # warm-up, untimed (a bf16 variant cut to a few batches is too slow to afford one)
     # Interleaved batch by batch, so that every variant runs under the same load of a shared machine.
@@ -198,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
             "mfu_vs_fp32_peak": round(flops / variant.wall / 1e9 / peak["fp32_gflops"], 3),
         })
         log.info("%s", results[-1])
-    before, full_fp32, after, after_bf16 = (result["tokens_per_s"] for result in results)
+    before, full_fp32, after, *after_bf16 = (result["tokens_per_s"] for result in results)
     write_json(args.output, {
         "command": " ".join([*caps, "python", "benchmarks/train_throughput.py", *(sys.argv[1:] if argv is None else argv)]),
         "model": args.model, "layers": args.layers or base_layers, "examples": args.examples, "batch_size": args.batch_size,
@@ -206,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         "matmul_peak_1024": peak, "body_parameters": body_params, "head_parameters": head_params,
         "results": results, "speedup_after_vs_before": round(after / before, 1),
         "speedup_after_vs_full_head_fp32": round(after / full_fp32, 2),
-        "speedup_fp32_vs_bf16_autocast": round(after / after_bf16, 2),
+        "speedup_fp32_vs_bf16_autocast": round(after / after_bf16[0], 2) if after_bf16 else None,
         "cpu_native_bf16_flags": sorted(cpu_flags() & {"avx512_bf16", "amx_bf16"}),
         "kernel_caps": bf16_caps(),
         "load_average_1min_at_end": os.getloadavg()[0],
