@@ -41,15 +41,25 @@ SITE = [
     "--jobs",
     "4",
 ]
-# Rules whose resources come from a config section (evaluate_baseline: a teacher model's section).
-# A new rule with a `resources` section must be added here (the test then fails, naming it).
-SECTION_OF_RULE = {
-    "teacher_shard": "teacher",
-    "train": "training",
-    "evaluate_student": "evaluation",
-    "evaluate_transfer": "evaluation",
-    "evaluate_subquestions": "evaluation",
-}
+
+
+def sections_of_rules() -> dict[str, str]:
+    """Rule -> the config section whose `resources` it requests, read from the rule files (a rule
+    made by `use rule ... as` inherits its parent's), so a new rule cannot be missed here."""
+    sections: dict[str, str] = {}
+    inherited: dict[str, str] = {}
+    for path in sorted((ROOT / "workflow" / "rules").glob("*.smk")):
+        for block in re.split(r"\n(?=rule |use rule )", path.read_text()):
+            if rule := re.match(r"rule (\w+):", block):
+                if section := re.search(r'\*\*resources\("(\w+)"\)', block):
+                    sections[rule[1]] = section[1]
+            elif use := re.match(r"use rule (\w+) as (\w+)", block):
+                inherited[use[2]] = use[1]
+    return sections | {child: sections[parent] for child, parent in inherited.items() if parent in sections}
+
+
+# evaluate_baseline takes its section from the model (a teacher's or the evaluation's): expected_resources.
+SECTION_OF_RULE = sections_of_rules()
 FIRST_LIMIT = 2  # minutes: the time-limit test's first attempt
 TRACE_FIELDS = ("id", "question", "answers", "framework", "model", "steps", "prediction", "correct", "n_steps")
 
