@@ -108,11 +108,12 @@ def config_hash(data: Any) -> str:
 
 
 def git_revision() -> str | None:
-    """The commit of the package's checkout, with '-dirty' when it has uncommitted changes."""
+    """The commit of the package's checkout, with '-dirty' when it has uncommitted changes outside
+    results/ and paper/ (the demo's committed results are rewritten by the run that records this)."""
     root = Path(__file__).resolve().parent.parent
     try:
         rev = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
-        status = ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"]
+        status = ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no", "--", ".", ":!results", ":!paper"]
         dirty = subprocess.run(status, capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return None
