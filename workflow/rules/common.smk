@@ -262,6 +262,16 @@ def prepare_flags(wildcards, input):
     return flags
 
 
+def followups_file(wildcards):
+    """The dataset's Self-Ask follow-ups file, if any; a relative path missing from the working
+    directory is read from the repository, where steper ships its own (the schema's default)."""
+    path = config["data"]["annotations"]["followups"].get(wildcards.dataset)
+    if not path:
+        return []
+    shipped = os.path.join(workflow.basedir, path)
+    return shipped if not os.path.isabs(path) and not os.path.exists(path) and os.path.exists(shipped) else path
+
+
 def download_flags(wildcards):
     """Arguments of `steper data download` (a list): a mirror and its sums file, when the config names them."""
     download = config["data"]["download"]

@@ -36,15 +36,6 @@ else:
         shell:
             "steper data download --dataset {wildcards.name:q} --output-dir {output:q} {params.flags:q} 2> {log:q}"
 
-    def followups_file(wildcards):
-        """The dataset's Self-Ask follow-ups file, if any; a relative path missing from the working
-        directory is read from the repository, where steper ships its own (the schema's default)."""
-        path = config["data"]["annotations"]["followups"].get(wildcards.dataset)
-        if not path:
-            return []
-        shipped = os.path.join(workflow.basedir, path)
-        return shipped if not os.path.isabs(path) and not os.path.exists(path) and os.path.exists(shipped) else path
-
     rule annotations:
         input:
             records=expand(P("records_full"), part=["train", "dev"], allow_missing=True),
