@@ -10,6 +10,9 @@ figure files themselves on one machine is tested in test_paper_render.
 """
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -40,3 +43,17 @@ def test_committed_results_render_to_the_committed_output(committed, tmp_path, m
     assert sorted(path.relative_to(tmp_path) for pattern in COMPARED for path in tmp_path.glob(pattern)) == expected
     for relative in expected:
         assert (tmp_path / relative).read_text() == (committed / relative).read_text(), f"{committed / relative} differs from a fresh render"
+
+
+def test_committed_demo_manifest_is_what_the_workflow_writes(tmp_path):
+    """`paper_manifest` has no inputs, so a fresh clone keeps the committed manifest even when the
+    workflow would now list other files (a new benchmark JSON, say): it must be rewritten and
+    committed with them."""
+    (tmp_path / "benchmarks").symlink_to(ROOT / "benchmarks")  # the manifest lists benchmarks/results/*.json
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(tmp_path),
+               "results/demo/paper/manifest.json", "--cores", "1", "--configfile", str(ROOT / "config" / "demo.yaml")]
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    written = json.loads((tmp_path / "results" / "demo" / "paper" / "manifest.json").read_text())
+    assert written == json.loads((ROOT / "results" / "demo" / "paper" / "manifest.json").read_text())
