@@ -172,8 +172,10 @@ def main(argv: list[str] | None = None) -> int:
     ]
     if args.bf16_batches != 0:
         variants.append(Variant("completion_head_bf16_autocast", copy.deepcopy(base), torch.bfloat16, True, scale, args.bf16_batches or len(batches)))
-    for variant in variants[1:3] + variants[3:] * (args.bf16_batches is None):
-        variant.step(batches[0])  # warm-up, untimed (a bf16 variant cut to a few batches is too slow to afford one)
+    # Warm-up, untimed, for the variants that run every batch (a bf16 variant cut to a few is too slow to afford one).
+    for variant in variants:
+        if variant.batches == len(batches) and variant.name != "before_full_head_bf16_autocast":
+            variant.step(batches[0])
     # Interleaved batch by batch, so that every variant runs under the same load of a shared machine.
     for index, batch in enumerate(tqdm(batches, desc="batches")):
         for variant in variants:
