@@ -36,18 +36,12 @@ from demo_speedup import stage_seconds
 TWO_THREAD_STAGES = ("models/finetune", "train")
 EPOCHS = re.compile(r"_ep(\d+)_")
 GROUPED_STAGES = ("data", "models", "retrieval", "paper")
-# rule -> its benchmark directory (workflow/rules/*.smk, BENCH), where the two differ
-RULE_STAGES = {
-    "toy_world": "data/toy_world", "prepare": "data/prepare", "split": "data/split", "corpus": "data/corpus",
-    "model_gguf": "models/gguf", "model_prune": "models/prune", "gold_traces": "models/gold",
-    "model_finetune": "models/finetune", "index": "retrieval/index", "retrieval_eval": "retrieval/evaluate",
-    "teacher_shard": "teacher", "paper": "paper/render",
-}
 RULE = re.compile(r"^(?:local)?rule (\w+):$")
+BENCHMARK = re.compile(r"^benchmark: \S*?/benchmarks/(\S+)\.tsv$")
 
 
-def planned_jobs(configfile: str) -> list[tuple[str, list[str]]]:
-    """(rule, shell words) of every job Snakemake would still run for this config."""
+def planned_jobs(configfile: str) -> list[tuple[str, str, list[str]]]:
+    """(rule, stage, shell words) of every job Snakemake would still run for this config."""
     result = subprocess.run(
         ["snakemake", "--dry-run", "--printshellcmds", "--nolock", "--cores", "2", "--configfile", configfile],
         capture_output=True, text=True,
@@ -57,15 +51,19 @@ def planned_jobs(configfile: str) -> list[tuple[str, list[str]]]:
     return parse_dry_run(result.stdout)
 
 
-def parse_dry_run(text: str) -> list[tuple[str, list[str]]]:
-    """The jobs of `snakemake --dry-run --printshellcmds` output: a rule line, then its shell command."""
-    jobs: list[tuple[str, list[str]]] = []
+def parse_dry_run(text: str) -> list[tuple[str, str, list[str]]]:
+    """The jobs of `snakemake --dry-run --printshellcmds` output: a rule line, its benchmark file (the
+    rule's own BENCH path, so the stage is never spelled twice; the rule name if it has none), its shell command."""
+    jobs: list[tuple[str, str, list[str]]] = []
     for line in text.splitlines():
         match = RULE.match(line.strip())
+        bench = BENCHMARK.match(line.strip())
         if match:
-            jobs.append((match.group(1), []))
+            jobs.append((match.group(1), match.group(1), []))
+        elif bench and jobs:
+            jobs[-1] = (jobs[-1][0], stage_of(bench.group(1)), jobs[-1][2])
         elif line.startswith("Shell command:") and jobs:
-            jobs[-1] = (jobs[-1][0], shlex.split(line[len("Shell command:"):]))
+            jobs[-1] = (jobs[-1][0], jobs[-1][1], shlex.split(line[len("Shell command:"):]))
     return jobs
 
 
@@ -124,17 +122,16 @@ def stage_of(benchmark: str) -> str:
     return "/".join(parts[:2]) if parts[0] in GROUPED_STAGES else parts[0]
 
 
-def price(rule: str, words: list[str], rates: dict) -> tuple[str, float | None, dict]:
+def price(rule: str, stage: str, words: list[str], rates: dict) -> tuple[str, float | None, dict]:
     """(stage, seconds or None if unpriced, what the price was computed from)."""
-    if rule == "train":
+    if stage == "train":
         settings = json.loads(flag(words, "--settings"))
         examples, tokens = example_tokens(Path(flag(words, "--data")))
         epochs = settings["training"]["epochs"]
         return "train", tokens * epochs / rates["train_tokens_per_second"], {"examples": examples, "epochs": epochs}
-    if rule.startswith("evaluate_") and "--records" in words:
+    if stage == "evaluate" and "--records" in words:
         n = count_lines(Path(flag(words, "--records")))
         return "evaluate", n * rates["evaluate_seconds_per_question"], {"questions": n}
-    stage = RULE_STAGES.get(rule, rule)
     return stage, rates["stage_mean_seconds"].get(stage), {}
 
 
@@ -157,8 +154,8 @@ def main() -> None:
     for stage, seconds in done.items():
         measured[stage_of(stage)] += seconds
     projected, jobs, unpriced, examples = defaultdict(float), defaultdict(int), defaultdict(int), []
-    for rule, words in planned_jobs(args.configfile):
-        stage, seconds, basis = price(rule, words, rates)
+    for rule, job_stage, words in planned_jobs(args.configfile):
+        stage, seconds, basis = price(rule, job_stage, words, rates)
         jobs[stage] += 1
         if seconds is None:
             unpriced[rule] += 1

@@ -23,6 +23,7 @@ total            1
 rule train:
     input: results/x/stepwise/ircot/hotpotqa/t/chain-acc_tokens/first-mid-final.jsonl
     wildcards: framework=ircot
+    benchmark: results/x/benchmarks/train/ircot/hotpotqa/s/steper/chain-acc_tokens/lr0.0001_ep3_bs4_len1024_seed0.tsv
     threads: 2
 Shell command: OMP_NUM_THREADS=2 steper train run --threads 2 --data {data} --model m --output o --settings '{{"training": {{"epochs": 3}}}}' 2> log
 
@@ -47,7 +48,7 @@ def _bench(path: Path, seconds: float) -> None:
 def test_dry_run_jobs_and_training_price(tmp_path: Path) -> None:
     data = _stepwise(tmp_path / "stepwise", examples=10, prompt=90.0, completion=10.0)
     jobs = run_projection.parse_dry_run(DRY_RUN.format(data=data))
-    assert [rule for rule, _ in jobs] == ["train", "paper_manifest"]
+    assert [(rule, stage) for rule, stage, _ in jobs] == [("train", "train"), ("paper_manifest", "paper_manifest")]
     stage, seconds, basis = run_projection.price(*jobs[0], {"train_tokens_per_second": 100.0})
     assert (stage, seconds, basis) == ("train", pytest.approx(30.0), {"examples": 10, "epochs": 3})  # 10 × 100 tokens × 3 epochs / 100 tok/s
     assert run_projection.price(*jobs[1], {"stage_mean_seconds": {}})[1] is None  # unpriced
@@ -72,7 +73,7 @@ def test_evaluation_priced_per_question_and_missing_stats_named(tmp_path: Path) 
     records = tmp_path / "test.jsonl"
     records.write_text("{}\n{}\n\n{}\n")
     words = ["steper", "evaluate", "run", "--records", str(records)]
-    assert run_projection.price("evaluate_baseline", words, {"evaluate_seconds_per_question": 1.5})[:2] == ("evaluate", pytest.approx(4.5))
+    assert run_projection.price("evaluate_baseline", "evaluate", words, {"evaluate_seconds_per_question": 1.5})[:2] == ("evaluate", pytest.approx(4.5))
     with pytest.raises(SystemExit, match="stats.json: missing"):
         run_projection.example_tokens(tmp_path / "nowhere" / "final.jsonl")
 
