@@ -2,8 +2,10 @@
 
 Step 1 retrieves with the question; every later step with the last sentence written. Which
 passages a step adds is `steper.frameworks.passages`' rule; the model's output is cut to its first
-sentence. The chain ends when a sentence says "answer is"; at the step limit the prompt is
-extended with "So the answer is:" and the model completes it.
+sentence. The chain ends when a sentence states an answer by IRCoT's exit rule (its answer regex
+`.* answer is:? (.*)\\.?` matches, so "Thus, the answer is X." ends it and "The answer isn't given."
+does not); at the step limit the prompt is extended with "So the answer is:" and the model
+completes it.
 
 Query cleaning (`query_cleaning: ircot`, IRCoT's `question_or_last_generated_sentence` with
 bm25): the query is the last generated sentence that is not a reasoning sentence (one starting
@@ -21,7 +23,7 @@ from steper.frameworks.answers import ircot_answer
 from steper.frameworks.chain import BaseStrategy, Chain, Parsed
 from steper.frameworks.demonstrations import Demonstration
 from steper.frameworks.prompts import IRCOT_FORCE, ircot_continuation, ircot_header, ircot_prompt, passages_text
-from steper.frameworks.sentences import ANSWER_MARKER, first_sentence, step_end
+from steper.frameworks.sentences import first_sentence, step_end
 from steper.models.prompting import Prompt
 
 QUERY_CLEANING = ("ircot", "none")
@@ -69,8 +71,9 @@ class IRCoT(BaseStrategy):
 
     def parse(self, chain: Chain, text: str) -> Parsed:
         sentence = first_sentence(text)
-        if ANSWER_MARKER in sentence:
-            return Parsed(sentence, answer=ircot_answer(sentence) or "")
+        answer = ircot_answer(sentence)
+        if answer is not None:
+            return Parsed(sentence, answer=answer)
         if not sentence:
             return Parsed(sentence)
         return Parsed(sentence, next_query=ircot_query(chain.question, [*chain.outputs, sentence], self.query_cleaning))

@@ -1,0 +1,323 @@
+"""The paper's IRCoT settings through the real loop, and the training prompts it leaves behind.
+
+Every test here runs `run_chains` (or the runner around it) with the schema's defaults:
+`query_cleaning: ircot` (the query is the last generated sentence that is not a reasoning
+sentence, with IRCoT's wh-words removed), `new_passages: ircot` (exactly K hits per step; a
+re-found, near-duplicate or over-long hit uses up its slot) and passages cut to `passage_words`.
+The components around the loop are real classes behind the loop's interfaces: a generation
+backend that answers each prompt with a fixed text and cuts it with the stop strings and step end
+exactly as the transformers and vLLM backends do (`cut_text`), and a retriever with a fixed ranking
+per query that refuses any query it was not given, so a wrong query fails the test instead of
+silently retrieving nothing. Passages are hand-written to hit each rule: a copy under another id, a
+one-word variant, a passage over 600 words, two passages under one title with other texts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+from steper.distill.stepwise import build_examples
+from steper.frameworks.chain import LoopSettings, run_chains
+from steper.frameworks.registry import make_strategy
+from steper.frameworks.runner import FrameworkSettings, run_framework
+from steper.models.generation import Generation, GenerationSettings, cut_text
+from steper.models.prompting import Prompt
+from steper.retrieval import Passage
+
+FIXTURES = Path(__file__).parent / "fixtures" / "frameworks"
+DEFAULTS = FrameworkSettings()
+
+
+class ScriptedBackend:
+    """A generation backend whose model is a table: (question, steps so far) -> raw completion.
+
+    The raw text runs on past the step, as a model's does; it is cut with the stop strings and the
+    framework's step end like every real backend's output. Every prompt is kept, in call order.
+    """
+
+    dtype_name = "float32"
+    max_model_len = 1_000_000
+
+    def __init__(self, script: dict[tuple[str, str], str]):
+        self.script = script
+        self.prompts: list[Prompt] = []
+
+    @staticmethod
+    def question(prompt: Prompt) -> str:
+        """The question of a prompt: the line before "A:" (IRCoT) or the "Question:" line (Self-Ask)."""
+        return prompt.context.splitlines()[-2].removeprefix("Question: ")
+
+    def generate(self, prompts, max_new_tokens, stop, step_end=None):
+        generations = []
+        for prompt in prompts:
+            key = (self.question(prompt), prompt.continuation)
+            if key not in self.script:
+                raise AssertionError(f"unscripted prompt {key}")
+            text = cut_text(self.script[key], stop, step_end)
+            self.prompts.append(prompt)
+            generations.append(Generation(text, prompt_tokens=len(prompt.plain.split()), completion_tokens=len(text.split())))
+        return generations
+
+    def count_tokens(self, prompts):
+        return [len(prompt.plain.split()) for prompt in prompts]
+
+    def prompts_of(self, question: str) -> list[Prompt]:
+        return [prompt for prompt in self.prompts if self.question(prompt) == question]
+
+
+class RankedRetriever:
+    """A retriever with a fixed ranking per query; an unknown query is an error, not an empty list."""
+
+    def __init__(self, rankings: dict[str, list[str]], docs: dict[str, Passage]):
+        self.rankings = rankings
+        self.docs = docs
+        self.calls: list[tuple[list[str], int]] = []
+
+    def search(self, query: str, k: int) -> list[Passage]:
+        if query not in self.rankings:
+            raise AssertionError(f"unexpected query {query!r}")
+        return [self.docs[doc_id] for doc_id in self.rankings[query][:k]]
+
+    def batch_search(self, queries, k):
+        self.calls.append((list(queries), k))
+        return [self.search(query, k) for query in queries]
+
+    def doc(self, doc_id: str) -> Passage:
+        return self.docs[doc_id]
+
+    def queries(self) -> list[str]:
+        return [query for queries, _ in self.calls for query in queries]
+
+
+ORCHARD = "The Hollow Orchard is a 1998 drama film starring Tamsin Everhart and directed by Brennan Vale."
+LONG = " ".join(["Orchard Films made many films in many places over many years."] * 55)  # 605 words
+DOCS = {
+    doc_id: Passage(doc_id, title, text)
+    for doc_id, title, text in [
+        ("orchard", "The Hollow Orchard", ORCHARD),
+        ("orchard_copy", "The Hollow Orchard", ORCHARD),  # the same passage under another id
+        ("orchard_near", "The Hollow Orchard", ORCHARD.replace("drama", "dramatic")),  # >= 90% similar
+        ("orchard_novel", "The Hollow Orchard", "The Hollow Orchard is also a 1952 novel by Edith Marrow about apple growers."),
+        ("orchard_films", "Orchard Films", LONG),
+        ("everhart", "Tamsin Everhart", "Tamsin Everhart is an English actress.\nShe was born in 1970 in Dunmore."),
+        ("vale_director", "Brennan Vale", "Brennan Vale is a film director from Port Ellery."),
+        ("vale_footballer", "Brennan Vale", "Brennan Vale (born 1988) is a footballer who plays as a defender."),
+        ("quiet", "Quiet Harbor", "Quiet Harbor is a novel by Mara Quill, published in 1971."),
+        ("quill", "Mara Quill", "Mara Quill was born in St. Albans, where she taught  music."),
+        ("ellery", "Port Ellery", "Port Ellery is a harbour town on the west coast."),
+    ]
+}
+
+# Question A: a reasoning sentence in the middle, answered in a phrasing other than "So the answer is:".
+QA = "Who directed the film which stars Tamsin Everhart?"
+A1 = "The Hollow Orchard is the film which stars Tamsin Everhart."
+A2 = "The director of The Hollow Orchard is Brennan Vale."
+A3 = "1998 + 10 = 2008, so the sequel came out ten years later."
+A4 = "Thus, the answer is Brennan Vale."
+# the queries IRCoT sends: wh-words and "is" removed; after the arithmetic sentence, A2 again
+QA_QUERIES = [
+    "directed the film stars Tamsin Everhart?",
+    "The Hollow Orchard the film stars Tamsin Everhart.",
+    "The director of The Hollow Orchard Brennan Vale.",
+    "The director of The Hollow Orchard Brennan Vale.",
+]
+# Question B: ends in "The answer is: ..." at step 3, with "St." inside its sentences.
+QB = "Where was the author of Quiet Harbor born?"
+B1 = "The author of Quiet Harbor is Mara Quill."
+B2 = "Mara Quill was born in St. Albans."
+B3 = "The answer is: St. Albans."
+QB_QUERIES = ["was the author of Quiet Harbor born?", "The author of Quiet Harbor Mara Quill.", "Mara Quill was born in St. Albans."]
+# Question C: "The answer isn't ..." states no answer (IRCoT's regex needs "answer is" + space or colon),
+# then only reasoning sentences until the step limit forces the answer.
+QC = "Which river flows through Port Ellery?"
+C1 = "The answer isn't in these passages."
+C2 = "Hence, more evidence is needed."
+C3 = "That is, the river is not named."
+C4 = "Therefore nothing is known yet."
+QC_QUERIES = ["river flows through Port Ellery?", C1, C1, C1]
+
+SCRIPT = {
+    (QA, ""): f" {A1} It was released in 1998.\n\nQ: next",
+    (QA, f" {A1}"): f" {A2} Brennan Vale was born in Port Ellery.",
+    (QA, f" {A1} {A2}"): f" {A3} The sequel",
+    (QA, f" {A1} {A2} {A3}"): f" {A4} He directed it in 1998.\nQ: x",
+    (QB, ""): f" {B1} Quill is a pen name.",
+    (QB, f" {B1}"): f" {B2} She later moved.",
+    (QB, f" {B1} {B2}"): f" {B3}\n\nWikipedia Title: x",
+    (QC, ""): f" {C1} Port Ellery is a town.",
+    (QC, f" {C1}"): f" {C2} More",
+    (QC, f" {C1} {C2}"): f" {C3} It",
+    (QC, f" {C1} {C2} {C3}"): f" {C4} Nothing",
+    (QC, f" {C1} {C2} {C3} {C4} So the answer is:"): " the Ellery River.\n\nQ: x",
+}
+RANKINGS = {
+    QA_QUERIES[0]: ["orchard", "everhart", "orchard_copy", "vale_director"],
+    QA_QUERIES[1]: ["orchard_near", "orchard_films", "orchard_novel", "vale_footballer"],
+    QA_QUERIES[2]: ["vale_director", "vale_footballer", "orchard", "quiet"],
+    QB_QUERIES[0]: ["quiet", "quill", "orchard"],
+    QB_QUERIES[1]: ["quill", "quiet", "everhart", "ellery"],
+    QB_QUERIES[2]: ["quill", "ellery", "vale_director"],
+    QC_QUERIES[0]: ["ellery", "vale_director", "quiet"],
+    C1: ["quiet", "quill", "everhart", "orchard"],
+}
+QUESTIONS = [("a", QA), ("b", QB), ("c", QC)]
+
+
+def loop(passage_words=DEFAULTS.passage_words, max_passages=DEFAULTS.max_passages, script=SCRIPT):
+    backend, retriever = ScriptedBackend(script), RankedRetriever(RANKINGS, DOCS)
+    settings = LoopSettings(
+        top_k=3, max_steps=4, max_passages=max_passages, max_new_tokens=32,
+        passage_order=DEFAULTS.passage_order, new_passages=DEFAULTS.new_passages,
+    )
+    strategy = make_strategy("ircot", passage_words, DEFAULTS.query_cleaning)
+    chains = run_chains(QUESTIONS, strategy, retriever, backend, settings)
+    return {chain.id: chain for chain in chains}, backend, retriever
+
+
+def test_the_defaults_are_the_papers():
+    assert (DEFAULTS.query_cleaning, DEFAULTS.new_passages, DEFAULTS.passage_words, DEFAULTS.max_passages) == ("ircot", "ircot", 350, 15)
+
+
+def test_queries_are_the_last_factual_sentence_without_wh_words():
+    chains, _, retriever = loop()
+    assert [step["query"] for step in chains["a"].steps] == QA_QUERIES
+    assert [step["query"] for step in chains["b"].steps] == QB_QUERIES
+    assert [step["query"] for step in chains["c"].steps] == QC_QUERIES
+    # lockstep: one batch per round, of the questions still running, each asking for exactly K hits
+    assert retriever.calls == [
+        ([QA_QUERIES[0], QB_QUERIES[0], QC_QUERIES[0]], 3),
+        ([QA_QUERIES[1], QB_QUERIES[1], QC_QUERIES[1]], 3),
+        ([QA_QUERIES[2], QB_QUERIES[2], QC_QUERIES[2]], 3),
+        ([QA_QUERIES[3], QC_QUERIES[3]], 3),
+    ]
+
+
+def test_only_the_first_sentence_of_each_generation_is_kept_and_answers_end_the_chain():
+    chains, backend, _ = loop()
+    assert [step["output"] for step in chains["a"].steps] == [A1, A2, A3, A4]
+    assert chains["a"].answer == "Brennan Vale"
+    assert [step["output"] for step in chains["b"].steps] == [B1, B2, B3]
+    assert chains["b"].answer == "St. Albans"
+    # "The answer isn't ..." is not an answer: the chain goes on until the step limit forces one
+    assert [step["output"] for step in chains["c"].steps] == [C1, C2, C3, f"{C4} So the answer is: the Ellery River."]
+    assert chains["c"].answer == "the Ellery River"
+    assert backend.prompts_of(QC)[-1].continuation == f" {C1} {C2} {C3} {C4} So the answer is:"
+    assert len(backend.prompts) == 4 + 3 + 4 + 1
+
+
+def test_each_hit_uses_its_slot_duplicates_and_long_passages_add_nothing():
+    chains, _, _ = loop()
+    a = chains["a"]
+    assert [step["retrieved"] for step in a.steps] == [
+        ["orchard", "everhart"],  # orchard_copy: same title and text under another id
+        ["orchard_novel"],  # orchard_near: a one-word variant; orchard_films: over 600 words
+        ["vale_director", "vale_footballer"],  # one title, two texts: both are shown; orchard: re-found
+        [],  # the same query again: all three hits are shown already, no deeper search
+    ]
+    assert [passage.id for passage in a.passages] == ["orchard", "everhart", "orchard_novel", "vale_director", "vale_footballer"]
+    assert [step["retrieved"] for step in chains["b"].steps] == [["quiet", "quill", "orchard"], ["everhart"], ["ellery", "vale_director"]]
+    assert [step["retrieved"] for step in chains["c"].steps] == [["ellery", "vale_director", "quiet"], ["quill", "everhart"], [], []]  # "orchard" ranks 4th: never seen
+
+
+def test_the_cap_on_passages_holds_across_steps():
+    chains, _, _ = loop(max_passages=4)
+    assert [step["retrieved"] for step in chains["a"].steps] == [["orchard", "everhart"], ["orchard_novel"], ["vale_director"], []]
+    assert [step["retrieved"] for step in chains["c"].steps] == [["ellery", "vale_director", "quiet"], ["quill"], [], []]
+
+
+def test_prompts_show_the_passages_cut_on_single_spaces():
+    _, backend, _ = loop(passage_words=6)
+    last = backend.prompts_of(QA)[-1].context
+    assert last == (
+        "Wikipedia Title: The Hollow Orchard\nThe Hollow Orchard is a 1998\n\n"
+        "Wikipedia Title: Tamsin Everhart\nTamsin Everhart is an English actress.\nShe\n\n"
+        "Wikipedia Title: The Hollow Orchard\nThe Hollow Orchard is also a\n\n"
+        "Wikipedia Title: Brennan Vale\nBrennan Vale is a film director\n\n"
+        "Wikipedia Title: Brennan Vale\nBrennan Vale (born 1988) is a\n\n"
+        f"Q: Answer the following question by reasoning step-by-step.\n{QA}\nA:"
+    )
+    _, whole, _ = loop(passage_words=None)
+    assert "she taught  music." in whole.prompts_of(QB)[-1].context
+
+
+# ---------------------------------------------------------------- training prompts = loop prompts
+
+SELFASK_SCRIPT = {
+    (QB, ""): "\nFollow up: Who wrote Quiet Harbor?\nIntermediate answer: x",
+    (QB, "\nFollow up: Who wrote Quiet Harbor?"): "\nIntermediate answer: Mara Quill\nFollow up: Where was Mara Quill born?\n",
+    (QB, "\nFollow up: Who wrote Quiet Harbor?\nIntermediate answer: Mara Quill\nFollow up: Where was Mara Quill born?"):
+        "\nIntermediate answer: St. Albans\nSo the final answer is: St. Albans\n\nQuestion: x",
+    (QA, ""): "\nFollow up: Which film stars Tamsin Everhart?\n",
+    (QA, "\nFollow up: Which film stars Tamsin Everhart?"): "\nIntermediate answer: The Hollow Orchard\nFollow up: Who directed The Hollow Orchard?\n",
+    (QA, "\nFollow up: Which film stars Tamsin Everhart?\nIntermediate answer: The Hollow Orchard\nFollow up: Who directed The Hollow Orchard?"):
+        "\nIntermediate answer: Brennan Vale\nFollow up: Was he born in Port Ellery?\n",
+    (QA, "\nFollow up: Which film stars Tamsin Everhart?\nIntermediate answer: The Hollow Orchard\nFollow up: Who directed The Hollow Orchard?\n"
+         "Intermediate answer: Brennan Vale\nSo the final answer is:"): " Brennan Vale\n",
+}
+SELFASK_RANKINGS = {
+    QB: ["quiet", "orchard", "everhart"],
+    "Who wrote Quiet Harbor?": ["quiet", "quill", "ellery"],
+    "Where was Mara Quill born?": ["quill", "orchard_copy", "orchard_near"],
+    QA: ["orchard", "everhart", "orchard_films"],
+    "Which film stars Tamsin Everhart?": ["orchard_near", "orchard_novel", "vale_director"],
+    "Who directed The Hollow Orchard?": ["vale_director", "vale_footballer", "quiet"],
+}
+
+
+def write_jsonl(path: Path, rows) -> Path:
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return path
+
+
+def run_and_build(tmp_path, framework, passage_words, passage_order, shots, target):
+    """Run the framework through the runner, then rebuild its step-wise examples from the trace file."""
+    records = write_jsonl(tmp_path / "records.jsonl", [{"id": qid, "question": q, "answers": ["x"]} for qid, q in QUESTIONS[:2]])
+    steps = 4 if framework == "ircot" else 3  # Self-Ask's question A reaches the limit with a follow-up pending
+    settings = dataclasses.replace(DEFAULTS, top_k=3, max_steps=steps, shots=shots, passage_words=passage_words, passage_order=passage_order)
+    backend = ScriptedBackend(SCRIPT if framework == "ircot" else SELFASK_SCRIPT)
+    retriever = RankedRetriever(RANKINGS if framework == "ircot" else SELFASK_RANKINGS, DOCS)
+    traces = tmp_path / "traces.jsonl"
+    run_framework(
+        framework, records, traces, "unused", "scripted", None, settings, GenerationSettings(batch_size=4),
+        demonstrations_path=FIXTURES / "demonstrations.jsonl", backend=backend, retriever=retriever,
+    )
+    data = build_examples(traces, DOCS, framework, "none", target)
+    return backend, data.examples
+
+
+@pytest.mark.parametrize("framework", ["ircot", "selfask"])
+@pytest.mark.parametrize("passage_words", [350, 6, 1, None])
+@pytest.mark.parametrize("passage_order", ["retrieval", "best_last"])
+@pytest.mark.parametrize("shots", [0, 2])
+def test_stepwise_prompts_are_the_loops_prompts_byte_for_byte(tmp_path, framework, passage_words, passage_order, shots):
+    backend, examples = run_and_build(tmp_path, framework, passage_words, passage_order, shots, "step")
+    assert examples
+    demos = set()
+    for qid, question in QUESTIONS[:2]:
+        sent = backend.prompts_of(question)
+        forced = sent[-1].continuation.endswith(("So the answer is:", "So the final answer is:"))
+        mine = [example for example in examples if example["id"] == qid]
+        assert len(mine) == len(sent) - forced
+        for example, prompt in zip(mine, sent):
+            assert prompt.context.endswith(example["context"]) and prompt.continuation == example["continuation"]
+            demos.add(prompt.context[: len(prompt.context) - len(example["context"])])
+            assert example["prompt"] == example["context"] + example["continuation"]
+        if forced:  # the forced answer is the end of the last step's completion
+            assert example["prompt"] + example["completion"] == sent[-1].plain[len(sent[-1].context) - len(example["context"]):] + " Brennan Vale"
+    # the demonstrations are one shared prefix (empty zero-shot); the training prompt has none
+    assert len(demos) == 1
+    assert (next(iter(demos)) == "") == (shots == 0)
+
+
+@pytest.mark.parametrize("passage_words", [6, None])
+def test_chain_target_moves_the_steps_so_far_into_the_completion(tmp_path, passage_words):
+    backend, examples = run_and_build(tmp_path, "ircot", passage_words, "retrieval", 0, "chain")
+    sent = backend.prompts_of(QA)
+    mine = [example for example in examples if example["id"] == "a"]
+    assert [example["context"] for example in mine] == [prompt.context for prompt in sent]
+    assert [example["completion"] for example in mine] == [f" {A1}", f" {A1} {A2}", f" {A1} {A2} {A3}", f" {A1} {A2} {A3} {A4}"]
+    assert all(example["continuation"] == "" for example in mine)
