@@ -12,6 +12,7 @@ import importlib
 import logging
 import sys
 
+from steper.cli_paths import check_paths
 from steper.io import InputError, setup_logging
 
 STAGES: dict[str, tuple[str, str]] = {
@@ -23,6 +24,7 @@ STAGES: dict[str, tuple[str, str]] = {
     "train": ("steper.distill.cli", "student training with StepER and baseline losses"),
     "evaluate": ("steper.evaluate.cli", "students and in-context baselines on the test questions"),
     "paper": ("steper.paper.cli", "tables, figures and the reproduction report"),
+    "preflight": ("steper.preflight.cli", "a GPU node checked before the paper grid: PASS / FAIL / SKIP per component"),
 }
 
 
@@ -44,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser(stage if stage in STAGES else None).parse_args(argv)
     setup_logging(logging.DEBUG if args.verbose else logging.INFO)
     try:
+        check_paths(vars(args))
         return int(args.func(args) or 0)
     except InputError as error:
         return _bad_input(str(error))

@@ -8,12 +8,14 @@ one `InputError` naming the file, the line and the field.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import logging
 import os
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -115,16 +117,95 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             tmp_path.unlink()
 
 
+OWNER_MARKER = ".steper-owned.json"
+
+
+@dataclass
+class Ownership:
+    """What a directory's marker says: the output it was made for, whether steper made the directory
+    itself (only then may `atomic_dir` replace it) and every file steper put in it."""
+
+    made_for: str
+    owns_directory: bool
+    files: set[str]
+
+
+def read_ownership(directory: str | os.PathLike) -> Ownership | None:
+    """The marker of `directory`, or None if it has none; a damaged marker proves nothing and says so."""
+    marker = Path(directory) / OWNER_MARKER
+    if marker.is_symlink() or not marker.is_file():
+        return None
+    try:
+        data = json.loads(marker.read_text(encoding="utf-8"))
+        return Ownership(str(data["made_for"]), data["owns_directory"] is True, {str(name) for name in data["files"]})
+    except (ValueError, KeyError, TypeError):
+        raise InputError(marker, "is not a marker steper wrote (malformed); move it away") from None
+
+
+def _write_ownership(directory: Path, ownership: Ownership) -> None:
+    data = {"made_for": ownership.made_for, "owns_directory": ownership.owns_directory, "files": sorted(ownership.files)}
+    with atomic_path(directory / OWNER_MARKER) as tmp:
+        tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+
+
+def _marker_name(directory: Path) -> str:
+    """How a marker names its directory: relative to the working directory when inside it, so a
+    checkout moved (or cloned) elsewhere keeps its markers; absolute otherwise."""
+    absolute = Path(os.path.abspath(directory))
+    try:
+        return absolute.relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return absolute.as_posix()
+
+
+def _made_here(ownership: Ownership, directory: Path) -> bool:
+    """A marker copied along with its directory (or alone) proves nothing about the copy."""
+    recorded = Path(ownership.made_for)
+    absolute = Path(os.path.abspath(directory))
+    if recorded.is_absolute():
+        return recorded == absolute
+    return absolute.parts[-len(recorded.parts):] == recorded.parts
+
+
+def _files_under(directory: Path) -> set[str]:
+    """Every file and symbolic link below `directory` (relative, '/'-separated), its marker excepted."""
+    found = set()
+    for root, dirs, files in os.walk(directory):
+        here = Path(root).relative_to(directory)
+        found.update((here / name).as_posix() for name in files)
+        found.update((here / name).as_posix() for name in dirs if (Path(root) / name).is_symlink())
+    found.discard(OWNER_MARKER)
+    return found
+
+
+def _listing(names: list[str]) -> str:
+    shown = ", ".join(names[:3])
+    return f"{shown} and {len(names) - 3} more" if len(names) > 3 else shown
+
+
 def check_replaceable(path: str | os.PathLike) -> None:
-    """Only what steper wrote may be replaced: a file, or a non-empty directory without steper's
-    settings file, is someone else's and stops the run before any work is done."""
+    """Only an empty directory, or one steper made for this very output and holding nothing but
+    the files steper put there, may be replaced: anything else (a file, a foreign directory, a
+    copy, a user's file added inside) stops the run before any work is done. Steper's settings
+    file proves nothing: any command may write one, the marker only `atomic_dir` does."""
     path = Path(path)
     if path.is_symlink() or (path.exists() and not path.is_dir()):
-        raise InputError(path, "exists and is not a directory steper wrote; refusing to replace it")
-    if path.is_dir() and any(path.iterdir()) and not (path / SETTINGS_FILE).is_file():
+        raise InputError(path, "exists and is not a directory steper made; refusing to replace it")
+    if not path.is_dir() or not any(path.iterdir()):
+        return
+    ownership = read_ownership(path)
+    if ownership is None or not ownership.owns_directory:
         raise InputError(
-            path, f"is a non-empty directory without {SETTINGS_FILE}, so steper did not write it; "
+            path, f"is a non-empty directory steper did not make (no {OWNER_MARKER} of its own); "
             "refusing to replace it (move it away or choose another output)"
+        )
+    if not _made_here(ownership, path):
+        raise InputError(path, f"was made by steper for {ownership.made_for}, not for this path; refusing to replace it")
+    foreign = sorted(_files_under(path) - ownership.files)
+    if foreign:
+        raise InputError(
+            path, f"holds {len(foreign)} file(s) steper did not write: {_listing(foreign)}; "
+            "refusing to replace it (move them out, then rerun)"
         )
 
 
@@ -132,8 +213,9 @@ def check_replaceable(path: str | os.PathLike) -> None:
 def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary sibling directory; it replaces `path` only if the block succeeds.
 
-    The block must write steper's settings file into the directory: that file is what marks a
-    directory as steper's, and only such a directory (or an empty one) is ever replaced.
+    The block must write steper's settings file into the directory. On success the directory gets
+    its ownership marker (made for `path`, listing every file in it), the only proof that a later
+    run may replace it.
     """
     path = Path(path)
     check_replaceable(path)
@@ -145,6 +227,7 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
         yield tmp_path
         if not (tmp_path / SETTINGS_FILE).is_file():
             raise RuntimeError(f"atomic_dir({path}): the block wrote no {SETTINGS_FILE}")
+        _write_ownership(tmp_path, Ownership(_marker_name(path), True, _files_under(tmp_path)))
         if path.exists():
             check_replaceable(path)
             os.replace(path, old_path)
@@ -153,6 +236,94 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
         for leftover in (tmp_path, old_path):
             if leftover.exists():
                 shutil.rmtree(leftover)
+
+
+def same_path(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """`a` and `b` are one file: the same path once symbolic links are resolved, or hard links."""
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _is_settings_record(path: Path) -> bool:
+    """A settings file as `steper.settings.save_resolved` writes it: replacing one loses nothing
+    the run does not write again (directories written before markers existed hold them)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and {"settings", "config_hash", "git_revision"} <= data.keys()
+
+
+class OwnedFiles:
+    """The files one command writes into a directory it may share with other files (its inputs,
+    other stages' outputs, the user's). Each may replace only a file steper wrote there (listed in
+    the directory's marker) and never an input; nothing else in the directory is touched. The
+    marker then lists them, and says the directory is steper's only if it was absent or empty."""
+
+    def __init__(self, directory: str | os.PathLike, inputs: Iterable[str | os.PathLike] = ()):
+        self.directory = Path(directory)
+        self.inputs = [Path(path) for path in inputs]
+        if self.directory.is_symlink() or (self.directory.exists() and not self.directory.is_dir()):
+            raise InputError(self.directory, "exists and is not a directory; refusing to write into it")
+        self.made_here = not self.directory.exists() or not any(self.directory.iterdir())
+        ownership = read_ownership(self.directory) if self.directory.is_dir() else None
+        self.known = ownership.files if ownership is not None and _made_here(ownership, self.directory) else set()
+        self.claimed: list[str] = []
+
+    def path(self, name: str) -> Path:
+        """The path to write `name` to, once it is known to replace nothing that is not steper's."""
+        target = self.directory / name
+        if name in self.claimed:
+            return target
+        for source in self.inputs:
+            if same_path(target, source):
+                raise InputError(target, "is also an input of this command; refusing to overwrite it")
+        if target.is_dir() and not target.is_symlink():
+            raise InputError(target, "is a directory where steper writes a file; refusing to replace it")
+        if (target.exists() or target.is_symlink()) and name not in self.known:
+            if not (target.name == SETTINGS_FILE and not target.is_symlink() and _is_settings_record(target)):
+                raise InputError(
+                    target, f"exists and steper did not write it (not listed in {self.directory / OWNER_MARKER}); "
+                    "refusing to replace it (move it away or choose another output directory)"
+                )
+        self.claimed.append(name)
+        return target
+
+    def record(self) -> None:
+        """List every claimed file that now exists in the marker (also after a failure: what was
+        already renamed into place is steper's)."""
+        written = {name for name in self.claimed if (self.directory / name).exists()}
+        if not written:
+            return
+        descriptor = os.open(self.directory, os.O_RDONLY)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)  # two writers into one directory keep both lists
+            ownership = read_ownership(self.directory)
+            if ownership is None or not _made_here(ownership, self.directory):
+                ownership = Ownership(_marker_name(self.directory), self.made_here, set())
+            ownership.files |= written
+            _write_ownership(self.directory, ownership)
+        finally:
+            os.close(descriptor)
+
+
+@contextlib.contextmanager
+def owned_files(
+    directory: str | os.PathLike, names: Iterable[str] = (), inputs: Iterable[str | os.PathLike] = ()
+) -> Iterator[OwnedFiles]:
+    """`OwnedFiles` of `directory` with `names` checked before the block runs (so a refusal comes
+    before any work) and recorded when it ends."""
+    files = OwnedFiles(directory, inputs)
+    for name in names:
+        files.path(name)
+    try:
+        yield files
+    finally:
+        files.record()
 
 
 def write_jsonl(path: str | os.PathLike, records: Iterable[dict[str, Any]]) -> int:

@@ -226,7 +226,7 @@ def test_cli_writes_variants_stats_and_settings(tmp_path, tokenizer_dir):
                  "--framework", "ircot", "--tokenizer", str(tokenizer_dir), "--output-dir", str(out),
                  "--settings", '{"filter": "em", "target": "step", "variants": ["final", "first-mid-final"]}'])
     assert code == 0
-    assert sorted(p.name for p in out.iterdir()) == ["final.jsonl", "first-mid-final.jsonl", "stats.json", "stats.md", "steper_settings.json"]
+    assert sorted(p.name for p in out.iterdir()) == [".steper-owned.json", "final.jsonl", "first-mid-final.jsonl", "stats.json", "stats.md", "steper_settings.json"]
     lines = [json.loads(line) for line in (out / "first-mid-final.jsonl").read_text().splitlines()]
     assert [(e["id"], e["kind"]) for e in lines] == [("q1", "first"), ("q1", "mid"), ("q1", "final"), ("q2", "final")]
     assert set(lines[0]) == {"id", "kind", "step", "prompt", "completion", "context", "continuation"}

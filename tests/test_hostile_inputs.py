@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from steper.cli import main
-from steper.io import InputError, atomic_dir, read_jsonl_numbered
+from steper.io import OWNER_MARKER, InputError, atomic_dir, read_jsonl_numbered
 from steper.layout import SETTINGS_FILE
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -100,7 +100,7 @@ def test_index_refuses_to_replace_a_foreign_directory(tmp_path, capsys):
     (foreign / "chapter1.tex").write_text("years of work", encoding="utf-8")
     code, error = steper(capsys, "retrieval", "index", "--corpus", CORPUS, "--backend", "bm25s", "--output", foreign)
     assert code == 2
-    assert error.startswith(f"error: {foreign}: is a non-empty directory without {SETTINGS_FILE}, so steper did not write it")
+    assert error.startswith(f"error: {foreign}: is a non-empty directory steper did not make (no {OWNER_MARKER} of its own)")
     assert [p.name for p in foreign.iterdir()] == ["chapter1.tex"]
     assert [p.name for p in tmp_path.iterdir()] == ["thesis"]  # no temporary left behind
 
@@ -130,7 +130,7 @@ def test_atomic_dir_keeps_the_old_output_when_the_block_fails(tmp_path):
         (tmp / SETTINGS_FILE).write_text("{}", encoding="utf-8")
     with pytest.raises(ValueError), atomic_dir(target) as tmp:
         raise ValueError("killed")
-    assert [p.name for p in target.iterdir()] == [SETTINGS_FILE]
+    assert sorted(p.name for p in target.iterdir()) == [OWNER_MARKER, SETTINGS_FILE]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-from pathlib import Path
 
 from steper.data import gold_traces
 from steper.data.corpus import EXPECTED_COUNTS, native_paragraphs, record_paragraphs, wiki_abstracts, write_corpus
@@ -13,7 +12,8 @@ from steper.data.prepare import prepare
 from steper.data.readers import FORMATS
 from steper.data.split import SplitSettings, split_files
 from steper.data.toy import DATASETS, ToySettings, generate
-from steper.io import InputError
+from steper.io import InputError, owned_files
+from steper.layout import SETTINGS_FILE
 from steper.settings import parse_settings, save_resolved
 
 log = logging.getLogger(__name__)
@@ -96,9 +96,13 @@ def _prepare(args: argparse.Namespace) -> None:
 
 
 def _split(args: argparse.Namespace) -> None:
+    """The splits go into a directory that also holds other files (the full records they are drawn
+    from): only their own names are replaced, and only files steper wrote."""
     settings = parse_settings(args.settings, SplitSettings)
-    split_files(args.train, args.dev, args.output_dir, settings, allow_empty=args.allow_empty)
-    save_resolved(Path(args.output_dir) / "steper_settings.json", settings)
+    names = [f"{part}.jsonl" for part in ("train", "dev", "test")] + [SETTINGS_FILE]
+    with owned_files(args.output_dir, names, inputs=[args.train, args.dev]) as files:
+        split_files(args.train, args.dev, args.output_dir, settings, allow_empty=args.allow_empty)
+        save_resolved(files.path(SETTINGS_FILE), settings)
 
 
 def _corpus(args: argparse.Namespace) -> None:

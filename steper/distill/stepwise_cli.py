@@ -7,7 +7,8 @@ import logging
 from pathlib import Path
 
 from steper.distill.stepwise import FRAMEWORKS, StepwiseSettings, build_examples, compute_stats, load_corpus, stats_markdown, variant_examples
-from steper.io import atomic_path, write_json, write_jsonl
+from steper.io import atomic_path, owned_files, write_json, write_jsonl
+from steper.layout import SETTINGS_FILE
 from steper.settings import parse_settings, save_resolved
 
 log = logging.getLogger(__name__)
@@ -34,12 +35,14 @@ def run_build(args: argparse.Namespace) -> int:
     tokenizer = AutoTokenizer.from_pretrained(args.tokenizer)
     stats = compute_stats(data, tokenizer, settings.variants, settings.filter, settings.target)
     output = Path(args.output_dir)
-    for variant in settings.variants:
-        count = write_jsonl(output / f"{variant}.jsonl", variant_examples(data.examples, variant))
-        log.info("%s: %d examples", output / f"{variant}.jsonl", count)
-    write_json(output / "stats.json", stats)
-    with atomic_path(output / "stats.md") as tmp:
-        tmp.write_text(stats_markdown(stats), encoding="utf-8")
-    save_resolved(output / "steper_settings.json", settings, traces=args.traces, corpus=args.corpus,
-                  framework=args.framework, tokenizer=args.tokenizer)
+    names = [f"{variant}.jsonl" for variant in settings.variants] + ["stats.json", "stats.md", SETTINGS_FILE]
+    with owned_files(output, names, inputs=[args.traces, args.corpus]):
+        for variant in settings.variants:
+            count = write_jsonl(output / f"{variant}.jsonl", variant_examples(data.examples, variant))
+            log.info("%s: %d examples", output / f"{variant}.jsonl", count)
+        write_json(output / "stats.json", stats)
+        with atomic_path(output / "stats.md") as tmp:
+            tmp.write_text(stats_markdown(stats), encoding="utf-8")
+        save_resolved(output / SETTINGS_FILE, settings, traces=args.traces, corpus=args.corpus,
+                      framework=args.framework, tokenizer=args.tokenizer)
     return 0

@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 from steper.evaluate.abilities import ABILITY_DEFINITIONS
+from steper.io import OwnedFiles
 from steper.paper.casestudy import case_study
 from steper.paper.claims import HOLDS, INCONCLUSIVE, NOT_TESTED, OPPOSITE, Comparison, evaluate_claims
 from steper.paper.definitions import PaperSettings
@@ -142,6 +143,7 @@ def render(manifest: str | os.PathLike, output_dir: str | os.PathLike, settings:
     comparisons = evaluate_claims(results, settings, stats, published)
     case = case_study(results, settings)
     output = Path(output_dir)
+    files = OwnedFiles(output, inputs=[manifest])  # before mkdir: it tells whether steper made the directory
     output.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".render.", dir=output))
     try:
@@ -155,14 +157,14 @@ def render(manifest: str | os.PathLike, output_dir: str | os.PathLike, settings:
         (staging / "REPORT.md").write_text(report_markdown(tables, comparisons, settings, published, results, stats, case), encoding="utf-8")
         save_resolved(staging / "steper_settings.json", settings, manifest=str(manifest))
         # Only now, with every file rendered, replace the old ones; other files in the directory
-        # (e.g. the check rule's CHECK.txt) stay.
-        written = []
-        for path in sorted(p for p in staging.rglob("*") if p.is_file()):
-            target = output / path.relative_to(staging)
+        # (e.g. the check rule's CHECK.txt) stay, and a file steper did not write stops the run.
+        staged = sorted(p for p in staging.rglob("*") if p.is_file())
+        written = [files.path(path.relative_to(staging).as_posix()) for path in staged]
+        for path, target in zip(staged, written, strict=True):
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(path, target)
-            written.append(target)
     finally:
+        files.record()
         shutil.rmtree(staging, ignore_errors=True)
     for comparison in comparisons:
         log.info("claim %s (%s): %s", comparison.claim_id, comparison.what, comparison.verdict)
