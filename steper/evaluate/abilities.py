@@ -48,6 +48,12 @@ def appears(answer: str, text: str) -> bool:
     return f" {needle} " in f" {normalize_answer(text)} "
 
 
+def _in_any(answer: str, outputs: list[str]) -> bool:
+    """Whether one of the outputs contains `answer` (each on its own: normalisation would join the
+    end of one step to the start of the next into a span neither wrote)."""
+    return any(appears(answer, output) for output in outputs)
+
+
 def _outputs(trace: Mapping[str, Any]) -> list[str]:
     """The reasoning text of each hop, in order (see ABILITY_DEFINITIONS for Self-Ask's shift)."""
     outputs = [str(step.get("output") or "") for step in sorted(trace["steps"], key=lambda step: step.get("step", 0))]
@@ -82,10 +88,8 @@ def question_abilities(trace: Mapping[str, Any], record: Mapping[str, Any], retr
         result["initialization"] = float(appears(hops[0], outputs[0]))
         middle = [hop for hop in hops[1:-1] if normalize_answer(hop)]
         if middle:
-            later = " \n ".join(outputs[1:])
-            result["expansion"] = sum(appears(hop, later) for hop in middle) / len(middle)
-        every = " \n ".join(outputs)
-        if all(appears(hop, every) for hop in hops[:-1]):
+            result["expansion"] = sum(_in_any(hop, outputs[1:]) for hop in middle) / len(middle)
+        if all(_in_any(hop, outputs) for hop in hops[:-1]):
             result["aggregation"] = score(trace["prediction"], record.get("answers") or []).acc
     result["supporting_recall"] = supporting_recall(trace, record, retriever)
     return result
