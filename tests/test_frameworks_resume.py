@@ -77,11 +77,13 @@ def test_an_id_not_in_the_records_is_refused(tmp_path):
     assert error.value.line == 2 and "q9" in str(error.value)
 
 
-def test_lines_written_under_other_settings_are_refused(tmp_path):
+def test_lines_written_under_other_settings_are_discarded_and_lines_of_no_known_run_refused(tmp_path, caplog):
     lines = finished(tmp_path)
     partial_from(tmp_path, lines[:1])
-    with pytest.raises(InputError, match="other settings .differing: settings"):
-        run(tmp_path, tmp_path / "out.jsonl", Answers(), max_new_tokens=9)
+    backend = Answers()
+    run(tmp_path, tmp_path / "out.jsonl", backend, max_new_tokens=9)  # never merged with the other settings' line
+    assert backend.calls == 3 and "settings (settings.max_new_tokens)" in caplog.text
+    partial_from(tmp_path, lines[:1])
     (tmp_path / "out.jsonl.resume.json").unlink()  # a partial nobody can vouch for
     with pytest.raises(InputError, match="resume.json"):
         run(tmp_path, tmp_path / "out.jsonl", Answers())
@@ -136,8 +138,9 @@ def test_merge_refuses_shards_of_other_settings_and_stray_ids(tmp_path):
     run(tmp_path, shards[1], Answers(), shard=(1, 2), max_new_tokens=9)
     with pytest.raises(InputError, match="different settings"):
         merge(shards, tmp_path / "records.jsonl", tmp_path / "merged.jsonl")
-    records(tmp_path, QUESTIONS[:2])  # q3 is now in a shard but not in the records
-    with pytest.raises(InputError, match="q3"):
+    stray = json.loads(shards[0].read_text().splitlines()[0]) | {"id": "q9"}
+    shards[0].write_text(shards[0].read_text() + json.dumps(stray) + "\n")  # q9 is in a shard but not in the records
+    with pytest.raises(InputError, match="q9"):
         merge(shards[:1], tmp_path / "records.jsonl", tmp_path / "merged.jsonl")
 
 
@@ -145,7 +148,7 @@ def test_merge_of_no_records_needs_a_flag(tmp_path, capsys):
     empty = tmp_path / "records.jsonl"
     empty.write_text("")
     shard = tmp_path / "s0.jsonl"
-    shard.write_text("")
+    run(tmp_path, shard, Answers())
     args = ["teacher", "merge", "--inputs", str(shard), "--records", str(empty), "--output", str(tmp_path / "merged.jsonl")]
     assert main(args) == 2 and "no questions" in capsys.readouterr().err
     assert not (tmp_path / "merged.jsonl").exists()

@@ -65,10 +65,11 @@ def _mean(values: list[float]) -> float | None:
 
 
 def _step_tokens(trace: Mapping[str, Any], field: str) -> int | None:
-    """Tokens summed over the steps; the trace-level field is the fallback; None when absent."""
+    """Tokens summed over the steps, with a forced-answer call's (`answer_<field>`); the trace-level
+    field is the fallback; None when absent."""
     steps = trace["steps"]
     if steps and all(isinstance(step, Mapping) and field in step for step in steps):
-        return sum(int(step[field]) for step in steps)
+        return sum(int(step[field]) + int(step.get(f"answer_{field}", 0)) for step in steps)
     if field in trace:
         return int(trace[field])
     return None

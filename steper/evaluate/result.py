@@ -17,6 +17,7 @@ from typing import Any
 
 from steper.evaluate.abilities import ability_scores, question_abilities
 from steper.evaluate.aggregate import aggregate, gold_answers, read_traces
+from steper.frameworks.resume import output_identity, records_digest
 from steper.io import InputError, read_jsonl
 from steper.metrics import score
 from steper.retrieval.corpus import Retriever
@@ -68,6 +69,17 @@ def count_parameters(model_dir: str | os.PathLike) -> int | None:
     return total
 
 
+def _check_records_of_the_run(predictions_path: str | os.PathLike, records_path: str | os.PathLike, records: dict[str, dict[str, Any]]) -> None:
+    """Predictions with the resume record of `steper evaluate run` name the records they answered:
+    scoring them against another version of the records (same ids, other answers) is refused."""
+    run = output_identity(predictions_path)
+    identity = run.get("identity") if run else None
+    if not isinstance(identity, dict) or identity.get("records") is None or identity.get("shard") is not None:
+        return
+    if identity["records"] != records_digest(list(records.values())):
+        raise InputError(predictions_path, f"were made on other records than {records_path} (or on an earlier version of them)", field="records")
+
+
 def per_question(
     traces: list[dict[str, Any]], records: dict[str, dict[str, Any]], retriever: Retriever | None = None
 ) -> list[dict[str, Any]]:
@@ -112,6 +124,7 @@ def build_result(
     """
     traces = read_traces(predictions_path)
     records = load_records(records_path)
+    _check_records_of_the_run(predictions_path, records_path, records)
     for trace in traces:
         if trace["id"] not in records:
             raise InputError(predictions_path, f"id '{trace['id']}' is not in {records_path}", field="id")

@@ -222,7 +222,9 @@ def _force_answers(
     """Ask for the answer directly when a chain hit the step limit or stopped making progress.
 
     The answer becomes part of the last step's output, so the last step always ends in the
-    answer, as the final-step examples of StepER expect.
+    answer, as the final-step examples of StepER expect. The call's tokens are recorded apart from
+    the step's own call (`answer_prompt_tokens`, `answer_completion_tokens`): added to them, the
+    step's prompt would look as long as both prompts together.
     """
     generations = _generate(chains, strategy.force_prompt, strategy, backend, settings, demos, budget)
     for chain, generation in zip(chains, generations):
@@ -232,7 +234,7 @@ def _force_answers(
         parsed = strategy.parse_forced(chain, generation.text)
         last = chain.steps[-1]
         last["output"] = parsed.output
-        last["prompt_tokens"] += generation.prompt_tokens
-        last["completion_tokens"] += generation.completion_tokens
+        last["answer_prompt_tokens"] = generation.prompt_tokens
+        last["answer_completion_tokens"] = generation.completion_tokens
         chain.completion_tokens += generation.completion_tokens
         chain.answer = parsed.answer

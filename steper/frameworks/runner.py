@@ -2,9 +2,11 @@
 
 Finished questions are appended (and fsynced) chunk by chunk to `<output>.partial`, which is
 renamed to `<output>` when every question is done; a killed run loses at most the chunk in
-flight, and a restart keeps every complete line and only runs the questions still missing, under
-the contract of `steper.frameworks.resume`. Shards split the questions by index for parallel
-jobs; `merge` joins them back in the records' order.
+flight, and a restart of the same run (same model files, records, settings and demonstrations)
+keeps every complete line and only runs the questions still missing, under the contract of
+`steper.frameworks.resume`; one process at a time writes an output. Shards split the questions by
+index for parallel jobs; `merge` joins them back in the records' order, and only shards whose
+resume record says they were run on those records under one identity.
 """
 
 from __future__ import annotations
@@ -28,15 +30,17 @@ from steper.frameworks.fitting import PromptBudget
 from steper.frameworks.passages import NEW_PASSAGES
 from steper.frameworks.registry import MULTI_STEP, make_strategy
 from steper.frameworks.resume import (
-    check_identity,
+    Resume,
     clean_stale_temporaries,
-    finished_ids,
-    partial_path,
-    start_partial,
-    write_identity,
+    exclusive_writer,
+    output_identity,
+    plan_resume,
+    records_digest,
+    resume_path,
 )
-from steper.io import InputError, append_jsonl, read_json, read_jsonl, read_jsonl_numbered, write_json, write_jsonl
+from steper.io import InputError, append_jsonl, read_jsonl, read_jsonl_numbered, write_json, write_jsonl
 from steper.metrics import score
+from steper.models.fingerprint import model_fingerprint
 from steper.models.generation import GenerationSettings
 from steper.models.prompting import encode
 
@@ -44,6 +48,21 @@ log = logging.getLogger(__name__)
 
 RECORD_FIELDS = ("id", "question", "answers")
 CUTS = ("prompts_cut", "demos_dropped", "passages_dropped", "overflows")
+# The fields of a trace line (`trace_line`) and their JSON types: a resumed line must have them all.
+LINE_FIELDS: dict[str, tuple[type, ...]] = {
+    "id": (str, int),
+    "question": (str,),
+    "answers": (list,),
+    "framework": (str,),
+    "model": (str,),
+    "steps": (list,),
+    "prediction": (str,),
+    "correct": (dict,),
+    "n_steps": (int,),
+    "passage_words": (int, type(None)),
+    "prompt_cuts": (dict,),
+    "seconds": (int, float),
+}
 
 
 @dataclass
@@ -102,6 +121,31 @@ def trace_line(chain: Chain, record: dict[str, Any], framework: str, model_name:
     }
 
 
+def line_check(framework: str, model_name: str):
+    """What a resumed line must be (see `steper.frameworks.resume.finished_ids`): a whole trace line of this run."""
+
+    def check(line: dict[str, Any]) -> tuple[str, str] | None:
+        for name, types in LINE_FIELDS.items():
+            if name not in line:
+                return name, "is missing"
+            if not isinstance(line[name], types):
+                return name, f"is not a {' or '.join(t.__name__ for t in types)}"
+        for name, expected in (("framework", framework), ("model", model_name)):
+            if line[name] != expected:
+                return name, f"is {line[name]!r}, this run is {expected!r}"
+        if not all(isinstance(line["correct"].get(key), (int, float)) for key in ("em", "f1", "acc")):
+            return "correct", "lacks a number for em, f1 or acc"
+        return None
+
+    return check
+
+
+def step_tokens(step: dict[str, Any], kind: str) -> int:
+    """A step's `kind` ("prompt" or "completion") tokens over its own call and, when the loop had
+    to force an answer at the step, the forced-answer call (recorded apart as `answer_<kind>_tokens`)."""
+    return step.get(f"{kind}_tokens", 0) + step.get(f"answer_{kind}_tokens", 0)
+
+
 def read_records(records_path: str | os.PathLike, shard: tuple[int, int] | None) -> list[dict[str, Any]]:
     records = []
     seen: set[str] = set()
@@ -134,8 +178,8 @@ def summarize(output_path: str | os.PathLike, seconds: float | None = None) -> d
         "n": n,
         "accuracy": {key: round(100 * mean([line["correct"][key] for line in lines]), 2) for key in ("em", "f1", "acc")},
         "mean_steps": round(mean([len(line["steps"]) for line in lines]), 3),
-        "prompt_tokens": sum(step.get("prompt_tokens", 0) for line in lines for step in line["steps"]),
-        "completion_tokens": sum(step.get("completion_tokens", 0) for line in lines for step in line["steps"]),
+        "prompt_tokens": sum(step_tokens(step, "prompt") for line in lines for step in line["steps"]),
+        "completion_tokens": sum(step_tokens(step, "completion") for line in lines for step in line["steps"]),
         "prompt_cuts": {key: sum(line.get("prompt_cuts", {}).get(key, 0) for line in lines) for key in CUTS},
         "seconds": round(total_seconds, 2),
         "seconds_per_question": round(total_seconds / n, 3) if n else 0.0,
@@ -195,56 +239,53 @@ def run_framework(
             strategy.demonstration(dataclasses.replace(demo, contexts=demo_contexts(demo, settings.demo_distractors, settings.seed)))
             for demo in chosen
         ]
-    identity = {
-        "framework": framework,
-        "model": model_name,
-        "settings": dataclasses.asdict(settings),
-        "generation": dataclasses.asdict(generation),
-        "shard": list(shard) if shard else None,
-        "demonstrations": hashlib.sha256("\n".join(demos).encode()).hexdigest()[:16],
-    }
-    output, partial = Path(output_path), partial_path(output_path)
+    output = Path(output_path)
     output.parent.mkdir(parents=True, exist_ok=True)
-    clean_stale_temporaries(output)
-    existing = [path for path in (partial, output) if path.exists()]
-    record_ids = {record["id"] for record in records}
-    done: set[str] = set()
-    for path in existing:
-        check_identity(output, path, identity)
-        ids = finished_ids(path, record_ids, framework, model_name)
-        if done and not ids >= done:
-            raise InputError(partial, f"lacks questions the finished {output.name} has; remove it to start over")
-        done = ids
-    todo = [record for record in records if record["id"] not in done]
-    log.info("%s on %s: %d questions, %d already done, %d to run", framework, records_path, len(records), len(records) - len(todo), len(todo))
-    if todo and retriever is None and strategy.retrieves:
-        if index_dir is None:
-            raise InputError("--index-dir", f"{framework} retrieves and needs an index")
-        from steper.retrieval import open_retriever
+    with exclusive_writer(output):
+        clean_stale_temporaries(output)
+        identity = {
+            "framework": framework,
+            "model": model_name,
+            # a caller's own backend may stand for a model that is no directory (tests, benchmarks)
+            "model_files": None if backend is not None and not Path(model_dir).is_dir() else model_fingerprint(model_dir),
+            "records": records_digest(records),
+            "settings": dataclasses.asdict(settings),
+            "generation": dataclasses.asdict(generation),
+            "shard": list(shard) if shard else None,
+            "demonstrations": hashlib.sha256("\n".join(demos).encode()).hexdigest()[:16],
+        }
+        resume = plan_resume(output, identity, {record["id"] for record in records}, line_check(framework, model_name))
+        todo = [record for record in records if record["id"] not in resume.done]
+        log.info("%s on %s: %d questions, %d already done, %d to run", framework, records_path, len(records), len(records) - len(todo), len(todo))
+        if todo and retriever is None and strategy.retrieves:
+            if index_dir is None:
+                raise InputError("--index-dir", f"{framework} retrieves and needs an index")
+            from steper.retrieval import open_retriever
 
-        retriever = open_retriever(Path(index_dir) / settings.retrieval_backend, settings.retrieval_backend, k1=settings.k1, b=settings.b)
-    if todo and backend is None:
-        from steper.models.generation import make_backend
+            retriever = open_retriever(Path(index_dir) / settings.retrieval_backend, settings.retrieval_backend, k1=settings.k1, b=settings.b)
+        if todo and backend is None:
+            from steper.models.generation import make_backend
 
-        backend = make_backend(model_dir, generation)
-    if todo and budget is None:
-        budget = prompt_budget(backend, generation)
-    if not existing:
-        write_identity(output, identity)
-    started = time.perf_counter()
-    if todo or not output.exists():
-        _append_chains(start_partial(output), todo, strategy, retriever, backend, loop, demos, budget, framework, model_name, settings, generation)
-        os.replace(partial, output)
-    summary = summarize(output)
-    summary.update({"framework": framework, "model": model_name, "run_seconds": round(time.perf_counter() - started, 2)})
-    write_json(summary_path(output), summary)
+            backend = make_backend(model_dir, generation)
+        if todo and budget is None:
+            budget = prompt_budget(backend, generation)
+        started = time.perf_counter()
+        if todo or not resume.complete:
+            resume.start()
+            _append_chains(resume, todo, strategy, retriever, backend, loop, demos, budget, framework, model_name, settings, generation)
+            summary = summarize(resume.partial)  # every line read before the rename: a bad one leaves the output as it was
+            resume.finish()
+        else:
+            summary = summarize(output)
+        summary.update({"framework": framework, "model": model_name, "run_seconds": round(time.perf_counter() - started, 2)})
+        write_json(summary_path(output), summary)
     log.info("%s: %s; prompt cuts %s", output, json.dumps(summary["accuracy"]), json.dumps(summary["prompt_cuts"]))
     return summary
 
 
-def _append_chains(partial, todo, strategy, retriever, backend, loop, demos, budget, framework, model_name, settings, generation) -> None:
+def _append_chains(resume: Resume, todo, strategy, retriever, backend, loop, demos, budget, framework, model_name, settings, generation) -> None:
     chunk = max(1, generation.batch_size) * 4
-    with open(partial, "a", encoding="utf-8") as handle, tqdm(total=len(todo), desc=f"{framework} questions", unit="q") as bar:
+    with resume.append() as handle, tqdm(total=len(todo), desc=f"{framework} questions", unit="q") as bar:
         for start in range(0, len(todo), chunk):
             batch = todo[start : start + chunk]
             chunk_started = time.perf_counter()
@@ -260,8 +301,10 @@ def merge(
 ) -> dict[str, Any]:
     """Join shard outputs into one file ordered as the records.
 
-    Every record must be in exactly one shard, every shard line must be a record, and the shards
-    must come from one run (same framework, model and settings but the shard).
+    Every record must be in exactly one shard, every shard line a whole trace line of a record, and
+    the shards must come from one run: each has the resume record of a finished run (see
+    `steper.frameworks.resume`), run on its shard of these very records, and all have the same
+    identity but for the shard.
     """
     records = read_records(records_path, None)
     if not records and not allow_empty:
@@ -271,15 +314,18 @@ def merge(
     origin: dict[str, str] = {}
     runs: dict[str, str] = {}
     for path in shard_paths:
-        identity = _run_without_shard(path)
-        if identity is not None:
-            runs[str(path)] = identity
+        identity = _shard_identity(path, records_path)
+        runs[str(path)] = json.dumps({key: value for key, value in identity.items() if key not in ("shard", "records")}, sort_keys=True)
+        check = line_check(identity["framework"], identity["model"])
         for number, line in read_jsonl_numbered(path, required=("id",)):
             qid = str(line["id"])
             if qid in origin:
                 raise InputError(path, f"question {qid} is also in {origin[qid]}", line=number, field="id")
             if qid not in record_ids:
                 raise InputError(path, f"question {qid} is not in {records_path}", line=number, field="id")
+            problem = check(line)
+            if problem is not None:
+                raise InputError(path, problem[1], line=number, field=problem[0])
             lines[qid], origin[qid] = line, str(path)
     if len(set(runs.values())) > 1:
         raise InputError(shard_paths[0], f"shards were written under different settings: {', '.join(runs)}")
@@ -288,8 +334,6 @@ def merge(
         if record["id"] not in lines:
             raise InputError(records_path, f"question {record['id']} is in no shard output", field="id")
         ordered.append(lines[record["id"]])
-    if len({(line.get("framework"), line.get("model")) for line in ordered}) > 1:
-        raise InputError(shard_paths[0], "shards come from different frameworks or models", field="framework")
     write_jsonl(output_path, ordered)
     summary = summarize(output_path)
     if ordered:
@@ -298,12 +342,14 @@ def merge(
     return summary
 
 
-def _run_without_shard(path: str | os.PathLike) -> str | None:
-    """The shard's run identity without its shard index (None when it has no resume file)."""
-    resume = Path(f"{path}.resume.json")
-    if not resume.exists():
-        return None
-    saved = read_json(resume)
-    identity = dict(saved.get("identity", {})) if isinstance(saved, dict) else {}
-    identity.pop("shard", None)
-    return json.dumps(identity, sort_keys=True)
+def _shard_identity(path: str | os.PathLike, records_path: str | os.PathLike) -> dict[str, Any]:
+    """The identity of the run that wrote the shard, which must have run on its share of `records_path`."""
+    record = output_identity(path)
+    identity = record.get("identity") if record else None
+    if not isinstance(identity, dict) or not {"framework", "model", "records"} <= set(identity):
+        raise InputError(path, f"has no {resume_path(path).name} saying which run wrote it: only a finished `steper teacher run` output can be merged")
+    shard = identity.get("shard")
+    selected = read_records(records_path, (int(shard[0]), int(shard[1])) if shard else None)
+    if identity["records"] != records_digest(selected):
+        raise InputError(path, f"was run on other records than its share of {records_path} (or on an earlier version of them)", field="records")
+    return identity
