@@ -5,10 +5,13 @@ from __future__ import annotations
 import functools
 import hashlib
 import http.server
+import io
 import json
+import logging
 import os
 import subprocess
 import sys
+import tarfile
 import threading
 import zipfile
 from collections.abc import Iterator
@@ -17,8 +20,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from steper.cli import main
 from steper.data.download import RECORDED_NAME, SOURCES, ChecksumError, Source, download, load_sums, mirrored
-from steper.io import InputError
+from steper.io import OWNER_MARKER, InputError
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,7 +71,7 @@ def test_unknown_sum_is_recorded_and_zip_unpacked(tmp_path, caplog):
     assert (out / RECORDED_NAME).read_text() == f"{digest}  data_ids.zip\n"
     assert "NO KNOWN SHA256" in caplog.text
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        ["data_ids.zip", "dev.json", "id_aliases.json", RECORDED_NAME]
+        ["data_ids.zip", "dev.json", "id_aliases.json", RECORDED_NAME, OWNER_MARKER]
     )
 
 
@@ -169,7 +173,7 @@ def test_mirror_over_http_is_verified_and_unpacked(tmp_path, mirror):
     assert hotpot == {train.name: _sha256(train), dev.name: _sha256(dev)}
     assert twowiki == {"data_ids.zip": _sha256(archive)}
     assert (tmp_path / "hotpotqa" / train.name).read_bytes() == train.read_bytes()
-    assert sorted(p.name for p in (tmp_path / "2wiki").iterdir()) == ["data_ids.zip", "dev.json", "id_aliases.json"]
+    assert sorted(p.name for p in (tmp_path / "2wiki").iterdir()) == [OWNER_MARKER, "data_ids.zip", "dev.json", "id_aliases.json"]
     assert (tmp_path / "2wiki" / "id_aliases.json").read_bytes() == (FIXTURES / "2wikimultihopqa" / "id_aliases.json").read_bytes()
     assert sorted(requested) == [
         "/2wikimultihopqa/data_ids.zip",
@@ -219,3 +223,179 @@ def test_download_rule_passes_the_mirror_and_its_sums(tmp_path):
 def test_download_rule_uses_the_official_urls_by_default(tmp_path):
     for command in _download_commands(tmp_path, {"data": {"download": {"mirror": None}}}):
         assert "--mirror" not in command and "--sums" not in command, command
+
+
+# --- a server that lies, drops the connection or redirects elsewhere (issue 20 §3) -------------
+
+class _Hostile(http.server.BaseHTTPRequestHandler):
+    """Serves `body` at every path, misbehaving as `mode` says; `requests` logs (path, Range)."""
+
+    body: bytes
+    mode: str
+    requests: list[tuple[str, str | None]]
+    redirect: str = ""
+
+    def log_message(self, format: str, *args) -> None:  # noqa: A002 (the base class's name)
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802 (the base class's name)
+        wanted = self.headers.get("Range")
+        self.requests.append((self.path, wanted))
+        if self.mode == "redirect" and not self.path.startswith("/final/"):
+            self.send_response(302)
+            self.send_header("Location", (self.redirect or "/final") + self.path)  # relative: the same host
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if self.mode == "lies":  # announces the whole file, sends 50 bytes and hangs up
+            self._send(200, self.body[:50], announced=len(self.body))
+            return
+        first_try = len(self.requests) == 1
+        if self.mode in ("drops", "ignores-range") and first_try:  # half the file, then the connection drops
+            self._send(200, self.body[: len(self.body) // 2], announced=len(self.body))
+            return
+        if self.mode == "drops" and wanted:
+            start = int(wanted.removeprefix("bytes=").rstrip("-"))
+            self._send(206, self.body[start:], extra={"Content-Range": f"bytes {start}-{len(self.body) - 1}/{len(self.body)}"})
+            return
+        self._send(200, self.body)
+
+    def _send(self, status: int, payload: bytes, announced: int | None = None, extra: dict | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(payload) if announced is None else announced))
+        for key, value in (extra or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(payload)
+        self.wfile.flush()
+        self.close_connection = True
+
+
+@pytest.fixture
+def hostile(monkeypatch) -> Iterator:
+    """start(mode, body) -> (url, request log) of a threaded http server on 127.0.0.1."""
+    import steper.data.download as module
+
+    monkeypatch.setattr(module, "RETRY_PAUSE", 0.0)
+    servers = []
+
+    def start(mode: str, body: bytes, redirect: str = "") -> tuple[str, list]:
+        requests: list = []
+        handler = type("Handler", (_Hostile,), {"body": body, "mode": mode, "requests": requests, "redirect": redirect})
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}", requests
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+WIKI = "enwiki-20171001-pages-meta-current-withlinks-abstracts.tar.bz2"
+
+
+def _tarball(path: Path, members: int = 40) -> bytes:
+    """A real .tar.bz2 of incompressible members, so a cut anywhere is a damaged archive."""
+    with tarfile.open(path, "w:bz2") as archive:
+        for index in range(members):
+            data = os.urandom(2000)
+            info = tarfile.TarInfo(f"AA/wiki_{index:02d}.bz2")
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return path.read_bytes()
+
+
+def _cli(capsys, *args) -> tuple[int, str]:
+    code = main([str(a) for a in args])
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return code, "\n".join(line for line in err.splitlines() if line.startswith("error:"))
+
+
+def test_a_server_announcing_more_bytes_than_it_sends_is_refused(tmp_path, hostile, capsys):
+    """The issue's reproduction: Content-Length 3000, 50 bytes sent: exit 0 and the truncated
+    file's sum recorded, ready to be pinned."""
+    body = os.urandom(3000)
+    url, requests = hostile("lies", body)
+    out = tmp_path / "raw"
+    sums = _sums(tmp_path, {WIKI: None})
+    code, error = _cli(capsys, "data", "download", "--dataset", "hotpotqa-wiki", "--output-dir", out, "--mirror", url, "--sums", sums)
+    assert code == 2
+    assert error == (f"error: {url}/hotpotqa-wiki/{WIKI}: download failed after 5 attempts "
+                     "(received 50 of the 3000 bytes announced (the connection ended early))")
+    assert not out.exists() or not list(out.iterdir())  # neither the file nor a recorded sum
+    assert len(requests) == 5 and requests[1][1] == "bytes=50-"  # each retry asked for the rest
+
+
+def test_a_dropped_connection_is_resumed_where_it_stopped(tmp_path, hostile, caplog):
+    body = _tarball(tmp_path / WIKI)
+    url, requests = hostile("drops", body)
+    out = tmp_path / "raw"
+    result = download("hotpotqa-wiki", out, _sums(tmp_path, {WIKI: None}), mirror=url)
+    assert (out / WIKI).read_bytes() == body
+    assert result == {WIKI: hashlib.sha256(body).hexdigest()}
+    assert [wanted for _, wanted in requests] == [None, f"bytes={len(body) // 2}-"]
+    assert f"retrying from byte {len(body) // 2}" in caplog.text
+
+
+def test_a_server_ignoring_the_range_restarts_from_zero(tmp_path, hostile):
+    body = _tarball(tmp_path / WIKI)
+    url, requests = hostile("ignores-range", body)
+    out = tmp_path / "raw"
+    download("hotpotqa-wiki", out, _sums(tmp_path, {WIKI: None}), mirror=url)
+    assert (out / WIKI).read_bytes() == body
+    assert len(requests) == 2
+
+
+def test_a_truncated_archive_served_whole_is_refused(tmp_path, hostile):
+    """An honest server with a damaged file: the length matches, the archive does not read to its end."""
+    body = _tarball(tmp_path / WIKI)
+    url, _ = hostile("honest", body[: len(body) * 2 // 3])
+    out = tmp_path / "raw"
+    with pytest.raises(InputError) as error:
+        download("hotpotqa-wiki", out, _sums(tmp_path, {WIKI: None}), mirror=url)
+    assert f"{WIKI} is a damaged or truncated archive" in str(error.value)
+    assert not (out / WIKI).exists() and not (out / RECORDED_NAME).exists()
+
+
+def test_a_zip_with_a_damaged_member_is_refused(tmp_path, hostile):
+    archive = tmp_path / "data_ids.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("data_ids/dev.json", os.urandom(4000))
+    body = bytearray(archive.read_bytes())
+    body[100] ^= 0xFF  # inside the stored member's data: its CRC no longer matches
+    url, _ = hostile("honest", bytes(body))
+    with pytest.raises(InputError) as error:
+        download("2wikimultihopqa", tmp_path / "raw", _sums(tmp_path, {"data_ids.zip": None}), mirror=url)
+    assert "data_ids.zip is a damaged" in str(error.value)
+
+
+def test_a_redirect_to_another_host_is_refused(tmp_path, hostile):
+    body = b"[]\n"
+    elsewhere, served = hostile("honest", body)
+    port = elsewhere.rsplit(":", 1)[1]
+    url, _ = hostile("redirect", body, redirect=f"http://localhost:{port}/final")
+    with pytest.raises(InputError) as error:
+        download("hotpotqa", tmp_path / "raw", _sums(tmp_path, {"hotpot_train_v1.1.json": None, "hotpot_dev_distractor_v1.json": None}), mirror=url)
+    assert f"redirected to http://localhost:{port}/final/hotpotqa/hotpot_train_v1.1.json, outside the allowed hosts (127.0.0.1)" in str(error.value)
+    assert not served
+    assert not (tmp_path / "raw").exists() or not list((tmp_path / "raw").iterdir())
+
+
+def test_a_redirect_on_the_same_host_is_followed_and_logged(tmp_path, hostile, caplog):
+    caplog.set_level(logging.INFO, logger="steper.data.download")
+    body = b"[]\n"
+    url, requests = hostile("redirect", body)
+    sums = {"hotpot_train_v1.1.json": hashlib.sha256(body).hexdigest(), "hotpot_dev_distractor_v1.json": None}
+    download("hotpotqa", tmp_path / "raw", _sums(tmp_path, sums), mirror=url)
+    assert f"3 bytes from {url}/final/hotpotqa/hotpot_train_v1.1.json" in caplog.text
+    assert [path for path, _ in requests][:2] == ["/hotpotqa/hotpot_train_v1.1.json", "/final/hotpotqa/hotpot_train_v1.1.json"]
+
+
+def test_official_redirect_hosts_are_the_sources_own():
+    allowed = {source.name: source.redirect_hosts for sources in SOURCES.values() for source in sources}
+    assert allowed["data_ids.zip"] == (".dl.dropboxusercontent.com",)
+    assert allowed["musique_v1.0.zip"] == ("drive.usercontent.google.com",)
+    assert all(not source.redirect_hosts for source in mirrored("musique", SOURCES["musique"], "http://mirror.example"))
