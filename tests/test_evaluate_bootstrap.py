@@ -2,9 +2,18 @@
 
 import math
 
+import numpy as np
 import pytest
 
-from steper.evaluate.bootstrap import BootstrapSettings, bootstrap_mean, mcnemar_exact, paired_difference
+from steper.evaluate.bootstrap import (
+    CHUNK,
+    BootstrapSettings,
+    bootstrap_mean,
+    mcnemar_exact,
+    paired_difference,
+    percentile_interval,
+    resample_means,
+)
 
 SETTINGS = BootstrapSettings(resamples=4000, level=0.95, seed=0)
 
@@ -33,10 +42,35 @@ def test_interval_contains_the_estimate_and_narrows_with_more_questions():
 
 
 def test_seeded_and_deterministic():
-    values = [0.0, 1.0, 1.0, 0.0, 1.0, 0.3]
-    assert bootstrap_mean(values, SETTINGS) == bootstrap_mean(values, SETTINGS)
+    # F1-like scores: resample means are nearly all distinct, so the percentiles depend on the draws
+    values = [i / 19 for i in range(20)]
+    interval = bootstrap_mean(values, SETTINGS)
+    assert interval == bootstrap_mean(values, SETTINGS)
     other = bootstrap_mean(values, BootstrapSettings(resamples=4000, level=0.95, seed=1))
-    assert other.estimate == bootstrap_mean(values, SETTINGS).estimate
+    assert other.estimate == interval.estimate
+    assert (other.low, other.high) != (interval.low, interval.high)
+    assert abs(other.low - interval.low) < 0.02 and abs(other.high - interval.high) < 0.02
+
+
+def test_resamples_are_drawn_in_chunks_and_all_used():
+    values = np.array([0.0, 1.0])
+    means = resample_means(values, BootstrapSettings(resamples=CHUNK + 7, level=0.95, seed=3))
+    assert means.shape == (CHUNK + 7,)
+    assert set(np.unique(means)) <= {0.0, 0.5, 1.0}
+    # the same seed draws the same first chunk whatever the total
+    assert np.array_equal(resample_means(values, BootstrapSettings(resamples=CHUNK, level=0.95, seed=3)), means[:CHUNK])
+    # a 2-D array resamples rows: both columns of a row move together
+    rows = np.array([[0.0, 10.0], [1.0, 11.0]])
+    paired = resample_means(rows, BootstrapSettings(resamples=50, level=0.95, seed=0))
+    assert paired.shape == (50, 2) and np.allclose(paired[:, 1] - paired[:, 0], 10.0)
+
+
+def test_level_sets_the_percentiles():
+    # means of 1,000 equally likely values 0..999: the 50% interval is the quartiles
+    interval = percentile_interval(0.0, np.arange(1000.0), 0.5, 7)
+    assert (interval.low, interval.high, interval.n) == (pytest.approx(249.75), pytest.approx(749.25), 7)
+    wide = percentile_interval(0.0, np.arange(1000.0), 0.9, 7)
+    assert (wide.low, wide.high) == (pytest.approx(49.95), pytest.approx(949.05))
 
 
 def test_paired_difference_of_a_constant_shift_is_exact():
