@@ -185,3 +185,22 @@ def test_supporting_title_missing_from_context_is_logged_not_fatal(tmp_path, cap
     first = next(read_records("hotpotqa", path, "hotpotqa"))
     assert [s["title"] for s in first.supporting] == ["Scott Derrickson", "Ed Wood"]
     assert "Tim Burton" in caplog.text
+
+
+def test_two_paragraphs_under_one_title_give_one_supporting_paragraph(tmp_path):
+    # IRCoT (processing_scripts/process_hotpotqa.py) maps a title to its paragraph with a dict, so the
+    # last paragraph under a repeated title is the gold one; `supporting` and `is_supporting` agree on it
+    records = json.loads(HOTPOT.read_text(encoding="utf-8"))
+    record = records[0]
+    first_ed_wood = next(pair for pair in record["context"] if pair[0] == "Ed Wood")
+    other = ["Ed Wood", [" Ed Wood is also a 1994 film by Tim Burton."]]
+    record["context"] = [*record["context"], other]
+    path = tmp_path / "repeated.json"
+    path.write_text(json.dumps(records), encoding="utf-8")
+    read = next(read_records("hotpotqa", path, "hotpotqa"))
+    ed_wood = [context for context in read.contexts if context["title"] == "Ed Wood"]
+    assert [c["text"] for c in ed_wood] == ["".join(first_ed_wood[1]).strip(), "Ed Wood is also a 1994 film by Tim Burton."]
+    assert [c["is_supporting"] for c in ed_wood] == [False, True]
+    assert read.supporting[1] == {"title": "Ed Wood", "text": "Ed Wood is also a 1994 film by Tim Burton."}
+    assert [s["title"] for s in read.supporting] == ["Scott Derrickson", "Ed Wood"]
+    assert sum(c["is_supporting"] for c in read.contexts) == len(read.supporting) == 2

@@ -3,6 +3,9 @@
 The schema is read per record (`_id` + list context = official, `id` + dict context = HF), so a
 file converted from the hub and the official file both work under `--format hotpotqa`; a record
 matching neither is an error. Sentences keep their leading spaces and are joined with "" (as IRCoT).
+A supporting title names one paragraph: where the context repeats a title, the last paragraph under
+it (IRCoT's processing maps each title to its paragraph with a dict, so the last one wins), and only
+that paragraph is marked `is_supporting`.
 """
 
 from __future__ import annotations
@@ -79,15 +82,15 @@ def build(where: Where, record: dict[str, Any], dataset: str, joiner: str, answe
     if not answers:
         raise where.error("answer", "is empty")
     question = where.get(record, "question", str)
-    gold = set(supporting_titles(where, record))
-    contexts = [{"title": t, "text": x, "is_supporting": t in gold} for t, x in paragraphs(where, record, joiner)]
-    texts = {}
-    for context in contexts:
-        texts.setdefault(context["title"], context["text"])
-    missing = sorted(gold - set(texts))
+    gold = supporting_titles(where, record)
+    pairs = paragraphs(where, record, joiner)
+    last = {title: index for index, (title, _) in enumerate(pairs)}  # a repeated title: its last paragraph
+    chosen = {last[title] for title in gold if title in last}
+    contexts = [{"title": t, "text": x, "is_supporting": index in chosen} for index, (t, x) in enumerate(pairs)]
+    missing = sorted(set(gold) - set(last))
     if missing:  # a known quirk of a few official records; the rest of the record is still good
         log.warning("%s: supporting fact title(s) %s not in the context of %s", where.path, missing, identifier)
-    supporting = [{"title": t, "text": texts[t]} for t in supporting_titles(where, record) if t in texts]
+    supporting = [{"title": t, "text": pairs[last[t]][1]} for t in gold if t in last]
     return Record(
         id=identifier,
         dataset=dataset,
