@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
 
 from steper.io import InputError, read_json
 from steper.retrieval import BACKENDS, Passage, build_index, open_retriever, read_corpus
+from steper.retrieval.analyzer import EnglishAnalyzer, available_stemmer
 from steper.retrieval.java import ensure_java, find_java_home
 
 FIXTURES = Path(__file__).parent / "fixtures" / "retrieval"
@@ -116,6 +118,39 @@ def test_k1_and_b_change_lucene_scores(indexes):
     default = open_retriever(indexes / "pyserini", "pyserini", k1=0.9, b=0.4).search("piano", 1)[0].score
     other = open_retriever(indexes / "pyserini", "pyserini", k1=2.0, b=1.0).search("piano", 1)[0].score
     assert default != other
+
+
+def lucene_bm25(query: str, k1: float, b: float) -> dict[str, float]:
+    """Lucene's BM25 by its formula: sum over query terms of idf * tf / (tf + k1 * (1 - b + b * dl / avgdl)),
+    idf = ln(1 + (N - df + 0.5) / (df + 0.5)), on the title and text analyzed as the index does."""
+    analyzer = EnglishAnalyzer(available_stemmer())
+    tokens = {passage.title: analyzer(f"{passage.title}\n{passage.text}") for passage in PASSAGES.values()}
+    n, avgdl = len(tokens), sum(len(t) for t in tokens.values()) / len(tokens)
+    scores = {}
+    for title, terms in tokens.items():
+        total = 0.0
+        for term in analyzer(query):
+            df = sum(term in other for other in tokens.values())
+            tf = terms.count(term)
+            total += math.log(1 + (n - df + 0.5) / (df + 0.5)) * tf / (tf + k1 * (1 - b + b * len(terms) / avgdl))
+        if total:
+            scores[title] = total
+    return scores
+
+
+@pytest.mark.parametrize("query", ["piano museum", "town festival"])
+def test_scores_are_bm25_with_k1_and_b_in_their_places(retriever, query):
+    # k1 = 0.9 and b = 0.4 swapped would give 21% to 37% higher scores here
+    expected = lucene_bm25(query, k1=0.9, b=0.4)
+    swapped = lucene_bm25(query, k1=0.4, b=0.9)
+    hits = retriever.search(query, 5)
+    assert {hit.title: hit.score for hit in hits} == pytest.approx(expected, rel=1e-4)
+    assert all(abs(swapped[title] - score) > 0.02 for title, score in expected.items())
+
+
+def test_lucene_reads_k1_and_b_at_search_time(indexes):
+    hits = open_retriever(indexes / "pyserini", "pyserini", k1=0.4, b=0.9).search("piano museum", 5)
+    assert {hit.title: hit.score for hit in hits} == pytest.approx(lucene_bm25("piano museum", k1=0.4, b=0.9), rel=1e-4)
 
 
 def test_bm25s_refuses_other_k1_b_than_it_was_built_with(indexes):
