@@ -366,22 +366,28 @@ def test_a_second_writer_of_one_output_fails_at_once(tiny, tmp_path):
     assert not Path(f"{output}.lock").exists()
 
 
-def test_a_writer_killed_mid_run_frees_the_output_and_the_rerun_matches_an_uninterrupted_run(tiny, tmp_path):
-    reference = tmp_path / "reference.jsonl"
-    whole = teacher(tiny, reference, tmp_path / "cache")
+@pytest.fixture(scope="module")
+def uninterrupted(tiny, tmp_path_factory) -> Path:
+    reference = tmp_path_factory.mktemp("reference") / "reference.jsonl"
+    whole = teacher(tiny, reference, reference.parent / "cache")
     assert whole.wait(timeout=300) == 0
+    return reference
+
+
+@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT], ids=lambda stop: stop.name)
+def test_a_writer_stopped_mid_run_frees_the_output_and_the_rerun_matches_an_uninterrupted_run(tiny, uninterrupted, tmp_path, stop):
     output = tmp_path / "out.jsonl"
-    killed = teacher(tiny, output, tmp_path / "cache")
+    stopped = teacher(tiny, output, tmp_path / "cache")
     partial = Path(f"{output}.partial")
-    wait_for(lambda: partial.exists() and partial.read_text().count("\n") >= 4, killed)
-    killed.send_signal(signal.SIGKILL)
-    killed.wait()
+    wait_for(lambda: partial.exists() and partial.read_text().count("\n") >= 4, stopped)
+    stopped.send_signal(stop)
+    assert stopped.wait(timeout=120) != 0
     assert not output.exists()
     rerun = teacher(tiny, output, tmp_path / "cache")
     _, err = rerun.communicate(timeout=300)
     assert rerun.returncode == 0, err[-2000:]
     done = int(err.split(" already done")[0].rsplit(" ", 1)[-1])
-    assert done >= 4 and without_timing(output) == without_timing(reference)
+    assert done >= 4 and without_timing(output) == without_timing(uninterrupted)
 
 
 def test_a_cli_rerun_with_another_model_file_starts_over(tiny, tmp_path, caplog, monkeypatch):

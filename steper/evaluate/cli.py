@@ -126,7 +126,10 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", required=True, help="dataset name (recorded in the output)")
     parser.add_argument("--system", required=True, help="'{student}--{method}' or '{model}--fewshot'")
     parser.add_argument("--records", required=True, help="unified records (test.jsonl) with gold answers")
-    parser.add_argument("--predictions", required=True, help="trace-format predictions (.predictions.jsonl)")
+    parser.add_argument(
+        "--predictions", required=True,
+        help="trace-format predictions (.predictions.jsonl); `run` resumes them only if the same model files, records and settings wrote them",
+    )
     parser.add_argument("--output", required=True, help="evaluation JSON")
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from steper.data.download import SUMS_PATH
 from steper.frameworks.demonstrations import convert_annotations, write_demonstrations
 from steper.frameworks.registry import FRAMEWORKS
 from steper.frameworks.runner import FrameworkSettings, merge, run_framework
@@ -63,7 +64,7 @@ def _merge(args: argparse.Namespace) -> None:
 
 
 def _annotations(args: argparse.Namespace) -> None:
-    demos = convert_annotations(args.input, records_path=args.records, corpus_path=args.corpus, followups_path=args.followups)
+    demos = convert_annotations(args.input, records_path=args.records, corpus_path=args.corpus, followups_path=args.followups, sums_path=args.sums)
     count = write_demonstrations(args.output, demos)
     with_followups = sum(1 for demo in demos if demo.followups)
     log.info("%s: %d demonstrations for %s, %d with Self-Ask follow-ups", args.output, count, args.dataset, with_followups)
@@ -76,7 +77,11 @@ def register(subparsers) -> None:
     run.add_argument("--index", default=None, help="the retrieval backend's index directory: results/{run}/index/{dataset}/{backend}")
     run.add_argument("--model", required=True, help="model directory")
     run.add_argument("--model-name", required=True, help="name recorded in every trace line")
-    run.add_argument("--output", required=True, help="trace file (JSON lines); resumed if it exists")
+    run.add_argument(
+        "--output", required=True,
+        help="trace file (JSON lines); resumed if the same run (model files, records, settings, demonstrations) wrote it, "
+        "started over otherwise; one process writes it at a time",
+    )
     run.add_argument("--demonstrations", default=None, help="annotation file (needed when shots > 0)")
     run.add_argument("--shard", type=int, default=None, help="this job's shard index (0-based)")
     run.add_argument("--num-shards", type=int, default=None)
@@ -84,7 +89,7 @@ def register(subparsers) -> None:
     run.set_defaults(func=_run)
 
     join = subparsers.add_parser("merge", help="merge shard outputs in the records' order")
-    join.add_argument("--inputs", nargs="+", required=True)
+    join.add_argument("--inputs", nargs="+", required=True, help="finished `teacher run` shard outputs (each with its .resume.json)")
     join.add_argument("--records", required=True)
     join.add_argument("--output", required=True)
     join.add_argument("--allow-empty", action="store_true", help="write an empty output when the records hold no questions")
@@ -99,5 +104,6 @@ def register(subparsers) -> None:
     )
     notes.add_argument("--corpus", default=None, help="corpus JSON lines to look the annotated passages up in")
     notes.add_argument("--followups", default=None, help="Self-Ask decompositions of the annotated questions without a gold one (data.annotations.followups)")
+    notes.add_argument("--sums", default=str(SUMS_PATH), help="JSON file name -> sha256 that an --input URL must match (a mirror's own sums file)")
     notes.add_argument("--output", required=True)
     notes.set_defaults(func=_annotations)
