@@ -21,12 +21,14 @@ PATH_OPTIONS = frozenset({
     "aliases", "base", "chains", "corpus", "data", "demonstrations", "dev", "expected", "followups", "index",
     "index_dir", "input", "inputs", "manifest", "model", "output", "output_dir", "predictions", "records",
     "results_dir", "settings", "subqa", "sums", "tokenizer", "traces", "train", "wheel", "wiki_abstracts",
+    "workdir", "profile",
 })
 # Options whose value is never a path (names, numbers, flags, URLs).
 OTHER_OPTIONS = frozenset({
     "allow_empty", "backend", "backends", "command", "dataset", "dtype", "expect_count", "file", "format",
     "framework", "func", "keep_layers", "mirror", "model_name", "native", "num_shards", "package", "partial",
     "repo_id", "revision", "sha256", "shard", "stage", "student", "system", "threads", "tolerance", "verbose",
+    "only", "slurm_args",
 })
 # Options a command writes to (in some commands; `--predictions` and `--demonstrations` are read by others).
 WRITTEN = frozenset({"output", "output_dir", "predictions", "demonstrations"})
