@@ -8,6 +8,8 @@ import pytest
 from steper.evaluate.bootstrap import (
     CHUNK,
     BootstrapSettings,
+    Interval,
+    McNemar,
     bootstrap_mean,
     mcnemar_exact,
     paired_difference,
@@ -112,11 +114,69 @@ def test_mcnemar_exact_by_hand():
 
 
 def test_bad_input_is_refused():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"^values: need a non-empty sequence of per-question scores$"):
         bootstrap_mean([], SETTINGS)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"^values: per-question scores must be finite numbers$"):
+        bootstrap_mean([1.0, float("nan")], SETTINGS)
+    with pytest.raises(ValueError, match=r"^values: need a non-empty"):
+        bootstrap_mean([[1.0], [0.0]], SETTINGS)  # one score per question, not a table
+    with pytest.raises(ValueError, match=r"^paired scores need the same questions: 1 vs 2$"):
         paired_difference([1.0], [1.0, 0.0], SETTINGS)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"^a: need a non-empty"):
+        paired_difference([], [1.0], SETTINGS)
+    with pytest.raises(ValueError, match=r"^b: per-question scores must be finite"):
+        paired_difference([1.0], [float("inf")], SETTINGS)
+    with pytest.raises(ValueError, match=r"^McNemar's test needs 0/1 scores \(Acc or EM\)$"):
         mcnemar_exact([0.5], [1.0])
-    with pytest.raises(ValueError):
-        BootstrapSettings(resamples=0, level=0.95, seed=0)
+    with pytest.raises(ValueError, match=r"^McNemar's test needs 0/1 scores"):
+        mcnemar_exact([1.0], [2.0])
+    with pytest.raises(ValueError, match=r"^paired scores need the same questions: 2 vs 1$"):
+        mcnemar_exact([1.0, 0.0], [1.0])
+    with pytest.raises(ValueError, match=r"^a: need a non-empty"):
+        mcnemar_exact([], [])
+    with pytest.raises(ValueError, match=r"^b: need a non-empty"):
+        mcnemar_exact([1.0], [])
+
+
+@pytest.mark.parametrize("resamples, level", [(0, 0.95), (-3, 0.95), (10, 0.0), (10, 1.0), (10, 1.5), (10, -0.1)])
+def test_settings_out_of_range_are_refused(resamples, level):
+    with pytest.raises(ValueError, match=r"^bootstrap (resamples must be >= 1, got -?\d+|level must be in \(0, 1\), got -?[\d.]+)$"):
+        BootstrapSettings(resamples=resamples, level=level, seed=0)
+
+
+def test_the_smallest_settings_are_allowed():
+    interval = bootstrap_mean([0.0, 1.0], BootstrapSettings(resamples=1, level=0.01, seed=0))
+    assert interval.low == interval.high and interval.low in (0.0, 0.5, 1.0)
+
+
+def test_boolean_scores_are_numbers():
+    # per-question rows may hold true/false; they are scores 1 and 0, also in a paired difference
+    assert bootstrap_mean([True, False, True, True], SETTINGS).estimate == 0.75
+    difference = paired_difference([True, True], [False, True], SETTINGS)
+    assert (difference.estimate, difference.n) == (0.5, 2)
+    assert mcnemar_exact([True, False], [False, False]) == mcnemar_exact([1.0, 0.0], [0.0, 0.0])
+
+
+def test_interval_helpers():
+    interval = Interval(0.5, -0.25, 1.0, 9)
+    assert interval.width == 1.25 and not interval.excludes_zero()
+    assert interval.scaled(100.0) == Interval(50.0, -25.0, 100.0, 9)
+    assert Interval(0.5, 0.1, 0.9, 9).excludes_zero() and Interval(-0.5, -0.9, -0.1, 9).excludes_zero()
+    assert not Interval(-0.5, -0.9, 0.0, 9).excludes_zero() and not Interval(0.5, 0.0, 0.9, 9).excludes_zero()
+    assert Interval(-0.5, -0.9, -0.5, 9).excludes_zero() and not Interval(0.5, -0.1, 0.9, 9).excludes_zero()
+
+
+def test_mcnemar_with_one_discordant_question_and_the_cap_at_one():
+    assert mcnemar_exact([1.0, 1.0], [0.0, 1.0]) == McNemar(1, 0, 1.0)  # 2 * 1/2
+    assert mcnemar_exact([0.0, 1.0], [1.0, 1.0]) == McNemar(0, 1, 1.0)
+    # 2 : 2 discordant: 2 * (1 + 4 + 6) / 16 = 1.375, capped at 1
+    assert mcnemar_exact([1, 1, 0, 0], [0, 0, 1, 1]) == McNemar(2, 2, 1.0)
+    # 5 : 0 -> 2 / 32; 0 : 5 the same
+    assert mcnemar_exact([1] * 5, [0] * 5) == McNemar(5, 0, pytest.approx(1 / 16))
+    assert mcnemar_exact([0] * 5, [1] * 5) == McNemar(0, 5, pytest.approx(1 / 16))
+    assert mcnemar_exact([0, 0], [0, 0]) == McNemar(0, 0, 1.0)
+
+
+def test_paired_interval_counts_the_questions():
+    assert paired_difference([1.0, 0.0, 1.0], [0.0, 0.0, 1.0], SETTINGS).n == 3
+    assert bootstrap_mean([1.0, 0.0, 1.0], SETTINGS).n == 3
