@@ -70,6 +70,7 @@ def read_jsonl_numbered(path: str | os.PathLike, required: Iterable[str] = ()) -
     Line numbers count every line, blank ones included, so they match an editor's.
     """
     required = tuple(required)
+    first = True
     with open_text(path) as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
@@ -77,13 +78,30 @@ def read_jsonl_numbered(path: str | os.PathLike, required: Iterable[str] = ()) -
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as error:
+                if first:
+                    _other_format(path, line, number)
                 raise InputError(path, f"malformed JSON ({error.msg}, column {error.colno})", line=number) from None
             if not isinstance(record, dict):
+                if first:
+                    _other_format(path, line, number)
                 raise InputError(path, "expected a JSON object", line=number)
+            first = False
             for field in required:
                 if field not in record:
                     raise InputError(path, "is missing", line=number, field=field)
             yield number, record
+
+
+def _other_format(path: str | os.PathLike, line: str, number: int) -> None:
+    """A first line that is not an object because the file is a whole JSON document says so,
+    rather than "malformed JSON (Expecting value, column 1)"."""
+    text = line.strip()
+    found = "a JSON list (it starts with '[')" if text.startswith("[") else "one JSON document spread over lines" if text == "{" else None
+    if found:
+        raise InputError(
+            path, f"is {found}, but this reader expects JSON lines: one JSON object per line "
+            "(e.g. `jq -c '.[]'` turns a list into JSON lines)", line=number
+        )
 
 
 def read_jsonl(path: str | os.PathLike, required: Iterable[str] = ()) -> Iterator[dict[str, Any]]:
@@ -97,6 +115,10 @@ def read_json(path: str | os.PathLike) -> Any:
         with open_text(path) as handle:
             return json.load(handle)
     except json.JSONDecodeError as error:
+        if error.msg == "Extra data":
+            raise InputError(
+                path, "holds more than one JSON value (JSON lines?), but this reader expects one JSON document", line=error.lineno
+            ) from None
         raise InputError(path, f"malformed JSON ({error.msg}, column {error.colno})", line=error.lineno) from None
 
 

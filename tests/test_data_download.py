@@ -9,6 +9,7 @@ import io
 import json
 import logging
 import os
+import socket
 import subprocess
 import sys
 import tarfile
@@ -21,8 +22,9 @@ import pytest
 import yaml
 
 from steper.cli import main
-from steper.data.download import RECORDED_NAME, SOURCES, ChecksumError, Source, download, load_sums, mirrored
+from steper.data.download import RECORDED_NAME, SOURCES, SUMS_PATH, ChecksumError, Source, download, load_sums, mirrored
 from steper.io import OWNER_MARKER, InputError
+from steper.settings import schema_default
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ROOT = Path(__file__).resolve().parent.parent
@@ -399,3 +401,75 @@ def test_official_redirect_hosts_are_the_sources_own():
     assert allowed["data_ids.zip"] == (".dl.dropboxusercontent.com",)
     assert allowed["musique_v1.0.zip"] == ("drive.usercontent.google.com",)
     assert all(not source.redirect_hosts for source in mirrored("musique", SOURCES["musique"], "http://mirror.example"))
+
+
+# --- IRCoT's annotations: fetched only with their pinned sum ----------------------------------
+
+ANNOTATIONS = FIXTURES / "frameworks" / "annotations.jsonnet"
+
+
+def _annotations(capsys, url: str, sums: Path, output: Path) -> tuple[int, str]:
+    return _cli(capsys, "teacher", "annotations", "--dataset", "hotpotqa", "--input", url, "--sums", sums, "--output", output)
+
+
+def test_annotations_over_the_network_match_their_sum(tmp_path, mirror, capsys):
+    url, root, _ = mirror
+    (root / "hotpotqa.jsonnet").write_bytes(ANNOTATIONS.read_bytes())
+    sums = _sums(tmp_path, {"hotpotqa.jsonnet": _sha256(ANNOTATIONS)})
+    code, error = _annotations(capsys, f"{url}/hotpotqa.jsonnet", sums, tmp_path / "demos.jsonl")
+    assert (code, error) == (0, "")
+    assert (tmp_path / "demos.jsonl").read_text(encoding="utf-8").count("\n") == 2
+
+
+def test_annotations_with_other_bytes_or_without_a_sum_are_refused(tmp_path, mirror, capsys):
+    url, root, _ = mirror
+    (root / "hotpotqa.jsonnet").write_bytes(ANNOTATIONS.read_bytes() + b"\n")
+    pinned = _sums(tmp_path, {"hotpotqa.jsonnet": _sha256(ANNOTATIONS)})
+    code, error = _annotations(capsys, f"{url}/hotpotqa.jsonnet", pinned, tmp_path / "demos.jsonl")
+    assert code == 2 and error.startswith(f"error: {url}/hotpotqa.jsonnet: sha256 mismatch for hotpotqa.jsonnet: expected {_sha256(ANNOTATIONS)}")
+    unpinned = _sums(tmp_path, {"hotpotqa.jsonnet": None})
+    code, error = _annotations(capsys, f"{url}/hotpotqa.jsonnet", unpinned, tmp_path / "demos.jsonl")
+    assert code == 2 and error == (f"error: {unpinned}: field 'hotpotqa.jsonnet' has no sha256 for hotpotqa.jsonnet "
+                                   f"(fetched from {url}/hotpotqa.jsonnet); a file fetched over the network must be pinned")
+    assert not (tmp_path / "demos.jsonl").exists()
+
+
+def test_annotations_on_an_unreachable_host_are_one_clear_error(tmp_path, hostile, capsys):
+    """Today: a urllib traceback."""
+    url, _ = hostile("honest", b"")
+    port = int(url.rsplit(":", 1)[1])
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    assert closed != port
+    target = f"http://127.0.0.1:{closed}/hotpotqa.jsonnet"
+    code, error = _annotations(capsys, target, SUMS_PATH, tmp_path / "demos.jsonl")
+    assert code == 2
+    assert error.startswith(f"error: {target}: download failed after 5 attempts (") and len(error.splitlines()) == 1
+
+
+def test_the_configured_annotations_are_pinned():
+    """The default URL's files (IRCoT at its pinned commit) have their sums in the repository; the
+    sums were computed from that commit's blobs, the bytes raw.githubusercontent.com serves."""
+    url = schema_default("data.annotations.url")
+    assert "/3c1820f698eea5eeddb4fba3c56b64c961e063e4/" in url
+    sums = load_sums()
+    for dataset in ("hotpotqa", "2wikimultihopqa", "musique"):
+        name = url.format(dataset=dataset).rsplit("/", 1)[1]
+        assert sums[name] is not None and len(sums[name]) == 64
+
+
+def test_annotations_rule_passes_a_mirrors_sums(tmp_path):
+    """The rehearsal serves stand-in annotations: its sums file pins them (cluster/rehearsal/fixtures.py)."""
+    overlay = {"data": {"download": {"mirror": "http://127.0.0.1:8765", "sha256": "mirror/sha256.json"}}}
+    path = tmp_path / "overlay.yaml"
+    path.write_text(yaml.safe_dump(overlay))
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(tmp_path),
+         "results/paper/raw/annotations/hotpotqa.jsonl", "-n", "-p", "--configfile", str(ROOT / "config" / "config.yaml"), str(path)],
+        capture_output=True, text=True, env=env, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    commands = [line for line in (result.stdout + result.stderr).splitlines() if "steper teacher annotations" in line]
+    assert commands and all(" --sums mirror/sha256.json " in command for command in commands), commands

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from steper.cli import main
-from steper.io import OWNER_MARKER, InputError, atomic_dir, read_jsonl_numbered
+from steper.io import OWNER_MARKER, InputError, atomic_dir, read_json, read_jsonl_numbered
 from steper.layout import SETTINGS_FILE
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -182,3 +182,73 @@ def test_empty_corpus_is_not_indexed(tmp_path, capsys):
     assert code == 2 and error == f"error: {empty}: corpus holds no passages"
     assert not (tmp_path / "bm25s").exists()
 
+
+
+# --- a file of the other JSON format says which it is (issue 21 §5) ------------------------------
+
+def test_a_json_list_given_to_a_json_lines_reader_says_so(tmp_path, capsys):
+    records = [json.loads(line) for line in RECORDS.read_text(encoding="utf-8").splitlines()]
+    for name, text in (("one_line.json", json.dumps(records)), ("indented.json", json.dumps(records, indent=2))):
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        code, error = steper(capsys, "data", "corpus", "--dataset", "x", "--records", path, "--output", tmp_path / "c.jsonl")
+        assert code == 2
+        assert error == (f"error: {path}, line 1: is a JSON list (it starts with '['), but this reader expects JSON lines: "
+                         "one JSON object per line (e.g. `jq -c '.[]'` turns a list into JSON lines)")
+
+
+def test_a_pretty_printed_object_given_to_a_json_lines_reader_says_so(tmp_path):
+    path = tmp_path / "record.json"
+    path.write_text(json.dumps({"id": "q1", "contexts": []}, indent=2), encoding="utf-8")
+    with pytest.raises(InputError) as error:
+        list(read_jsonl_numbered(path))
+    assert "is one JSON document spread over lines, but this reader expects JSON lines" in str(error.value)
+
+
+def test_a_broken_first_line_of_json_lines_is_still_malformed_json(tmp_path):
+    path = tmp_path / "records.jsonl"
+    path.write_text('{"id": "q1", "contexts": \n{"id": "q2"}\n', encoding="utf-8")
+    with pytest.raises(InputError) as error:
+        list(read_jsonl_numbered(path))
+    assert str(error.value).startswith(f"{path}, line 1: malformed JSON (Expecting value")
+
+
+def test_json_lines_given_to_a_json_reader_says_so(tmp_path):
+    path = tmp_path / "sums.json"
+    path.write_text('{"a.json": null}\n{"b.json": null}\n', encoding="utf-8")
+    with pytest.raises(InputError) as error:
+        read_json(path)
+    assert str(error.value) == f"{path}, line 2: holds more than one JSON value (JSON lines?), but this reader expects one JSON document"
+
+
+# --- IRCoT demonstrations keep their distractors (issue 21 §5) ---------------------------------
+
+ANNOTATIONS = FIXTURES / "frameworks" / "annotations.jsonnet"
+ANNOTATION_RECORDS = FIXTURES / "frameworks" / "annotation_records.jsonl"
+
+
+def test_records_without_the_annotated_questions_are_an_error(tmp_path, capsys):
+    """Today the demonstrations silently fall back to the annotation's snippets, without distractors."""
+    lines = ANNOTATION_RECORDS.read_text(encoding="utf-8").splitlines()
+    records = tmp_path / "test.jsonl"
+    records.write_text(next(line for line in lines if '"2hop__1_2"' in line) + "\n", encoding="utf-8")
+    output = tmp_path / "demos.jsonl"
+    code, error = steper(capsys, "teacher", "annotations", "--dataset", "hotpotqa", "--input", ANNOTATIONS, "--records", records, "--output", output)
+    assert code == 2
+    assert error == (f"error: {records}: field 'records' 1 of the 2 questions annotated in {ANNOTATIONS} are not in these records "
+                     "(e.g. q-hotpot-1): their demonstrations would lose the record's distractors and show the annotation's snippets; "
+                     "give the dataset's training records (IRCoT's demonstrations are training questions)")
+    assert not output.exists()
+
+
+def test_passages_missing_from_the_records_are_counted_in_a_warning(tmp_path, caplog):
+    from steper.frameworks.demonstrations import convert_annotations
+
+    lines = [json.loads(line) for line in ANNOTATION_RECORDS.read_text(encoding="utf-8").splitlines()]
+    for line in lines:
+        line["contexts"] = [c for c in line["contexts"] if c["title"] != "Brennan Vale"]
+    records = tmp_path / "train.jsonl"
+    records.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    hotpot, _ = convert_annotations(str(ANNOTATIONS), records_path=records)
+    assert {"title": "Brennan Vale", "text": 'Brennan Vale directed "The Hollow Orchard".', "supporting": True} in hotpot.contexts
+    assert f"{ANNOTATIONS}: 1 annotated passages are in neither the records nor the corpus" in caplog.text

@@ -217,7 +217,7 @@ def build(output: Path) -> dict[str, str]:
             annotations(dataset, raw, output / "annotations" / f"{dataset}.jsonnet")
         subqa(worlds["hotpotqa"], output / SUBQA)
         followups(worlds["hotpotqa"], output / FOLLOWUPS)
-    downloads = sorted(path for name in DOWNLOADS for path in (output / name).iterdir())
+    downloads = sorted(path for name in (*DOWNLOADS, "annotations") for path in (output / name).iterdir())
     sums = {path.name: sha256(path) for path in downloads}
     (output / "sha256.json").write_text(json.dumps(sums, indent=2) + "\n")
     log.info("fixtures in %s: %s", output, ", ".join(sums))

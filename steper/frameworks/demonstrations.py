@@ -17,13 +17,16 @@ MuSiQue) quotes the sentence that supports the step. The jsonnet used is plain J
 comments, single-quoted strings and trailing commas. The converter takes each paragraph's full
 text from unified records (matching by question id, so the record's distractors come along as
 in IRCoT's prompts) or from a corpus (matching title + substring), and falls back to the
-snippet. Those annotations carry no Self-Ask decomposition: `followups` is taken from the matching
-record's gold decomposition where the dataset has one (MuSiQue's question_decomposition, with
-"#1"-style references replaced by the earlier answers; 2WikiMultihopQA's evidence triples), else
-from a follow-ups file (`data.annotations.followups`): HotpotQA has no gold decomposition, so steper
-ships hand-written Self-Ask decompositions of IRCoT's 29 HotpotQA questions
-(steper/frameworks/followups/hotpotqa.jsonl, one {"id", "question", "followups"} per line; the
-question must equal the annotation's, so a file written for other annotations is caught).
+snippet (counted in a warning); records that lack an annotated question are an error, as its
+demonstration would lose its distractors. A URL is fetched only with the sha256 that
+`steper/data/sha256.json` (or `--sums`) keeps under its file name. Those annotations carry no
+Self-Ask decomposition: `followups` is taken from the matching record's gold decomposition where
+the dataset has one (MuSiQue's question_decomposition, with "#1"-style references replaced by the
+earlier answers; 2WikiMultihopQA's evidence triples), else from a follow-ups file
+(`data.annotations.followups`): HotpotQA has no gold decomposition, so steper ships hand-written
+Self-Ask decompositions of IRCoT's 29 HotpotQA questions (steper/frameworks/followups/hotpotqa.jsonl,
+one {"id", "question", "followups"} per line; the question must equal the annotation's, so a file
+written for other annotations is caught).
 
 Which passages a demonstration shows (`demo_distractors`): IRCoT's prompts
 (prompt_generator/common.py, `gold_with_2_distractors` in every base config) show the annotation's
@@ -44,12 +47,12 @@ import logging
 import os
 import random
 import re
-import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from steper.io import InputError, read_jsonl, write_jsonl
+from steper.data.download import SUMS_PATH, fetch_pinned
+from steper.io import InputError, open_text, read_jsonl, write_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -208,22 +211,28 @@ def parse_annotation_jsonnet(text: str, source: str = "annotations") -> list[dic
     return data
 
 
-def _read_source(source: str) -> str:
+def _read_source(source: str, sums_path: str | os.PathLike) -> str:
+    """The annotation file: a URL is fetched and must match its pinned sha256, a path is read as is."""
     if re.match(r"^https?://", source):
         log.info("fetching %s", source)
-        with urllib.request.urlopen(source, timeout=60) as response:
-            return response.read().decode("utf-8")
+        data = fetch_pinned(source, sums_path)
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InputError(source, "is not UTF-8 text") from None
     path = Path(source)
     if not path.is_file():
         raise InputError(source, "annotation file does not exist")
-    return path.read_text(encoding="utf-8")
+    with open_text(path) as handle:
+        return handle.read()
 
 
-def _passage_text(title: str, substring: str | None, snippet: str | None, pool: list[dict[str, str]]) -> str:
+def _passage_text(title: str, substring: str | None, snippet: str | None, pool: list[dict[str, str]]) -> str | None:
+    """The full text of an annotated paragraph, or None when neither the record nor the corpus holds it."""
     for passage in pool:
         if passage["title"] == title and (not substring or substring in passage["text"]):
             return passage["text"]
-    return snippet or substring or ""
+    return None
 
 
 def followups_from_decomposition(decomposition: list[dict[str, str]]) -> list[dict[str, str]]:
@@ -268,9 +277,16 @@ def convert_annotations(
     records_path: str | os.PathLike | list[str | os.PathLike] | None = None,
     corpus_path: str | os.PathLike | None = None,
     followups_path: str | os.PathLike | None = None,
+    sums_path: str | os.PathLike = SUMS_PATH,
 ) -> list[Demonstration]:
-    """IRCoT annotations -> demonstrations in the annotation-file format."""
-    data = parse_annotation_jsonnet(_read_source(source), source=source)
+    """IRCoT annotations -> demonstrations in the annotation-file format.
+
+    IRCoT's demonstrations are training questions shown with their record's distractors, so when
+    records are given, an annotated question missing from them is an error (its demonstration
+    would silently lose the distractors and show the annotation's one-sentence snippets instead).
+    A passage found neither in the record nor in the corpus falls back to the snippet, counted in
+    a warning."""
+    data = parse_annotation_jsonnet(_read_source(source, sums_path), source=source)
     written = load_followups(followups_path) if followups_path else {}
     records: dict[str, list[dict[str, Any]]] = {}
     decompositions: dict[str, list[dict[str, str]]] = {}
@@ -284,6 +300,20 @@ def convert_annotations(
     corpus: list[dict[str, str]] = []
     if corpus_path:
         corpus = [{"title": c["title"], "text": c["contents"]} for c in read_jsonl(corpus_path, required=("title", "contents"))]
+    annotated = [str(item["question_id"]) for item in data if isinstance(item, dict) and "question_id" in item]
+    if paths:
+        missing = [qid for qid in annotated if qid not in records]
+        if missing:
+            raise InputError(
+                ", ".join(map(str, paths)),
+                f"{len(missing)} of the {len(annotated)} questions annotated in {source} are not in these records "
+                f"(e.g. {', '.join(missing[:3])}): their demonstrations would lose the record's distractors and show "
+                "the annotation's snippets; give the dataset's training records (IRCoT's demonstrations are training questions)",
+                field="records",
+            )
+    else:
+        log.warning("%s: no records given: the %d demonstrations show their gold passages only, no distractors", source, len(annotated))
+    snippets = 0
     demos = []
     for number, item in enumerate(data, start=1):
         if not isinstance(item, dict):
@@ -308,6 +338,9 @@ def convert_annotations(
                 if not title:
                     continue
                 text = _passage_text(title, paragraph.get("text_substring"), paragraph.get("supporting_snippet"), pool)
+                if text is None:
+                    snippets += 1
+                    text = paragraph.get("supporting_snippet") or paragraph.get("text_substring") or ""
                 if not any(p["title"] == title and p["text"] == text for p in gold):
                     gold.append({"title": title, "text": text})
         if not cot or "answer is" not in cot[-1]:
@@ -330,6 +363,11 @@ def convert_annotations(
                 cot=cot,
                 followups=followups,
             )
+        )
+    if snippets:
+        log.warning(
+            "%s: %d annotated passages are in neither the records nor the corpus: they show the annotation's snippet, not the paragraph",
+            source, snippets,
         )
     unused = sorted(set(written) - {str(item["question_id"]) for item in data})
     if unused:

@@ -51,9 +51,11 @@ else:
         params:
             url=lambda w: config["data"]["annotations"]["url"].format(dataset=w.dataset),
             followups=lambda w, input: ["--followups", input.followups] if input.followups else [],
+            # a mirror's sums file also pins the annotations it serves (the rehearsal's stand-ins)
+            sums=lambda w: ["--sums", config["data"]["download"]["sha256"]] if config["data"]["download"]["sha256"] else [],
         shell:
             "steper teacher annotations --dataset {wildcards.dataset:q} --input {params.url:q} --records {input.records:q}"
-            " {params.followups:q} --output {output:q} 2> {log:q}"
+            " {params.followups:q} {params.sums:q} --output {output:q} 2> {log:q}"
 
 
 rule prepare:
