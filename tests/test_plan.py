@@ -1,0 +1,197 @@
+"""The workflow's plan (steper/plan/) on small hand-written configs: the grid, which methods are one
+training job, the cross-reference checks, paths and stage settings, the paper manifest and the
+tier overlays."""
+
+import copy
+import re
+from pathlib import Path
+
+import pytest
+from snakemake.utils import validate
+
+from steper.paper import contents
+from steper.plan import paper, stages
+from steper.plan.checks import reference_problems
+from steper.plan.grid import Cell, cell_seeds, trained_methods, training_identity
+from steper.plan.plan import Plan
+from steper.plan.tiers import overlay, tier_config
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
+
+METHODS = {
+    "vanilla_kd": {"data": "final", "loss": "vanilla", "tables": ["main", "transfer"]},
+    "steper": {"data": "first-mid-final", "loss": "difficulty_aware", "tables": ["main", "subquestions"]},
+    "uniform": {"data": "first-mid-final", "loss": "fixed", "weights": {"first": 1.0, "mid": 1.0, "final": 1.0}, "tables": ["weighting"]},
+    "plus_mid": {"data": "first-mid-final", "loss": "uniform", "tables": ["ablation"]},
+}
+
+
+def small_config(**changes):
+    """A schema-valid config of two datasets, one framework, a teacher and a student, defaults filled in."""
+    config = {
+        "run": "t",
+        "datasets": ["hotpotqa", "musique"],
+        "frameworks": ["ircot"],
+        "data": {"source": "toy"},
+        "retrieval": {"backend": "bm25s", "compare": ["bm25s"]},
+        "models": {"big": {"source": "random"}, "small": {"source": "random"}},
+        "students": {"small": {"teacher": "big"}},
+        "methods": copy.deepcopy(METHODS),
+        "experiments": [{"methods": ["vanilla_kd", "steper"]}],
+        "teacher": {"shards": 2, "framework": {}, "generation": {}, "resources": {}},
+        "evaluation": {"framework": {}, "generation": {}, "resources": {}},
+        "training": {"deepspeed": None, "resources": {}},
+    }
+    config.update(copy.deepcopy(changes))
+    validate(config, str(SCHEMA))
+    return config
+
+
+def test_grids_are_a_union_with_each_cells_seeds():
+    config = small_config(experiments=[
+        {"datasets": ["hotpotqa"], "methods": ["steper"], "seeds": [0, 2]},
+        {"methods": ["steper", "vanilla_kd"], "seeds": [1, 0]},
+    ])
+    seeds = cell_seeds(config)
+    assert list(seeds) == [
+        Cell("ircot", "hotpotqa", "small", "steper"),
+        Cell("ircot", "hotpotqa", "small", "vanilla_kd"),
+        Cell("ircot", "musique", "small", "steper"),
+        Cell("ircot", "musique", "small", "vanilla_kd"),
+    ]
+    assert seeds[Cell("ircot", "hotpotqa", "small", "steper")] == [0, 1, 2]
+    assert seeds[Cell("ircot", "musique", "small", "vanilla_kd")] == [0, 1]
+
+
+def test_no_grid_is_the_full_grid_with_the_runs_seed():
+    config = small_config(experiments=None, seed=7)
+    assert cell_seeds(config) == {Cell("ircot", d, "small", m): [7] for d in ("hotpotqa", "musique") for m in METHODS}
+
+
+def test_methods_that_are_the_same_computation_share_the_first_ones_student():
+    assert trained_methods(METHODS) == {"vanilla_kd": "vanilla_kd", "steper": "steper", "uniform": "uniform", "plus_mid": "uniform"}
+    assert training_identity(METHODS["vanilla_kd"]) == ("final", (1.0,))
+    assert training_identity({"data": "first-final", "loss": "fixed", "weights": {"first": 2.0}}) == ("first-final", (2.0, 0.0))
+
+
+def test_a_shared_student_is_trained_once_under_the_first_methods_name():
+    plan = Plan(small_config(experiments=[{"methods": ["plus_mid", "uniform"]}]))
+    assert plan.student_dir("ircot", "hotpotqa", "small", "plus_mid") == plan.student_dir("ircot", "hotpotqa", "small", "uniform")
+    assert "/small/uniform/" in plan.student_dir("ircot", "hotpotqa", "small", "plus_mid")
+    assert plan.train_data("ircot", "hotpotqa", "small", "vanilla_kd").endswith("/final.jsonl")
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"students": {"small": {"teacher": "huge"}}}, "students.small.teacher: 'huge' is not a key of models"),
+        ({"students": {"tiny": {"teacher": "big"}}}, "students.tiny: not a key of models"),
+        ({"models": {"big": {"source": "hub", "path": "a/b"}, "small": {"source": "random"}}}, "models.big.revision: required for source 'hub'"),
+        ({"models": {"big": {"source": "random"}, "small": {"source": "prune", "base": "gone", "keep_layers": [0]}}}, "models.small.base: 'gone'"),
+        ({"experiments": [{"methods": ["steper", "nope"]}]}, "experiments[0].methods: 'nope' is not configured in methods"),
+        ({"experiments": [{"seeds": [1, 2]}]}, "experiments[0].seeds: must include the run's seed 0"),
+        ({"retrieval": {"backend": "pyserini", "compare": ["bm25s"]}}, "retrieval.backend: 'pyserini' must be listed in retrieval.compare"),
+        ({"paper": {"main_student": "big"}}, "paper.main_student: 'big' is not a key of students"),
+        ({"evaluation": {"framework": {}, "generation": {}, "baseline_models": ["ghost"]}}, "evaluation.baseline_models: 'ghost' is not a key of models"),
+    ],
+)
+def test_dangling_references_are_named_by_their_key(change, problem):
+    config = small_config(**change)
+    assert any(p.startswith(problem) for p in reference_problems(config)), reference_problems(config)
+    with pytest.raises(ValueError, match=re.escape(problem)):
+        Plan(config)
+
+
+def test_a_valid_config_has_no_problems():
+    assert reference_problems(small_config()) == []
+
+
+def test_the_run_trains_the_methods_its_grids_name_in_config_order():
+    plan = Plan(small_config(experiments=[{"methods": ["steper"]}, {"datasets": ["musique"], "methods": ["vanilla_kd"]}]))
+    assert list(plan.methods) == ["vanilla_kd", "steper"]
+    assert list(paper.settings(plan)["methods"]) == ["vanilla_kd", "steper"]
+
+
+def test_transfer_and_subquestion_jobs_follow_the_methods_tables():
+    plan = Plan(small_config(paper={"subquestions": {"datasets": ["musique", "2wikimultihopqa"]}}))
+    assert plan.transfer == [("ircot", "hotpotqa", "musique", "small", "vanilla_kd"), ("ircot", "musique", "hotpotqa", "small", "vanilla_kd")]
+    assert plan.subquestions == [Cell("ircot", "musique", "small", "steper")]
+
+
+def test_paths_and_stages_of_a_seeded_student():
+    plan = Plan(small_config(experiments=[{"methods": ["steper"], "seeds": [0, 3]}]))
+    assert plan.extra_seeds == [("ircot", "hotpotqa", "small", "steper", 3), ("ircot", "musique", "small", "steper", 3)]
+    assert plan.eval_system("small", "steper", 3) == "small--steper--seed3"
+    assert plan.eval_system("small", "steper", 0) == "small--steper"
+    assert plan.seed_of_hparams[plan.hparams(3)] == 3
+    assert plan.log("train", framework="f") == "logs/t/train/f/{dataset}/{student}/{method}/chain-acc_tokens/{hparams}.log"
+    assert plan.benchmark("evaluate_student_seed", seed=3) == "results/t/benchmarks/evaluate/{framework}/{dataset}/{student}--{method}--seed3.tsv"
+
+
+def test_data_flags_name_each_datasets_native_files():
+    toy = Plan(small_config(datasets=["2wikimultihopqa"]))
+    assert toy.prepare_flags("2wikimultihopqa", "dev", "raw") == [
+        "--format", "2wikimultihopqa", "--input", "raw/dev.json", "--aliases", "raw/id_aliases.json", "--chains", "raw/chains.jsonl",
+    ]
+    official = Plan(small_config(data={"source": "official"}))
+    assert official.prepare_flags("hotpotqa", "train", "raw") == ["--format", "hotpotqa", "--input", "raw/hotpot_train_v1.1.json"]
+    assert official.corpus_sources("hotpotqa") == {"wiki": "results/t/raw/hotpotqa-wiki"}
+    assert official.corpus_flags("musique", {"raw": "r"})[:4] == ["--native", "musique", "--records", "r/musique_ans_v1.0_train.jsonl"]
+    assert official.corpus_flags("musique", {"raw": "r"})[-1] == "--expect-count"
+
+
+def test_manifest_lists_seeds_only_when_some_cell_has_several():
+    one = Plan(small_config())
+    assert "seeds" not in paper.manifest(one, [])
+    assert paper.tables(one) == contents.table_names(several_seeds=False)
+    several = Plan(small_config(experiments=[{"methods": ["steper"], "seeds": [0, 1]}]))
+    listed = paper.manifest(several, ["benchmarks/results/x.json"])
+    assert [entry["seed"] for entry in listed["seeds"]] == ["0", "1", "0", "1"]
+    assert {entry["system"] for entry in listed["seeds"]} == {"small--steper"}
+    assert listed["benchmark_results"] == [{"path": "benchmarks/results/x.json"}]
+    assert contents.SEEDS_TABLE in paper.tables(several)
+
+
+def test_manifest_benchmarks_are_the_jobs_benchmark_files():
+    plan = Plan(small_config())
+    entries = paper.benchmarks(plan)
+    assert all(entry["path"] == plan.path("benchmark", stage=entry["stage"]) for entry in entries)
+    assert all("{" not in entry["path"] for entry in entries)
+    stages_of = [entry["stage"] for entry in entries]
+    assert "teacher/ircot/hotpotqa/big/train.1-of-2" in stages_of
+    assert "models/random/big" in stages_of and "models/random/small" in stages_of
+
+
+def test_paper_inputs_are_the_manifest_files_their_predictions_and_the_students():
+    plan = Plan(small_config())
+    listed = paper.manifest(plan, [])
+    files = paper.result_files(plan, listed)
+    assert plan.path("predictions", framework="ircot", dataset="musique", system="small--steper") in files
+    assert plan.student_dir("ircot", "musique", "small", "steper") in files
+    assert not any(path.endswith("train_log.jsonl") for path in files)
+
+
+def test_stage_fields_are_checked():
+    with pytest.raises(KeyError, match="no field model"):
+        stages.stage("split", model="x")
+
+
+def test_overlay_merges_mappings_and_replaces_model_sets_and_lists():
+    base = {"models": {"a": {"source": "hub"}}, "students": {"a": {}}, "training": {"lr": 1, "epochs": 2}, "datasets": ["x", "y"], "methods": {"m": {"loss": "l"}}}
+    top = {"models": {"b": {"source": "random"}}, "training": {"lr": 3}, "datasets": ["x"], "methods": {"m": {"tables": ["main"]}}}
+    merged = overlay(base, top)
+    assert merged["models"] == {"b": {"source": "random"}}
+    assert merged["students"] == {"a": {}}
+    assert merged["training"] == {"lr": 3, "epochs": 2}
+    assert merged["datasets"] == ["x"]
+    assert merged["methods"] == {"m": {"loss": "l", "tables": ["main"]}}
+    assert base["training"] == {"lr": 1, "epochs": 2}
+
+
+def test_tier_config_lays_files_then_overrides_over_the_paper_config(tmp_path):
+    tier = tmp_path / "tier.yaml"
+    tier.write_text("run: mine\ntraining: {lr: 0.5}\n")
+    config = tier_config(ROOT, [tier], {"seed": 4})
+    assert (config["run"], config["seed"], config["training"]["lr"]) == ("mine", 4, 0.5)
+    assert config["training"]["epochs"] == tier_config(ROOT, [])["training"]["epochs"]
