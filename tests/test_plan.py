@@ -195,3 +195,11 @@ def test_tier_config_lays_files_then_overrides_over_the_paper_config(tmp_path):
     config = tier_config(ROOT, [tier], {"seed": 4})
     assert (config["run"], config["seed"], config["training"]["lr"]) == ("mine", 4, 0.5)
     assert config["training"]["epochs"] == tier_config(ROOT, [])["training"]["epochs"]
+
+
+def test_the_paper_renders_the_tables_and_figures_its_rule_declares():
+    from steper.paper.figures import FIGURES
+    from steper.paper.tables import MAKERS
+
+    assert list(MAKERS) == list(contents.TABLES)
+    assert list(FIGURES) == list(contents.FIGURES)

@@ -2,7 +2,7 @@
 
 `FRAMEWORKS` are the names the command line accepts, `RETRIEVING` those that need an index,
 `MULTI_STEP` those that take the loop settings as given (the others are one-shot baselines, see
-`steper.frameworks.baselines`), and `DISTILLED` those whose traces students are trained on.
+`steper.frameworks.baselines`). The frameworks students are distilled in are `steper.names.DISTILLED`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ STRATEGIES: dict[str, type[BaseStrategy]] = {
 FRAMEWORKS = tuple(STRATEGIES)
 RETRIEVING = tuple(name for name, cls in STRATEGIES.items() if cls.retrieves)
 MULTI_STEP = ("ircot", "selfask", "react")
-DISTILLED = ("ircot", "selfask")
 
 
 def make_strategy(name: str, passage_words: int | None, query_cleaning: str) -> BaseStrategy:

@@ -13,6 +13,7 @@ from typing import Any
 
 from steper.evaluate.bootstrap import BootstrapSettings
 from steper.io import InputError
+from steper.names import METHOD_TABLES
 from steper.settings import from_schema
 
 FRAMEWORK_LABELS: dict[str, str] = {
@@ -24,10 +25,6 @@ FRAMEWORK_LABELS: dict[str, str] = {
     "selfask": "Self-Ask",
     "react": "ReAct",
 }
-# The tables a method can belong to (config: methods.<name>.tables).
-METHOD_TABLES: tuple[str, ...] = ("main", "weighting", "ablation", "scaling", "transfer", "subquestions")
-# Step-data variants in the order the ablation adds step kinds.
-VARIANT_ORDER: tuple[str, ...] = ("final", "first-final", "first-mid-final")
 ABILITIES: tuple[str, ...] = ("initialization", "expansion", "aggregation")
 ABILITY_LABELS: dict[str, str] = {
     "initialization": "Init.",

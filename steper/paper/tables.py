@@ -13,6 +13,8 @@ from typing import Any
 
 from steper.distill.kinds import KINDS
 from steper.io import InputError
+from steper.names import VARIANTS
+from steper.paper import contents
 from steper.paper.definitions import (
     ABILITIES,
     ABILITY_LABELS,
@@ -20,7 +22,6 @@ from steper.paper.definitions import (
     FRAMEWORK_LABELS,
     METRIC_LABELS,
     METRICS,
-    VARIANT_ORDER,
     Method,
     PaperSettings,
     system_name,
@@ -149,8 +150,8 @@ def table2_loss_weighting(results: Results, settings: PaperSettings, stats: Stat
 
 def ablation_methods(settings: PaperSettings) -> list[Method]:
     """The step-data ablation in the order it adds step kinds; at equal data, fixed weights before learned ones."""
-    methods = [method for method in settings.in_table("ablation") if method.data in VARIANT_ORDER]
-    return sorted(methods, key=lambda method: (VARIANT_ORDER.index(method.data), method.loss == "difficulty_aware"))
+    methods = [method for method in settings.in_table("ablation") if method.data in VARIANTS]
+    return sorted(methods, key=lambda method: (VARIANTS.index(method.data), method.loss == "difficulty_aware"))
 
 
 def table_ablation_steps(results: Results, settings: PaperSettings, stats: Statistics, published: Published) -> Table:
@@ -542,28 +543,27 @@ def table_seeds(results: Results, settings: PaperSettings, stats: Statistics, pu
     )
 
 
-RESULT_TABLES = {
+# table -> how it is made; which tables a run renders is steper.paper.contents.
+MAKERS = {
     "table1_main": table1_main,
     "table2_loss_weighting": table2_loss_weighting,
     "table3_selfask": table3_selfask,
     "table4_subquestions": table4_subquestions,
     "table_ablation_steps": table_ablation_steps,
     "table_transfer": table_transfer,
+    "table_scaling": table_scaling,
+    "table_latency": table_latency,
     "table_retrieval": table_retrieval,
     "table_stepwise_stats": table_stepwise_stats,
     "table_teacher": table_teacher,
-    "table_scaling": table_scaling,
-    "table_latency": table_latency,
     "table_published": table_published,
     "table_cost": table_cost,
     "table_benchmarks": table_benchmarks,
+    "table_seeds": table_seeds,
 }
 
 
 def make_tables(results: Results, settings: PaperSettings, stats: Statistics, published: Published) -> list[Table]:
-    """Every table; the seeds table only when some system was trained with several seeds (the paper
-    rule declares it exactly then), so a one-seed run renders the files it always did."""
-    tables = [make(results, settings, stats, published) for make in RESULT_TABLES.values()]
-    if any(len(by_seed) > 1 for by_seed in results.seeds.values()):
-        tables.append(table_seeds(results, settings, stats, published))
-    return tables
+    """The tables the paper rule declares: the seeds table only when some system was trained with several seeds."""
+    several_seeds = any(len(by_seed) > 1 for by_seed in results.seeds.values())
+    return [MAKERS[name](results, settings, stats, published) for name in contents.table_names(several_seeds)]
