@@ -366,6 +366,21 @@ def _bench(rule, **wildcards):
     return {"path": path, "stage": path[len(BENCH_ROOT) : -len(BENCH_SUFFIX)]}
 
 
+def models_in_use():
+    """The models some job of this run reads (its cells' students and teachers, the baselines' models)
+    and those they are made from. A model of the config that none of them is, like those an overlay
+    of the paper config leaves in `models`, is never built: its cost row would fetch it."""
+    used = {s for _, _, s, _ in CELLS} | {STUDENTS[s]["teacher"] for _, _, s, _ in CELLS}
+    used |= {model for _, _, model in FEWSHOT_EVALS}
+    todo = list(used)
+    while todo:
+        base = MODELS[todo.pop()].get("base")
+        if base and base not in used:
+            used.add(base)
+            todo.append(base)
+    return used
+
+
 def _benchmarks():
     """Benchmark files of the jobs whose outputs the paper declares: the cost table's rows."""
     entries = [_bench("toy_world", dataset=d) for d in DATASETS] if TOY else []
@@ -373,9 +388,10 @@ def _benchmarks():
     entries += [_bench("corpus", dataset=d) for d in DATASETS] + [_bench("split", dataset=d) for d in DATASETS]
     entries += [_bench("index", dataset=d, backend=b) for d in DATASETS for b in BACKENDS]
     entries += [_bench("retrieval_eval", dataset=d) for d in DATASETS]
+    used = models_in_use()
     for source, rule_name in (("hub", "model_download"), ("gguf", "model_gguf"), ("prune", "model_prune"), ("random", "model_random")):
-        entries += [_bench(rule_name, model=model) for model in models_from(source)]
-    entries += [_bench(rule_name, model=model) for model in models_from("finetune") for rule_name in ("gold_traces", "model_finetune")]
+        entries += [_bench(rule_name, model=model) for model in models_from(source) if model in used]
+    entries += [_bench(rule_name, model=m) for m in models_from("finetune") if m in used for rule_name in ("gold_traces", "model_finetune")]
     entries += [
         _bench("teacher_shard", framework=f, dataset=d, model=t, split="train", shard=i, n=config["teacher"]["shards"])
         for f, d, t in TRACED
