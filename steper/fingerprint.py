@@ -1,17 +1,18 @@
-"""What a model directory holds, as a result file must know it: each file's name, size and sha256.
+"""What an input directory holds, as a result file must know it: each file's name, size and sha256.
 
-A result file may only ever hold the lines of one model (issue 20), and the model's *name* does not
-say which: a student retrained with another learning rate keeps its name, a rebuilt teacher too. So
-the resume identity of a run carries this fingerprint of every file of the model directory (config,
-tokenizer, weights, `steper_settings.json`; hidden files such as download caches are not the model).
+A result file may only ever hold the lines of one model on one index (issue 20), and their names
+do not say which: a student retrained with another learning rate keeps its name, a rebuilt teacher
+or index too. So the resume identity of a run carries this fingerprint of every file of the model
+directory (config, tokenizer, weights, `steper_settings.json`) and of the index directory; hidden
+files (download caches, temporaries) are not part of either.
 
-Hashing a 16 GB checkpoint takes minutes, and every shard and evaluation job would pay it again, so
-the sum of a file of `CACHED_SIZE` bytes or more is cached in `<cache>/sha256/`, one small JSON
-entry per file keyed by its real path, size, mtime, ctime, inode and device: a file rewritten, even
-in place with the same size, gets a new mtime or ctime and is hashed again. The cache lives outside
-the model directory (which may be read-only, and which steper must not add files to) in
-`$STEPER_CACHE_DIR`, else `$XDG_CACHE_HOME/steper`, else `~/.cache/steper`; without a writable cache
-every run hashes again.
+Hashing a 16 GB checkpoint takes about half a minute at disk speed, and every shard and evaluation
+job would pay it again, so the sum of a file of `CACHED_SIZE` bytes or more is cached in
+`<cache>/sha256/`, one small JSON entry per file keyed by its real path, size, mtime, ctime, inode
+and device: a file rewritten, even in place with the same size, gets a new mtime or ctime and is
+hashed again. The cache lives outside the directories (which may be read-only, and which steper
+must not add files to) in `$STEPER_CACHE_DIR`, else `$XDG_CACHE_HOME/steper`, else
+`~/.cache/steper`; without a writable cache every run hashes again.
 """
 
 from __future__ import annotations
@@ -42,21 +43,21 @@ def cache_dir() -> Path:
     return Path(base) / "steper"
 
 
-def model_fingerprint(model_dir: str | os.PathLike) -> dict[str, dict[str, Any]]:
-    """{relative path: {"size", "sha256"}} of every non-hidden file under `model_dir`, sorted by path."""
-    root = Path(model_dir)
+def directory_fingerprint(directory: str | os.PathLike, kind: str = "model") -> dict[str, dict[str, Any]]:
+    """{relative path: {"size", "sha256"}} of every non-hidden file under `directory`, sorted by path."""
+    root = Path(directory)
     if not root.is_dir():
-        raise InputError(root, "is not a model directory")
+        raise InputError(root, f"is not a {kind} directory")
     files = []
-    for directory, subdirs, names in os.walk(root):
+    for parent, subdirs, names in os.walk(root):
         subdirs[:] = sorted(name for name in subdirs if not name.startswith("."))
-        files += [Path(directory) / name for name in names if not name.startswith(".")]
+        files += [Path(parent) / name for name in names if not name.startswith(".")]
     if not files:
-        raise InputError(root, "is not a model directory (it holds no files)")
+        raise InputError(root, f"is not a {kind} directory (it holds no files)")
     fingerprint = {}
     for path in sorted(files, key=lambda path: path.relative_to(root).as_posix()):
         if not path.is_file():
-            raise InputError(path, "is not a regular file (a broken link?); a model directory holds files")
+            raise InputError(path, f"is not a regular file (a broken link?); a {kind} directory holds files")
         fingerprint[path.relative_to(root).as_posix()] = {"size": path.stat().st_size, "sha256": file_sha256(path)}
     return fingerprint
 

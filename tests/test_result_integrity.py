@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -56,15 +57,22 @@ class Oracle:
     After `fail_after` answered questions the next call raises, as a killed job would stop.
     """
 
-    def __init__(self, prefix: str = "gold", fail_after: int | None = None):
-        self.prefix, self.fail_after, self.calls = prefix, fail_after, 0
+    def __init__(self, prefix: str = "gold", fail_after: int | None = None, marker: str = ""):
+        self.prefix, self.fail_after, self.calls, self.marker = prefix, fail_after, 0, marker
 
     def generate(self, prompts, max_new_tokens, stop, step_end=None):
         if self.fail_after is not None and self.calls + len(prompts) > self.fail_after:
             raise Killed
         self.calls += len(prompts)
-        numbers = [p.context.splitlines()[-2].removeprefix("Who is number ").removesuffix("?") for p in prompts]
-        return [Generation(f" {self.prefix}{number}.", 1, 1) for number in numbers]
+        numbers = [re.findall(r"Who is number (\d+)\?", p.plain)[-1] for p in prompts]
+        return [Generation(f" {self.marker}{self.prefix}{number}.", 1, 1) for number in numbers]
+
+
+class Retriever:
+    """An index that finds nothing: the prompt is the question alone."""
+
+    def batch_search(self, queries, k):
+        return [[] for _ in queries]
 
 
 def run(tmp_path, output, backend, model=None, records="records.jsonl", shard=None, max_new_tokens=8):
@@ -128,6 +136,26 @@ def test_a_resume_after_the_records_changed_starts_over(world, caplog):
     assert backend.calls == 10
     assert [json.loads(line)["answers"] for line in output.read_text().splitlines()] == [[f"new{i}"] for i in range(10)]
     assert "records" in caplog.text and "starting over" in caplog.text
+
+
+def test_a_resume_after_the_index_was_rebuilt_starts_over(world, caplog):
+    index = world / "index" / "bm25s"
+    index.mkdir(parents=True)
+    (index / "vocab.json").write_text('{"a": 0}')
+
+    def rag(backend):
+        return run_framework(
+            "rag", world / "records.jsonl", world / "out.jsonl", world / "model-a", "m", world / "index",
+            FrameworkSettings(shots=0, retrieval_backend="bm25s"), GenerationSettings(batch_size=1), backend=backend, retriever=Retriever(),
+        )
+
+    with pytest.raises(Killed):
+        rag(Oracle(fail_after=4, marker="So the answer is: "))
+    (index / "vocab.json").write_text('{"b": 0}')  # rebuilt on another corpus
+    backend = Oracle(marker="So the answer is: ")
+    with caplog.at_level(logging.INFO):
+        rag(backend)
+    assert backend.calls == 10 and "index (vocab.json)" in caplog.text
 
 
 def test_a_resume_under_other_settings_starts_over_naming_them(world, caplog):
@@ -206,6 +234,26 @@ def test_a_partial_that_is_a_symbolic_link_is_not_followed(world):
         run(world, output, Oracle())
     assert str(output) + ".partial" in str(error.value) and "symbolic link" in str(error.value)
     assert victim.read_text() == "my notes, no final newline" and not output.exists()
+
+
+def test_a_partial_that_is_a_fifo_is_refused_not_read(world):
+    finished_of(world, 10)
+    output = world / "out.jsonl"
+    os.mkfifo(f"{output}.partial")
+    shutil.copy(world / "full.jsonl.resume.json", f"{output}.resume.json")
+
+
+    def hung(*_):
+        raise TimeoutError("the runner waits for a writer of the FIFO")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(20)
+    try:
+        with pytest.raises(InputError, match="not a regular file"):
+            run(world, output, Oracle())
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def test_a_resumed_line_missing_a_field_is_refused_before_the_rename(world):
@@ -294,21 +342,21 @@ def test_the_forced_answer_call_is_counted_apart_from_the_step(tmp_path):
 
 
 def test_a_large_weight_file_is_hashed_once_until_it_changes(tmp_path, monkeypatch):
-    from steper.models.fingerprint import CACHED_SIZE, model_fingerprint
+    from steper.fingerprint import CACHED_SIZE, directory_fingerprint
 
     monkeypatch.setenv("STEPER_CACHE_DIR", str(tmp_path / "cache"))
     weights = tmp_path / "model" / "model.safetensors"
     model_dir(tmp_path / "model", b"a" * CACHED_SIZE)
-    first = model_fingerprint(tmp_path / "model")
+    first = directory_fingerprint(tmp_path / "model")
     [entry] = list((tmp_path / "cache").rglob("*.json"))
     cached = json.loads(entry.read_text())
     assert cached["sha256"] == first["model.safetensors"]["sha256"]
     entry.write_text(json.dumps(cached | {"sha256": "f" * 64}))  # a second look must trust the cache, not read the file
-    assert model_fingerprint(tmp_path / "model")["model.safetensors"]["sha256"] == "f" * 64
+    assert directory_fingerprint(tmp_path / "model")["model.safetensors"]["sha256"] == "f" * 64
     weights.write_bytes(b"b" * CACHED_SIZE)  # same size, new bytes: the cached sum no longer applies
     stat = weights.stat()
     os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
-    changed = model_fingerprint(tmp_path / "model")["model.safetensors"]["sha256"]
+    changed = directory_fingerprint(tmp_path / "model")["model.safetensors"]["sha256"]
     assert changed not in (first["model.safetensors"]["sha256"], "f" * 64)
     assert set(first) == {"config.json", "model.safetensors"} and first["model.safetensors"]["size"] == CACHED_SIZE
 

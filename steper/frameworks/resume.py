@@ -4,8 +4,8 @@ A run appends finished questions to `<output>.partial` and renames it to `<outpu
 question is done. A result file holds the lines of one run, and what may be resumed is pinned down
 so that a resume can never mix runs:
 - a run's identity is everything that decides a line: framework, model name and the fingerprint of
-  the model's files (`steper.models.fingerprint`), the records (of this shard), the framework and
-  generation settings, the shard, the demonstration text.
+  the model's files (`steper.fingerprint`), that of the index's files, the records (of this shard),
+  the framework and generation settings, the shard, the demonstration text.
 - `<output>.resume.json` holds two identities: `run`, that of the lines in the partial (or in the
   output when there is no partial), and `output`, that of the output's lines while a partial
   exists. Every step that changes these files keeps the record true, so a kill at any instant
@@ -36,6 +36,7 @@ import logging
 import os
 import re
 import shutil
+import stat
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -50,7 +51,8 @@ log = logging.getLogger(__name__)
 # What an atomic write of the output or its sidecars leaves when killed: `.<name>.<8 chars>.tmp`.
 _SIDECARS = ("", ".partial", ".summary.json", ".settings.json", ".resume.json")
 # How the keys of an identity are named when they change.
-_KINDS = {"model": "model", "model_files": "model", "records": "records", "demonstrations": "demonstrations"}
+_KINDS = {"model": "model", "model_files": "model", "index_files": "index", "records": "records", "demonstrations": "demonstrations"}
+_FILES = ("model_files", "index_files")
 
 # A line's problem: (field, what is wrong with it), or None for a good line.
 LineCheck = Callable[[dict[str, Any]], "tuple[str, str] | None"]
@@ -93,6 +95,9 @@ def exclusive_writer(output_path: str | os.PathLike) -> Iterator[None]:
             if error.errno == errno.ELOOP:
                 raise InputError(path, "is a symbolic link; refusing to follow it") from None
             raise
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise InputError(path, "is not a regular file; refusing to use it as a lock")
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -183,17 +188,20 @@ def what_changed(before: dict[str, Any] | None, after: dict[str, Any]) -> str:
             continue
         kind = _KINDS.get(key, "settings")
         if isinstance(old, dict) and isinstance(new, dict):
-            names = [name if key == "model_files" else f"{key}.{name}" for name in sorted(set(old) | set(new)) if old.get(name) != new.get(name)]
+            names = [name if key in _FILES else f"{key}.{name}" for name in sorted(set(old) | set(new)) if old.get(name) != new.get(name)]
         else:
-            names = [] if key == kind else ["name" if key == "model" else key]
+            names = [] if key in (kind, *_FILES) else ["name" if key == "model" else key]
         kinds.setdefault(kind, []).extend(names)
     return "; ".join(f"{kind} ({', '.join(names)})" if names else kind for kind, names in kinds.items()) or "unknown"
 
 
-def _refuse_links(*paths: Path) -> None:
+def _refuse_special(*paths: Path) -> None:
+    """A symbolic link, directory, FIFO or device where a trace file belongs is refused, not opened."""
     for path in paths:
         if path.is_symlink():
             raise InputError(path, "is a symbolic link; refusing to follow it (remove it to start over)")
+        if path.exists() and not stat.S_ISREG(path.stat().st_mode):
+            raise InputError(path, "is not a regular file; refusing to open it (remove it to start over)")
 
 
 def _open_nofollow(path: Path, flags: int, mode: str):
@@ -305,7 +313,7 @@ def plan_resume(output_path: str | os.PathLike, identity: dict[str, Any], record
     the model has loaded, so a failed load leaves every file as it was.
     """
     output, partial = Path(output_path), partial_path(output_path)
-    _refuse_links(output, partial)
+    _refuse_special(output, partial)
     saved = _read_saved(output)
     if saved is None:
         for path in (partial, output):

@@ -23,6 +23,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from steper.fingerprint import directory_fingerprint
 from steper.frameworks.baselines import rag_k
 from steper.frameworks.chain import PASSAGE_ORDERS, Chain, LoopSettings, run_chains
 from steper.frameworks.demonstrations import demo_contexts, load_demonstrations, select_demonstrations
@@ -40,9 +41,9 @@ from steper.frameworks.resume import (
 )
 from steper.io import InputError, append_jsonl, read_jsonl, read_jsonl_numbered, write_json, write_jsonl
 from steper.metrics import score
-from steper.models.fingerprint import model_fingerprint
 from steper.models.generation import GenerationSettings
 from steper.models.prompting import encode
+from steper.settings import from_schema
 
 log = logging.getLogger(__name__)
 
@@ -70,21 +71,21 @@ class FrameworkSettings:
     """The framework slice of the config (`$defs/framework_settings` in the schema, same defaults;
     retrieval_backend, k1 and b come from the `retrieval` section)."""
 
-    top_k: int = 4
-    max_steps: int = 5
-    max_passages: int = 15
-    max_new_tokens: int = 64
-    shots: int = 4
-    seed: int = 0
-    retrieval_backend: str = "pyserini"
-    k1: float = 1.2
-    b: float = 0.75
-    passage_order: str = "retrieval"
-    demo_distractors: int | None = 2
-    passage_words: int | None = 350
-    new_passages: str = "ircot"
-    query_cleaning: str = "ircot"
-    iter_retgen_iterations: int = 2
+    top_k: int = from_schema("teacher.framework.top_k")
+    max_steps: int = from_schema("teacher.framework.max_steps")
+    max_passages: int = from_schema("teacher.framework.max_passages")
+    max_new_tokens: int = from_schema("teacher.framework.max_new_tokens")
+    shots: int = from_schema("teacher.framework.shots")
+    seed: int = from_schema("teacher.framework.seed")
+    retrieval_backend: str = from_schema("retrieval.backend")
+    k1: float = from_schema("retrieval.k1")
+    b: float = from_schema("retrieval.b")
+    passage_order: str = from_schema("teacher.framework.passage_order")
+    demo_distractors: int | None = from_schema("teacher.framework.demo_distractors")
+    passage_words: int | None = from_schema("teacher.framework.passage_words")
+    new_passages: str = from_schema("teacher.framework.new_passages")
+    query_cleaning: str = from_schema("teacher.framework.query_cleaning")
+    iter_retgen_iterations: int = from_schema("teacher.framework.iter_retgen_iterations")
 
 
 def loop_settings(framework: str, settings: FrameworkSettings) -> LoopSettings:
@@ -243,11 +244,13 @@ def run_framework(
     output.parent.mkdir(parents=True, exist_ok=True)
     with exclusive_writer(output):
         clean_stale_temporaries(output)
+        index = Path(index_dir) / settings.retrieval_backend if index_dir is not None and strategy.retrieves else None
         identity = {
             "framework": framework,
             "model": model_name,
-            # a caller's own backend may stand for a model that is no directory (tests, benchmarks)
-            "model_files": None if backend is not None and not Path(model_dir).is_dir() else model_fingerprint(model_dir),
+            # a caller's own backend or retriever may stand for a directory that does not exist (tests, benchmarks)
+            "model_files": None if backend is not None and not Path(model_dir).is_dir() else directory_fingerprint(model_dir),
+            "index_files": None if index is None or (retriever is not None and not index.is_dir()) else directory_fingerprint(index, "index"),
             "records": records_digest(records),
             "settings": dataclasses.asdict(settings),
             "generation": dataclasses.asdict(generation),
@@ -262,7 +265,7 @@ def run_framework(
                 raise InputError("--index-dir", f"{framework} retrieves and needs an index")
             from steper.retrieval import open_retriever
 
-            retriever = open_retriever(Path(index_dir) / settings.retrieval_backend, settings.retrieval_backend, k1=settings.k1, b=settings.b)
+            retriever = open_retriever(index, settings.retrieval_backend, k1=settings.k1, b=settings.b)
         if todo and backend is None:
             from steper.models.generation import make_backend
 
