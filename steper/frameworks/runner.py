@@ -248,9 +248,8 @@ def run_framework(
         identity = {
             "framework": framework,
             "model": model_name,
-            # a caller's own backend or retriever may stand for a directory that does not exist (tests, benchmarks)
-            "model_files": None if backend is not None and not Path(model_dir).is_dir() else directory_fingerprint(model_dir),
-            "index_files": None if index is None or (retriever is not None and not index.is_dir()) else directory_fingerprint(index, "index"),
+            "model_files": _files(model_dir, "model", supplied=backend is not None),
+            "index_files": _files(index, "index", supplied=retriever is not None),
             "records": records_digest(records),
             "settings": dataclasses.asdict(settings),
             "generation": dataclasses.asdict(generation),
@@ -284,6 +283,14 @@ def run_framework(
         write_json(summary_path(output), summary)
     log.info("%s: %s; prompt cuts %s", output, json.dumps(summary["accuracy"]), json.dumps(summary["prompt_cuts"]))
     return summary
+
+
+def _files(directory: str | os.PathLike | None, kind: str, supplied: bool) -> dict[str, Any] | None:
+    """The directory's fingerprint for the resume identity; None for no directory, or where the caller's
+    own backend or retriever (`supplied`) stands for one that does not exist (tests, benchmarks)."""
+    if directory is None or (supplied and not Path(directory).is_dir()):
+        return None
+    return directory_fingerprint(directory, kind)
 
 
 def _append_chains(resume: Resume, todo, strategy, retriever, backend, loop, demos, budget, framework, model_name, settings, generation) -> None:
