@@ -308,6 +308,15 @@ def test_predictions_are_not_scored_against_another_version_of_their_records(wor
     assert error.value.field == "records" and str(output) in str(error.value)
 
 
+def test_merge_into_an_output_another_process_writes_fails_at_once(world):
+    from steper.frameworks.resume import exclusive_writer
+
+    shards = shards_of(world)
+    with exclusive_writer(world / "merged.jsonl"), pytest.raises(InputError, match="another steper process"):
+        merge(shards, world / "records.jsonl", world / "merged.jsonl")
+    assert not (world / "merged.jsonl").exists()
+
+
 # ------------------------------------------------------------------------------ token counts
 
 

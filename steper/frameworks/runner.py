@@ -344,11 +344,13 @@ def merge(
         if record["id"] not in lines:
             raise InputError(records_path, f"question {record['id']} is in no shard output", field="id")
         ordered.append(lines[record["id"]])
-    write_jsonl(output_path, ordered)
-    summary = summarize(output_path)
-    if ordered:
-        summary.update({"framework": ordered[0].get("framework"), "model": ordered[0].get("model")})
-    write_json(summary_path(output_path), summary)
+    Path(output_path).parent.mkdir(parents=True, exist_ok=True)
+    with exclusive_writer(output_path):
+        write_jsonl(output_path, ordered)
+        summary = summarize(output_path)
+        if ordered:
+            summary.update({"framework": ordered[0].get("framework"), "model": ordered[0].get("model")})
+        write_json(summary_path(output_path), summary)
     return summary
 
 
