@@ -203,3 +203,14 @@ def test_the_paper_renders_the_tables_and_figures_its_rule_declares():
 
     assert list(MAKERS) == list(contents.TABLES)
     assert list(FIGURES) == list(contents.FIGURES)
+
+
+def test_only_the_models_a_run_uses_are_built():
+    plan = Plan(small_config(models={
+        "big": {"source": "random"}, "small": {"source": "prune", "base": "root", "keep_layers": [0]},
+        "root": {"source": "random"}, "unused": {"source": "random"},
+    }))
+    assert plan.models_in_use() == {"big", "small", "root"}
+    stages_of = {entry["stage"] for entry in paper.benchmarks(plan)}
+    assert {"models/random/root", "models/prune/small"} <= stages_of
+    assert "models/random/unused" not in stages_of

@@ -40,9 +40,10 @@ def benchmarks(plan: Plan) -> list[dict[str, str]]:
     entries += [_bench(plan, "corpus", dataset=d) for d in datasets] + [_bench(plan, "split", dataset=d) for d in datasets]
     entries += [_bench(plan, "index", dataset=d, backend=b) for d in datasets for b in plan.backends]
     entries += [_bench(plan, "retrieval_eval", dataset=d) for d in datasets]
+    used = plan.models_in_use()
     for source, rule in (("hub", "model_download"), ("gguf", "model_gguf"), ("prune", "model_prune"), ("random", "model_random")):
-        entries += [_bench(plan, rule, model=model) for model in plan.models_from(source)]
-    entries += [_bench(plan, rule, model=model) for model in plan.models_from("finetune") for rule in ("gold_traces", "model_finetune")]
+        entries += [_bench(plan, rule, model=model) for model in plan.models_from(source) if model in used]
+    entries += [_bench(plan, rule, model=m) for m in plan.models_from("finetune") if m in used for rule in ("gold_traces", "model_finetune")]
     shards = plan.config["teacher"]["shards"]
     entries += [
         _bench(plan, "teacher_shard", framework=f, dataset=d, model=t, split="train", shard=i, n=shards)

@@ -131,6 +131,20 @@ class Plan:
         """Names of the models built from `source`."""
         return [name for name, spec in self.models.items() if spec["source"] == source]
 
+    def models_in_use(self) -> set[str]:
+        """The models some job of this run reads (its cells' students and teachers, the baselines'
+        models) and those they are made from. A model of the config that none of them is, like
+        those of the paper config an overlay keeps, is never built: its cost row would fetch it."""
+        used = {c.student for c in self.cells} | {self.students[c.student]["teacher"] for c in self.cells}
+        used |= {model for _, _, model in self.fewshot_evals}
+        todo = list(used)
+        while todo:
+            base = self.models[todo.pop()].get("base")
+            if base and base not in used:
+                used.add(base)
+                todo.append(base)
+        return used
+
     def stepwise_dir(self, framework: str, dataset: str, teacher: str) -> str:
         return self.path("stepwise_dir", framework=framework, dataset=dataset, teacher=teacher, stepwise_tag=self.stepwise_tag)
 
