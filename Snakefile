@@ -3,15 +3,17 @@
 are `--configfile config/demo.yaml` / `config/smoke.yaml`. Every rule calls `steper <stage> ...`.
 """
 
+import copy
 import sys
 
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
 min_version("9.0")
 
 # The rules take their artifact paths from steper/layout.py, read from this checkout.
 sys.path.insert(0, workflow.basedir)
 
+from steper.config_validation import check_config_files, validate_config
 
 # The paper tier is the default; `--configfile config/demo.yaml` replaces it rather than merging into it.
 if not workflow.overwrite_configfiles:
@@ -19,7 +21,12 @@ if not workflow.overwrite_configfiles:
     configfile: "config/config.yaml"
 
 
-validate(config, "workflow/schemas/config.schema.yaml")
+# Snakemake has read the config files with plain YAML: re-read them strictly (a repeated key, an
+# alias bomb), then validate the merged config with the validator every stage's --settings gets.
+check_config_files(workflow.configfiles)
+# What the config files and --config set, before the schema's defaults fill the rest in.
+CONFIG_SET = copy.deepcopy(config)
+validate_config(config)
 
 
 include: "workflow/rules/common.smk"

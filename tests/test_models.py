@@ -131,7 +131,8 @@ def test_render_plain_and_chat(tiny):
 
 def test_prune_keeps_listed_layers(tmp_path, tiny):
     output = tmp_path / "pruned"
-    assert steper_main(["models", "prune", "--base", str(tiny), "--keep-layers", "0,3", "--output", str(output)]) == 0
+    # the fp32 base's layers, written in fp32 (the storage dtype's default is bf16)
+    assert steper_main(["models", "prune", "--base", str(tiny), "--keep-layers", "0,3", "--dtype", "float32", "--output", str(output)]) == 0
     base = AutoModelForCausalLM.from_pretrained(tiny).state_dict()
     model, _ = load_causal_lm(output, dtype="float32")
     assert model.config.num_hidden_layers == 2

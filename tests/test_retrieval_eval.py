@@ -80,7 +80,7 @@ def test_evaluate_errors_name_the_problem(index_dir, tmp_path, capsys):
     assert main(args + ["--records", str(FIXTURES / "records.jsonl"), "--backends", "bm25s", "--settings", '{"kz": [1]}']) == 2
     assert "field 'kz' unknown setting" in capsys.readouterr().err
     assert main(args + ["--records", str(FIXTURES / "records.jsonl"), "--backends", "bm25s", "--settings", '{"eval_k": [0, 2]}']) == 2
-    assert "field 'eval_k' must be a non-empty list of positive integers" in capsys.readouterr().err
+    assert "field 'eval_k[0]' 0 is less than the minimum of 1" in capsys.readouterr().err
     assert main(["retrieval", "evaluate", "--records", str(FIXTURES / "records.jsonl"), "--index-dir", str(tmp_path),
                  "--backends", "pyserini", "--dataset", "x", "--output", str(output)]) == 2
     assert "index directory does not exist" in capsys.readouterr().err

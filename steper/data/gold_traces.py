@@ -33,7 +33,7 @@ from steper.data.corpus import write_corpus
 from steper.data.toy_names import gold_pools
 from steper.data.toy_world import World, build_world
 from steper.io import InputError, atomic_dir, write_json, write_jsonl
-from steper.settings import parse_settings, save_resolved
+from steper.settings import from_schema, parse_settings, save_resolved
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +43,10 @@ GOLD_ID_START = 500000  # entity ids apart from the question worlds' (100000) an
 
 @dataclass
 class GoldSettings:
-    world_seed: int = 1
-    n_entities: int = 400
-    n_chains: int = 150  # questions per framework, shared out over the datasets' type mixes
-    n_distractors: int = 6
+    world_seed: int = from_schema("models.*.gold.world_seed")
+    n_entities: int = from_schema("models.*.gold.n_entities")
+    n_chains: int = from_schema("models.*.gold.n_chains")  # questions per framework, shared out over the datasets' type mixes
+    n_distractors: int = from_schema("models.*.gold.n_distractors")
     datasets: list[str] = field(default_factory=lambda: list(toy.DATASETS))
     frameworks: list[str] = field(default_factory=lambda: list(GOLD_FRAMEWORKS))
     toy: dict[str, Any] = field(default_factory=dict)  # the question worlds' ToySettings

@@ -12,7 +12,7 @@ import json
 import logging
 import os
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from steper.data import toy_questions as tq
 from steper.data.toy_names import pools
 from steper.data.toy_world import World, build_world
 from steper.io import InputError, atomic_dir, write_jsonl
-from steper.settings import save_resolved
+from steper.settings import from_schema, save_resolved
 
 log = logging.getLogger(__name__)
 
@@ -52,14 +52,14 @@ DEMO_DISTRACTORS = 2
 
 @dataclass
 class ToySettings:
-    seed: int = 0
-    n_entities: int = 400
-    n_train: int = 200
-    n_dev: int = 150
-    n_demonstrations: int = 8
-    n_distractors: int = 6
+    seed: int = from_schema("data.toy.seed")
+    n_entities: int = from_schema("data.toy.n_entities")
+    n_train: int = from_schema("data.toy.n_train")
+    n_dev: int = from_schema("data.toy.n_dev")
+    n_demonstrations: int = from_schema("data.toy.n_demonstrations")
+    n_distractors: int = from_schema("data.toy.n_distractors")
     # dataset -> native type -> share, replacing that type's share in MIXES (0 drops the type)
-    types: dict[str, dict[str, float]] = field(default_factory=dict)
+    types: dict[str, dict[str, float]] = from_schema("data.toy.types")
 
 
 @dataclass

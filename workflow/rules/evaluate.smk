@@ -80,7 +80,7 @@ rule evaluate_baseline:
         model=one_of(BASELINE_MODELS),
     conda:
         ENV_GPU
-    threads: config["evaluation"]["resources"]["threads"]
+    threads: lambda w: config[baseline_section(w.model)]["resources"]["threads"]
     resources:
         mem_mb=lambda w: resources(baseline_section(w.model))["mem_mb"],
         runtime=lambda w: resources(baseline_section(w.model))["runtime"],

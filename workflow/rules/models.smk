@@ -34,8 +34,9 @@ rule model_gguf:
         package=lambda w: MODELS[w.model]["package"],
         file=lambda w: MODELS[w.model]["file"],
         sha256=lambda w: ["--sha256", MODELS[w.model]["sha256"]] if MODELS[w.model]["sha256"] else [],
+        dtype=lambda w: MODELS[w.model]["storage_dtype"],
     shell:
-        "steper models gguf --package {params.package:q} --file {params.file:q} {params.sha256:q} --output {output:q} 2> {log:q}"
+        "steper models gguf --package {params.package:q} --file {params.file:q} {params.sha256:q} --dtype {params.dtype:q} --output {output:q} 2> {log:q}"
 
 
 rule model_prune:
@@ -53,8 +54,9 @@ rule model_prune:
         ENV_CPU
     params:
         layers=lambda w: ",".join(str(i) for i in MODELS[w.model]["keep_layers"]),
+        dtype=lambda w: MODELS[w.model]["storage_dtype"],
     shell:
-        "steper models prune --base {input:q} --keep-layers {params.layers:q} --output {output:q} 2> {log:q}"
+        "steper models prune --base {input:q} --keep-layers {params.layers:q} --dtype {params.dtype:q} --output {output:q} 2> {log:q}"
 
 
 rule model_random:
@@ -72,8 +74,9 @@ rule model_random:
         ENV_CPU
     params:
         settings=lambda w: as_json(MODELS[w.model]["random"]),
+        dtype=lambda w: MODELS[w.model]["storage_dtype"],
     shell:
-        "steper models random --corpus {input:q} --output {output:q} --settings {params.settings:q} 2> {log:q}"
+        "steper models random --corpus {input:q} --output {output:q} --settings {params.settings:q} --dtype {params.dtype:q} 2> {log:q}"
 
 
 # Demo teacher (source finetune): the base model fine-tuned on gold IRCoT and Self-Ask chains of a
