@@ -36,6 +36,7 @@ import tomllib
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "benchmarks" / "mutation.toml"
 KILLED = ("killed", "timeout")
+PYTEST_ARGS = ["-q", "-p", "no:cacheprovider", "-m", "not slow and not slurm"]
 RESULT = re.compile(r"^\s+(\S+): (.+)$")
 
 
@@ -80,7 +81,7 @@ def configure(dest: Path, group: dict, patterns: list[str]) -> list[str]:
         'source_paths = ["steper"]',
         f"only_mutate = {toml_list(group['modules'])}",
         f"pytest_add_cli_args_test_selection = {toml_list(tests)}",
-        'pytest_add_cli_args = ["-q", "-p", "no:cacheprovider", "-m", "not slow and not slurm"]',
+        f"pytest_add_cli_args = {toml_list(PYTEST_ARGS + [arg for test in group.get('deselect', []) for arg in ('--deselect', test)])}",
         f"also_copy = {toml_list(others)}",
         f"do_not_mutate_patterns = {toml_list(patterns)}",
         "",

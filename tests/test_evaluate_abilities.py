@@ -73,6 +73,8 @@ def test_expansion_is_undefined_for_two_hop_questions_and_a_chain_of_one_step():
 
 
 def test_an_intermediate_hop_that_normalises_to_nothing_is_left_out():
+    no_answer = dict(RECORD, decomposition=[RECORD["decomposition"][0], {"question": "?"}, RECORD["decomposition"][3]])
+    assert question_abilities(trace("Mara Quill.", "England."), no_answer)["expansion"] is None
     record = dict(RECORD, decomposition=[RECORD["decomposition"][0], {"question": "?", "answer": "The"}, *RECORD["decomposition"][2:]])
     assert question_abilities(trace("Mara Quill.", "Hertfordshire."), record)["expansion"] == 1.0
     only_empty = dict(RECORD, decomposition=[RECORD["decomposition"][0], {"question": "?", "answer": "a"}, RECORD["decomposition"][3]])
@@ -96,6 +98,13 @@ def test_steps_are_read_in_step_order():
     shuffled = trace("Mara Quill.", "St. Albans.", "Hertfordshire.")
     shuffled["steps"] = shuffled["steps"][::-1]
     assert question_abilities(shuffled, RECORD)["initialization"] == 1.0
+    # steps without a number keep the file's order, before any numbered step
+    unnumbered = [{"output": "Mara Quill."}, {"output": "St. Albans."}]
+    assert question_abilities(dict(shuffled, steps=unnumbered), RECORD)["initialization"] == 1.0
+    mixed = [{"step": 1, "output": "St. Albans."}, {"output": "Mara Quill."}]
+    assert question_abilities(dict(shuffled, steps=mixed), RECORD)["initialization"] == 1.0
+    # a step without output is an empty step
+    assert abilities("Mara Quill.", None, "Hertfordshire.")["expansion"] == 0.5
 
 
 def test_selfask_reads_each_hop_from_the_next_step():
@@ -107,6 +116,9 @@ def test_selfask_reads_each_hop_from_the_next_step():
         framework="selfask",
     )
     assert question_abilities(chain, RECORD) == {"initialization": 1.0, "expansion": 1.0, "aggregation": 1.0, "supporting_recall": 0.0}
+    # two steps: the second holds the first hop's answer
+    two = trace("Follow up: Who wrote Quiet Harbor?", "Intermediate answer: Mara Quill\nSo the final answer is: England", framework="selfask")
+    assert question_abilities(two, RECORD)["initialization"] == 1.0
     # a one-step Self-Ask chain is read as it is
     single = trace("Intermediate answer: Mara Quill\nSo the final answer is: England", framework="selfask")
     assert question_abilities(single, RECORD)["initialization"] == 1.0
@@ -151,10 +163,10 @@ def test_supporting_recall_with_the_index_matches_by_title_when_the_text_differs
 def test_ability_scores_are_macro_averages_with_their_counts():
     records = {"a": RECORD, "b": RECORD, "c": dict(RECORD, decomposition=[], supporting=[])}
     traces = [
+        dict(trace("Mara Quill."), id="not in the records"),  # skipped, and the next traces still count
         dict(trace("Mara Quill.", "St. Albans.", "Hertfordshire."), id="a"),  # init 1, expansion 1, aggregation 1
         dict(trace("x", "St. Albans."), id="b"),  # init 0, expansion 1/2, aggregation undefined
         dict(trace("Mara Quill."), id="c"),  # nothing defined
-        dict(trace("Mara Quill."), id="not in the records"),
     ]
     scores = ability_scores(traces, records)
     assert scores == {
