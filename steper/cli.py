@@ -10,10 +10,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 
 from steper.cli_paths import check_paths
-from steper.io import InputError, setup_logging
+from steper.io import NO_ROOM, InputError, setup_logging
 
 STAGES: dict[str, tuple[str, str]] = {
     "data": ("steper.data.cli", "datasets: toy world, downloads, readers, splits, corpora"),
@@ -54,6 +55,11 @@ def main(argv: list[str] | None = None) -> int:
         return _bad_input(f"{error.filename}: {error.strerror.lower()}" if error.filename else str(error))
     except UnicodeDecodeError as error:
         return _bad_input(f"input is not UTF-8 text ({error})")
+    except OSError as error:
+        if error.errno not in NO_ROOM:
+            raise
+        where = f"{error.filename}: " if error.filename else ""
+        return _bad_input(f"{where}could not write an output: {os.strerror(error.errno).lower()}")
 
 
 def _bad_input(message: str) -> int:

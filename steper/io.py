@@ -8,6 +8,7 @@ one `InputError` naming the file, the line and the field.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import logging
@@ -77,6 +78,8 @@ def read_jsonl_numbered(path: str | os.PathLike, required: Iterable[str] = ()) -
                 continue
             try:
                 record = json.loads(line)
+            except RecursionError:
+                raise InputError(path, "is nested too deeply to read", line=number) from None
             except json.JSONDecodeError as error:
                 if first:
                     _other_format(path, line, number)
@@ -114,6 +117,8 @@ def read_json(path: str | os.PathLike) -> Any:
     try:
         with open_text(path) as handle:
             return json.load(handle)
+    except RecursionError:
+        raise InputError(path, "is nested too deeply to read") from None
     except json.JSONDecodeError as error:
         if error.msg == "Extra data":
             raise InputError(
@@ -124,15 +129,21 @@ def read_json(path: str | os.PathLike) -> Any:
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary sibling of `path`; rename it onto `path` only if the block succeeds."""
+    """Yield a temporary sibling of `path`; rename it onto `path` only if the block succeeds.
+
+    A directory where the file belongs (`--output .`), a full disk or a file-size limit is one
+    InputError naming `path`, not the temporary file; the old `path`, if any, is left as it was."""
     path = Path(path)
+    if path.is_dir():
+        raise InputError(path, "is a directory; the output must be a file path")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     tmp_path.chmod(0o644)  # mkstemp makes it private; an artifact should not be
     try:
-        yield tmp_path
+        with _write_errors_named(path):
+            yield tmp_path
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():
@@ -246,7 +257,8 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     tmp_path.chmod(0o755)  # mkdtemp makes it private; an artifact directory should not be
     old_path = tmp_path.with_suffix(".old")
     try:
-        yield tmp_path
+        with _write_errors_named(path):
+            yield tmp_path
         if not (tmp_path / SETTINGS_FILE).is_file():
             raise RuntimeError(f"atomic_dir({path}): the block wrote no {SETTINGS_FILE}")
         _write_ownership(tmp_path, Ownership(_marker_name(path), True, _files_under(tmp_path)))
@@ -366,9 +378,26 @@ def write_json(path: str | os.PathLike, data: Any) -> None:
 
 def append_jsonl(handle, record: dict[str, Any]) -> None:
     """Append one record and flush it to disk, so a killed job keeps every finished line."""
-    handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-    handle.flush()
-    os.fsync(handle.fileno())
+    with _write_errors_named(handle.name):
+        handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+# A write that fails for want of room: no space, a quota, a file-size limit (RLIMIT_FSIZE).
+NO_ROOM = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+@contextlib.contextmanager
+def _write_errors_named(path: str | os.PathLike) -> Iterator[None]:
+    """A write that finds no room is one InputError naming the file being written (a bare OSError
+    from `write` names no file)."""
+    try:
+        yield
+    except OSError as error:
+        if error.errno not in NO_ROOM:
+            raise
+        raise InputError(path, f"could not be written: {os.strerror(error.errno).lower()}; nothing was replaced") from None
 
 
 def setup_logging(level: int = logging.INFO) -> None:

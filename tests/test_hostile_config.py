@@ -283,3 +283,62 @@ def test_bad_settings_file_exits_2_naming_it(case, tmp_path, capsys):
     assert code == 2, err
     assert err.startswith(f"error: {path}") and message in err, err
     assert len(err) < 500
+
+
+# --- outputs: a directory where a file belongs, no room to write -----------------------------
+
+MUSIQUE = ROOT / "tests" / "fixtures" / "musique" / "musique_ans_v1.0_dev.jsonl"
+CORPUS = ROOT / "tests" / "fixtures" / "retrieval" / "corpus.jsonl"
+
+
+def prepare_command(output) -> list:
+    return ["data", "prepare", "--format", "musique", "--dataset", "musique", "--input", MUSIQUE, "--output", output]
+
+
+@pytest.mark.parametrize("output", [".", "existing"])
+def test_output_that_is_a_directory_exits_2_naming_the_output(output, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "existing").mkdir()
+    code, err = run_cli(capsys, *prepare_command(output))
+    assert code == 2
+    assert err == f"error: {output}: is a directory; the output must be a file path"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["existing"]  # no temporary file left
+
+
+def test_deeply_nested_record_exits_2_naming_file_and_line(tmp_path, capsys):
+    records = tmp_path / "records.jsonl"
+    records.write_text(RECORDS.read_text(encoding="utf-8") + '{"id": ' + "[" * 100000 + "]" * 100000 + "}\n", encoding="utf-8")
+    line = records.read_text(encoding="utf-8").count("\n")
+    code, err = run_cli(capsys, "data", "split", "--train", records, "--dev", RECORDS, "--output-dir", tmp_path / "out")
+    assert code == 2
+    assert err == f"error: {records}, line {line}: is nested too deeply to read"
+
+
+def limited_run(args: list, cwd: Path, max_bytes: int) -> subprocess.CompletedProcess:
+    """`steper ...` in a process whose files may not grow past `max_bytes` (RLIMIT_FSIZE): a write
+    beyond it fails with EFBIG, as one on a full disk fails with ENOSPC."""
+    import resource
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (max_bytes, max_bytes))
+
+    command = [sys.executable, "-m", "steper.cli", *map(str, args)]
+    return subprocess.run(command, capture_output=True, text=True, cwd=cwd, preexec_fn=limit, timeout=300)
+
+
+@pytest.mark.parametrize("kind", ["file", "directory"])
+def test_write_that_finds_no_room_exits_2_naming_the_output_and_keeps_the_old_one(kind, tmp_path):
+    if kind == "file":
+        output, args = tmp_path / "records.jsonl", prepare_command(tmp_path / "records.jsonl")
+        output.write_text("the previous output\n", encoding="utf-8")
+    else:
+        output, args = tmp_path / "index", ["retrieval", "index", "--corpus", CORPUS, "--backend", "bm25s", "--output", tmp_path / "index"]
+    before = sorted(path.name for path in tmp_path.iterdir())
+    result = limited_run(args, tmp_path, 600)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    assert errors == [f"error: {output}: could not be written: file too large; nothing was replaced"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == before  # no temporary file or directory left
+    if kind == "file":
+        assert output.read_text(encoding="utf-8") == "the previous output\n"
