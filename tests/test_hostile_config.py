@@ -342,3 +342,11 @@ def test_write_that_finds_no_room_exits_2_naming_the_output_and_keeps_the_old_on
     assert sorted(path.name for path in tmp_path.iterdir()) == before  # no temporary file or directory left
     if kind == "file":
         assert output.read_text(encoding="utf-8") == "the previous output\n"
+
+
+def test_repeated_key_in_an_expected_results_file_is_refused(tmp_path, capsys):
+    expected = tmp_path / "expected.yaml"
+    expected.write_text("tolerance: 0.5\nchecks: []\ntolerance: 9\n", encoding="utf-8")
+    code, err = run_cli(capsys, "paper", "check", "--results-dir", tmp_path, "--expected", expected)
+    assert code == 2
+    assert err == f"error: {expected}, line 3: field 'tolerance' is given twice in one mapping (first on line 1); YAML would silently keep the last"

@@ -19,12 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from steper.io import InputError, read_json
 from steper.paper.definitions import METRICS, system_name
 from steper.paper.published import PUBLISHED_TABLE1, PUBLISHED_TABLE2, Published
 from steper.paper.results import EvalResult, load_eval_dir
+from steper.strict_yaml import load_file
 
 CHECK_FIELDS = ("framework", "dataset", "system", "metric", "expected", "tolerance")
 REQUIRED = CHECK_FIELDS[:-1]
@@ -53,12 +52,9 @@ class Outcome:
 
 def load_checks(path: str | os.PathLike, tolerance: float | None = None) -> list[Check]:
     """Parse the expected file; `tolerance` (when given) overrides every tolerance in it."""
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(path, "expected-metrics file does not exist") from None
-    except yaml.YAMLError as error:
-        raise InputError(path, f"malformed YAML ({error})") from None
+    if not Path(path).exists():
+        raise InputError(path, "expected-metrics file does not exist")
+    data = load_file(path)  # a repeated key, an alias bomb or an empty file is an InputError
     if not isinstance(data, dict) or not isinstance(data.get("checks"), list):
         raise InputError(path, "must be a mapping with a 'checks' list", field="checks")
     unknown = set(data) - {"tolerance", "checks", "description"}

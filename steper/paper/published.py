@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-import yaml
+from steper.strict_yaml import loads_yaml
 
 # Published table rows -> the config's method names of the paper tier (config/config.yaml).
 PUBLISHED_TABLE1: dict[str, str] = {"vanilla_kd": "vanilla_kd", "steper": "steper"}
@@ -46,4 +46,4 @@ class Published:
 
 def load_published() -> Published:
     text = resources.files("steper.paper").joinpath("published.yaml").read_text(encoding="utf-8")
-    return Published(yaml.safe_load(text))
+    return Published(loads_yaml(text, "steper/paper/published.yaml"))
