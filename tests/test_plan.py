@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 from snakemake.utils import validate
 
+from steper.config_validation import ConfigError
 from steper.paper import contents
 from steper.plan import paper, stages
 from steper.plan.checks import reference_problems
 from steper.plan.grid import Cell, cell_seeds, trained_methods, training_identity
 from steper.plan.plan import Plan
-from steper.plan.tiers import overlay, tier_config
+from steper.plan.tiers import overlay, stated_config, tier_config
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
@@ -214,3 +215,25 @@ def test_only_the_models_a_run_uses_are_built():
     stages_of = {entry["stage"] for entry in paper.benchmarks(plan)}
     assert {"models/random/root", "models/prune/small"} <= stages_of
     assert "models/random/unused" not in stages_of
+
+
+def test_a_tier_answers_for_what_it_states_not_for_what_it_inherits(tmp_path):
+    tier = tmp_path / "tier.yaml"
+    tier.write_text("run: mine\nevaluation: {baselines: []}\n")
+    assert tier_config(ROOT, [tier])["evaluation"]["framework"]["shots"] == 4  # the paper's, unused without baselines
+    assert stated_config(ROOT, [tier]) == {"run": "mine", "evaluation": {"baselines": []}}
+    assert stated_config(ROOT, []) == tier_config(ROOT, [])  # the paper tier states the paper config
+
+
+def test_a_stated_setting_that_changes_nothing_stops_the_plan():
+    config = small_config(evaluation={"framework": {"shots": 2}, "generation": {}, "resources": {}, "baselines": []})
+    with pytest.raises(ConfigError, match=re.escape("evaluation.framework.shots: has no effect")):
+        Plan(config, stated={"evaluation": {"framework": {"shots": 2}, "baselines": []}})
+    Plan(config, stated={"evaluation": {"baselines": []}})
+
+
+def test_a_repeated_key_in_a_tier_file_is_named(tmp_path):
+    tier = tmp_path / "tier.yaml"
+    tier.write_text("run: a\nrun: b\n")
+    with pytest.raises(ConfigError, match="tier.yaml"):
+        tier_config(ROOT, [tier])

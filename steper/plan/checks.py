@@ -46,13 +46,15 @@ def reference_problems(config: Mapping[str, Any]) -> list[str]:
         if student not in students:
             problems.append(f"paper.scaling_students: '{student}' is not a key of students")
     for i, grid in enumerate(config["experiments"] or []):
+        label = f" (grid '{grid['name']}')" if "name" in grid else ""
         for axis in GRID_AXES:
-            known = config[axis]
             for name in grid.get(axis, []):
-                if name not in known:
-                    problems.append(f"experiments[{i}].{axis}: '{name}' is not configured in {axis}")
+                if name not in config[axis]:
+                    problems.append(f"experiments[{i}].{axis}: '{name}' is not configured in {axis}{label}")
         if seed not in grid.get("seeds", [seed]):
-            problems.append(f"experiments[{i}].seeds: must include the run's seed {seed} (its students are the tables' cells; the others replicate them)")
+            problems.append(
+                f"experiments[{i}].seeds: must include the run's seed {seed} (its students are the tables' cells; the others replicate them){label}"
+            )
     teachers = {spec["teacher"] for spec in students.values()}
     baseline_models = config["evaluation"]["baseline_models"]
     for model in sorted(teachers | set(students)) if baseline_models is None else baseline_models:

@@ -15,6 +15,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from steper import layout
+from steper.config_checks import ignored_settings
+from steper.config_validation import ConfigError
 from steper.data.datasets import DATASETS as KNOWN_DATASETS
 from steper.data.datasets import WIKI_ABSTRACTS, WIKI_ABSTRACTS_DOWNLOAD
 from steper.names import DISTILLED, VARIANTS
@@ -40,10 +42,15 @@ def one_of(names: Iterable[str]) -> str:
 class Plan:
     """What a validated config asks for, in the names the rules use."""
 
-    def __init__(self, config: Mapping[str, Any], basedir: str | os.PathLike = "."):
+    def __init__(self, config: Mapping[str, Any], basedir: str | os.PathLike = ".", stated: Mapping[str, Any] | None = None):
+        """`config`: validated, defaults filled in; `stated`: what the tier states (steper.plan.tiers),
+        whose every key must change something."""
         problems = reference_problems(config)
         if problems:
-            raise ValueError("Invalid config:\n  " + "\n  ".join(problems))
+            raise ConfigError("Invalid config:\n  " + "\n  ".join(problems))
+        ignored = ignored_settings(stated, config) if stated is not None else []
+        if ignored:
+            raise ConfigError("Invalid config (settings that would change nothing):\n  " + "\n  ".join(ignored))
         self.config = config
         self.basedir = str(basedir)
         self.run: str = config["run"]
@@ -258,9 +265,13 @@ class Plan:
     # Data stage: the flags of `steper data ...`, each a list (the rule quotes each word).
     def download_flags(self) -> list[str]:
         """A mirror and its sums file, when the config names them."""
-        download = self.config["data"]["download"]
-        flags = ["--mirror", download["mirror"]] if download["mirror"] else []
-        return flags + (["--sums", download["sha256"]] if download["sha256"] else [])
+        mirror = self.config["data"]["download"]["mirror"]
+        return (["--mirror", mirror] if mirror else []) + self.sums_flags()
+
+    def sums_flags(self) -> list[str]:
+        """A mirror's sums file, which also pins the annotations it serves (the rehearsal's stand-ins)."""
+        sums = self.config["data"]["download"]["sha256"]
+        return ["--sums", sums] if sums else []
 
     def prepare_flags(self, dataset: str, part: str, raw: str) -> list[str]:
         spec = KNOWN_DATASETS[dataset]

@@ -15,6 +15,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from steper.config_validation import ConfigError
+from steper.io import InputError
 from steper.strict_yaml import load_file
 
 PAPER_CONFIG = "config/config.yaml"
@@ -42,9 +44,22 @@ def tier_config(basedir: str | Path, files: Iterable[str | Path], overrides: Map
     return overlay(config, overrides or {})
 
 
+def stated_config(basedir: str | Path, files: Iterable[str | Path], overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """What the tier states: its files laid over each other, then `overrides`; with no file, the
+    paper config, which is then the tier. A setting the tier inherits is not the tier's to answer for."""
+    files = list(files)
+    config = {} if files else _load(Path(basedir) / PAPER_CONFIG)
+    for path in files:
+        config = overlay(config, _load(Path(path)))
+    return overlay(config, overrides or {})
+
+
 def _load(path: Path) -> dict[str, Any]:
     """A config file read strictly (steper.strict_yaml: a repeated key or an alias bomb is an error)."""
-    data = load_file(path)
+    try:
+        data = load_file(path)
+    except InputError as error:
+        raise ConfigError(f"Invalid config file: {error}") from None
     if not isinstance(data, dict):
-        raise ValueError(f"{path}: a config file must be a mapping")
+        raise ConfigError(f"Invalid config file: {path}: expected a mapping of config keys, got {type(data).__name__}")
     return data
