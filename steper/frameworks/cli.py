@@ -1,4 +1,4 @@
-"""`steper teacher ...`: run a framework over questions, merge shards, convert IRCoT annotations."""
+"""`steper teacher ...`: run a framework over questions, merge shards, import traces made elsewhere, convert IRCoT annotations."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from steper.data.download import SUMS_PATH
 from steper.frameworks.demonstrations import convert_annotations, write_demonstrations
 from steper.frameworks.registry import FRAMEWORKS
 from steper.frameworks.runner import FrameworkSettings, merge, run_framework
+from steper.frameworks.trace_import import import_traces
 from steper.io import InputError
 from steper.models.generation import GenerationSettings
 from steper.settings import parse_settings, save_resolved
@@ -63,6 +64,10 @@ def _merge(args: argparse.Namespace) -> None:
     log.info("merged %d shard outputs into %s (%d questions)", len(args.inputs), args.output, summary["n"])
 
 
+def _import(args: argparse.Namespace) -> None:
+    import_traces(args.input, args.sha256, args.records, args.framework, args.model_name, args.output)
+
+
 def _annotations(args: argparse.Namespace) -> None:
     demos = convert_annotations(args.input, records_path=args.records, corpus_path=args.corpus, followups_path=args.followups, sums_path=args.sums)
     count = write_demonstrations(args.output, demos)
@@ -94,6 +99,17 @@ def register(subparsers) -> None:
     join.add_argument("--output", required=True)
     join.add_argument("--allow-empty", action="store_true", help="write an empty output when the records hold no questions")
     join.set_defaults(func=_merge)
+
+    imports = subparsers.add_parser(
+        "import", help="take teacher traces made elsewhere (a file or URL with its sha256) as this run's, checked line by line"
+    )
+    imports.add_argument("--framework", required=True, choices=FRAMEWORKS)
+    imports.add_argument("--model-name", required=True, help="the teacher's name, which every trace line must record")
+    imports.add_argument("--records", required=True, help="the records the traces answer, one line each, in their order")
+    imports.add_argument("--input", required=True, help="trace file (JSON lines, as `teacher merge` writes it): a path or an http(s):// or file:// URL")
+    imports.add_argument("--sha256", required=True, help="the sha256 the input's bytes must have")
+    imports.add_argument("--output", required=True, help="where the traces land (their summary beside it); left as it was if the input is refused")
+    imports.set_defaults(func=_import)
 
     notes = subparsers.add_parser("annotations", help="convert IRCoT's annotated demonstrations (jsonnet) to demonstrations.jsonl")
     notes.add_argument("--dataset", required=True, choices=("hotpotqa", "2wikimultihopqa", "musique"))

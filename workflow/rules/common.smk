@@ -9,9 +9,12 @@ import os
 import re
 from pathlib import Path
 
+from snakemake.logging import logger
+
 from steper import layout
 from steper.config_checks import ignored_settings, reserved_method_problems
 from steper.config_validation import ConfigError
+from steper.frameworks.trace_import import import_output, import_problems, import_source, imported, traced_key, unused_imports
 
 RUN = config["run"]
 ENV_CPU = "../envs/steper.yaml"
@@ -89,6 +92,7 @@ def _check_references():
     for model in BASELINE_MODELS:
         if model not in MODELS:
             problems.append(f"evaluation.baseline_models: '{model}' is not a key of models")
+    problems += import_problems(config)
     if problems:
         raise ConfigError("Invalid config:\n  " + "\n  ".join(problems))
 
@@ -107,6 +111,11 @@ CELLS = list(CELL_SEEDS)
 # Students of the extra seeds (cells x seeds other than the run's) and the cells trained with several seeds.
 EXTRA_SEEDS = [(*cell, seed) for cell, seeds in CELL_SEEDS.items() for seed in seeds if seed != SEED]
 MULTI_SEED = [cell for cell, seeds in CELL_SEEDS.items() if len(seeds) > 1]
+# Teacher traces made elsewhere (teacher.imports), by the `{traced}` wildcard of teacher_import, which makes them.
+_TRACED = {(f, d, STUDENTS[s]["teacher"]) for f, d, s, _ in CELLS}
+IMPORTED = {traced_key(*traced): entry for traced, entry in imported(config, _TRACED).items()}
+for _unused in unused_imports(config, _TRACED):
+    logger.warning(_unused)
 
 
 def P(kind, **values):
@@ -407,8 +416,10 @@ def _benchmarks():
     entries += [
         _bench("teacher_shard", framework=f, dataset=d, model=t, split="train", shard=i, n=config["teacher"]["shards"])
         for f, d, t in TRACED
+        if traced_key(f, d, t) not in IMPORTED
         for i in range(config["teacher"]["shards"])
     ]
+    entries += [_bench("teacher_import", traced=key) for key in IMPORTED]
     entries += [_bench("stepwise", framework=f, dataset=d, teacher=t) for f, d, t in TRACED]
     trained = sorted({(f, d, s, trained_method(m)) for f, d, s, m in CELLS})
     entries += [_bench("train", framework=f, dataset=d, student=s, method=m, hparams=hparams(SEED)) for f, d, s, m in trained]

@@ -3,6 +3,9 @@
 A trace file is produced by `shards` parallel jobs, then merged. Each shard job is resumable: it
 appends finished questions to `<shard>.partial` (not a Snakemake output, so Snakemake never deletes
 it) and renames it into place when done, so a killed job restarted loses and recomputes nothing.
+
+A (framework, dataset, teacher) of `teacher.imports` is not run: `teacher_import` puts the traces
+made elsewhere, checked against this run's records, where the merged file would be.
 """
 
 SHARDS = config["teacher"]["shards"]
@@ -50,3 +53,32 @@ rule teacher_merge:
         ENV_CPU
     shell:
         "steper teacher merge --inputs {input.shards:q} --records {input.records:q} --output {output.traces:q} 2> {log:q}"
+
+
+rule teacher_import:
+    """Traces made elsewhere (teacher.imports) where the merged traces of the teacher go; the
+    ruleorder below makes it, not teacher_merge, produce them, so no teacher job runs for them."""
+    input:
+        records=lambda w: P("records", dataset=IMPORTED[w.traced].dataset, split="train"),
+    output:
+        traces=import_output(P("traces", split="train")),
+        summary=import_output(P("traces_summary", split="train")),
+    log:
+        LOG("teacher_import/{traced}/train"),
+    benchmark:
+        BENCH("teacher_import/{traced}/train")
+    wildcard_constraints:
+        traced=one_of(IMPORTED),
+    conda:
+        ENV_CPU
+    params:
+        framework=lambda w: IMPORTED[w.traced].framework,
+        teacher=lambda w: IMPORTED[w.traced].teacher,
+        source=lambda w: import_source(IMPORTED[w.traced], workflow.basedir),
+        sha256=lambda w: IMPORTED[w.traced].sha256,
+    shell:
+        "steper teacher import --framework {params.framework:q} --model-name {params.teacher:q} --records {input.records:q}"
+        " --input {params.source:q} --sha256 {params.sha256:q} --output {output.traces:q} 2> {log:q}"
+
+
+ruleorder: teacher_import > teacher_merge
