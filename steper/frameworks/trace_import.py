@@ -31,7 +31,6 @@ from tqdm import tqdm
 
 from steper.data.download import ChecksumError, fetch_to
 from steper.frameworks.resume import clean_stale_temporaries, exclusive_writer
-from steper.frameworks.runner import line_check, read_records, summarize, summary_path
 from steper.io import InputError, atomic_path, check_file, write_json
 from steper.metrics import score
 
@@ -193,6 +192,8 @@ def check_traces(
 ) -> int:
     """Check the trace file at `path` against `records` (see the module docstring); errors name
     `shown` (the import's own path or URL), the line and the field. Returns the number of lines."""
+    from steper.frameworks.runner import line_check  # the run's modules load transformers: not at the workflow's parse
+
     check = line_check(framework, model_name)
     position = {record["id"]: index for index, record in enumerate(records)}
     seen: dict[str, int] = {}
@@ -272,6 +273,8 @@ def import_traces(
     """Copy the trace file `source` (path or URL) to `output_path` once its sha256 and every line
     are checked, and write merge's summary beside it; return the summary. A refused import leaves
     whatever was at `output_path` as it was."""
+    from steper.frameworks.runner import read_records, summarize, summary_path
+
     records = read_records(records_path, None)
     if not records:
         raise InputError(records_path, "holds no questions: there is nothing to import traces for")
