@@ -32,6 +32,8 @@ from steper.frameworks.trace_import import (
     traced_key,
     unused_imports,
 )
+from steper.plan import paper
+from steper.plan.plan import Plan
 
 ROOT = Path(__file__).resolve().parent.parent
 SMOKE = ROOT / "config" / "smoke.yaml"
@@ -281,6 +283,18 @@ def test_a_relative_path_missing_from_the_working_directory_is_read_from_the_rep
     (tmp_path / "local.jsonl").write_text("")
     assert import_source(TraceImport("ircot", "musique", "big", SHA, path="local.jsonl"), ROOT) == "local.jsonl"
     assert import_source(TraceImport("ircot", "musique", "big", SHA, url="https://x.org/t.jsonl"), ROOT) == "https://x.org/t.jsonl"
+
+
+def test_the_plan_lists_the_import_not_the_teacher_shards_among_the_cost_rows():
+    config = small_config([{"framework": "ircot", "dataset": "musique", "teacher": "big", "path": "m.jsonl", "sha256": SHA}])
+    config["teacher"]["shards"] = 2
+    plan = Plan(config)
+    assert list(plan.imported) == ["ircot/musique/big"] and plan.unused_imports == []
+    stages_of = [entry["stage"] for entry in paper.benchmarks(plan)]
+    assert "teacher_import/ircot/musique/big/train" in stages_of
+    assert [s for s in stages_of if s.startswith("teacher/")] == ["teacher/ircot/hotpotqa/big/train.0-of-2", "teacher/ircot/hotpotqa/big/train.1-of-2"]
+    with pytest.raises(ConfigError, match=r"teacher.imports\[1\].teacher: 'giant' is not a key of models"):
+        Plan(small_config([*config["teacher"]["imports"], {"framework": "ircot", "dataset": "hotpotqa", "teacher": "giant", "path": "h.jsonl", "sha256": SHA}]))
 
 
 # --- the DAG: the import rule instead of the teacher's shard and merge jobs ----------------------

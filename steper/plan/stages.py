@@ -32,6 +32,7 @@ STAGES: dict[str, str] = {
     "model_finetune": "models/finetune/{model}",
     "teacher_shard": "teacher/{framework}/{dataset}/{model}/{split}.{shard}-of-{n}",
     "teacher_merge": "teacher/{framework}/{dataset}/{model}/{split}.merge",
+    "teacher_import": "teacher_import/{traced}/train",
     "stepwise": "stepwise/{framework}/{dataset}/{teacher}/{stepwise_tag}",
     "train": "train/{framework}/{dataset}/{student}/{method}/{stepwise_tag}/{hparams}",
     "evaluate_student": f"evaluate/{{framework}}/{{dataset}}/{STUDENT}",
