@@ -72,8 +72,14 @@ def test_no_grid_is_the_full_grid_with_the_runs_seed():
 
 def test_methods_that_are_the_same_computation_share_the_first_ones_student():
     assert trained_methods(METHODS) == {"vanilla_kd": "vanilla_kd", "steper": "steper", "uniform": "uniform", "plus_mid": "uniform"}
-    assert training_identity(METHODS["vanilla_kd"]) == ("final", (1.0,))
-    assert training_identity({"data": "first-final", "loss": "fixed", "weights": {"first": 2.0}}) == ("first-final", (2.0, 0.0))
+    assert training_identity(METHODS, "vanilla_kd") == ("final", (1.0,), None)
+    assert training_identity({"m": {"data": "first-final", "loss": "fixed", "weights": {"first": 2.0}}}, "m") == ("first-final", (2.0, 0.0), None)
+
+
+def test_a_budget_matched_method_is_its_own_student_and_reads_the_other_methods_data():
+    methods = dict(METHODS, matched={"data": "final", "loss": "vanilla", "match_steps_of": "steper"})
+    assert trained_methods(methods)["matched"] == "matched"
+    assert training_identity(methods, "matched")[2] == (("data", "first-mid-final"), ("loss", "difficulty_aware"))
 
 
 def test_a_shared_student_is_trained_once_under_the_first_methods_name():

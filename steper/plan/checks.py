@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from steper.config_checks import reserved_method_problems
-from steper.frameworks.trace_import import import_problems
 from steper.plan.sources import MODEL_SOURCES
 
 GRID_AXES = ("frameworks", "datasets", "students", "methods")
@@ -36,6 +35,9 @@ def reference_problems(config: Mapping[str, Any]) -> list[str]:
     for method, spec in methods.items():
         if spec["loss"] == "fixed" and not spec.get("weights"):
             problems.append(f"methods.{method}.weights: required for loss 'fixed'")
+        matched = spec.get("match_steps_of")
+        if matched is not None and (matched not in methods or matched == method or methods[matched].get("match_steps_of")):
+            problems.append(f"methods.{method}.match_steps_of: '{matched}' must be another method of methods that matches none itself")
     retrieval = config["retrieval"]
     if retrieval["backend"] not in retrieval["compare"]:
         problems.append(f"retrieval.backend: '{retrieval['backend']}' must be listed in retrieval.compare")
@@ -61,4 +63,4 @@ def reference_problems(config: Mapping[str, Any]) -> list[str]:
     for model in sorted(teachers | set(students)) if baseline_models is None else baseline_models:
         if model not in models:
             problems.append(f"evaluation.baseline_models: '{model}' is not a key of models")
-    return problems + import_problems(config)
+    return problems

@@ -36,19 +36,29 @@ def kinds(spec: Mapping[str, Any]) -> list[str]:
     return ["final"] if spec["loss"] == "vanilla" else spec["data"].split("-")
 
 
-def training_identity(spec: Mapping[str, Any]) -> tuple[str, Any]:
-    """What a method's student depends on: the kinds it trains on and how their losses are weighted."""
+def matched_method(methods: Mapping[str, Mapping[str, Any]], name: str) -> dict[str, str] | None:
+    """The {data, loss} of the method whose optimizer steps `name` takes (`match_steps_of`), or None."""
+    other = methods[name].get("match_steps_of")
+    return None if other is None else {"data": methods[other]["data"], "loss": methods[other]["loss"]}
+
+
+def training_identity(methods: Mapping[str, Mapping[str, Any]], name: str) -> tuple[str, Any, Any]:
+    """What a method's student depends on: the kinds it trains on, how their losses are weighted,
+    and the method whose optimizer steps it takes (if any)."""
+    spec = methods[name]
     trained = kinds(spec)
+    matched = matched_method(methods, name)
+    budget = tuple(sorted(matched.items())) if matched else None
     if spec["loss"] == "difficulty_aware":
-        return "-".join(trained), "difficulty_aware"
+        return "-".join(trained), "difficulty_aware", budget
     weights = spec["weights"] if spec["loss"] == "fixed" else dict.fromkeys(trained, 1.0)
-    return "-".join(trained), tuple(float(weights.get(kind, 0.0)) for kind in trained)
+    return "-".join(trained), tuple(float(weights.get(kind, 0.0)) for kind in trained), budget
 
 
 def trained_methods(methods: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
     """method -> the method whose student it shares: the first in config order with its identity."""
-    first: dict[tuple[str, Any], str] = {}
-    return {name: first.setdefault(training_identity(spec), name) for name, spec in methods.items()}
+    first: dict[tuple[str, Any, Any], str] = {}
+    return {name: first.setdefault(training_identity(methods, name), name) for name in methods}
 
 
 def in_order(names: Sequence[str], used: set[str]) -> list[str]:

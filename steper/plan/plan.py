@@ -19,11 +19,10 @@ from steper.config_checks import ignored_settings
 from steper.config_validation import ConfigError
 from steper.data.datasets import DATASETS as KNOWN_DATASETS
 from steper.data.datasets import WIKI_ABSTRACTS, WIKI_ABSTRACTS_DOWNLOAD
-from steper.frameworks.trace_import import imported, traced_key, unused_imports
 from steper.names import DISTILLED, VARIANTS
 from steper.plan import stages
 from steper.plan.checks import reference_problems
-from steper.plan.grid import cell_seeds, in_order, kinds, trained_methods
+from steper.plan.grid import cell_seeds, in_order, kinds, matched_method, trained_methods
 
 # Snakemake's conda environments of the jobs, relative to the rule files.
 ENV_CPU = "../envs/steper.yaml"
@@ -86,9 +85,6 @@ class Plan:
         self.seed_of_hparams = {self.hparams(seed): seed for seeds in self.cell_seeds.values() for seed in seeds}
 
         self.traced = sorted({(c.framework, c.dataset, self.students[c.student]["teacher"]) for c in self.cells})
-        # Teacher traces made elsewhere (teacher.imports), by the `{traced}` wildcard of the rule that imports them.
-        self.imported = {traced_key(*traced): entry for traced, entry in imported(config, self.traced).items()}
-        self.unused_imports = unused_imports(config, self.traced)
         self.fewshot_evals = [(b, d, model) for b in self.baselines for d in self.datasets for model in self.baseline_models]
         # Cross-domain transfer: (framework, trained_on, dataset, student, method) of the main student's
         # `transfer` methods, every trained cell evaluated on every other dataset.
@@ -177,6 +173,11 @@ class Plan:
         teacher = self.students[student]["teacher"]
         return self.path("stepwise", framework=framework, dataset=dataset, teacher=teacher, stepwise_tag=self.stepwise_tag, variant=self.training_kinds(method))
 
+    def match_data(self, framework: str, dataset: str, student: str, method: str) -> str | list[str]:
+        """The step-wise data of the method whose optimizer steps `method` takes (none if it takes its own)."""
+        other = self.config["methods"][method].get("match_steps_of")
+        return [] if other is None else self.train_data(framework, dataset, student, other)
+
     def eval_system(self, student: str, method: str, seed: int) -> str:
         """The `{system}` path segment of a student's evaluation: the extra seeds' carry their seed."""
         system = layout.student_system(student, method)
@@ -254,7 +255,10 @@ class Plan:
     def train_settings(self, student: str, method: str, hparams: str) -> str:
         spec = self.models[student]
         return as_json({
-            "method": {key: self.config["methods"][method].get(key) for key in ("data", "loss", "weights")},
+            "method": dict(
+                {key: self.config["methods"][method].get(key) for key in ("data", "loss", "weights")},
+                match_steps_of=matched_method(self.config["methods"], method),
+            ),
             "training": self.training_settings(self.seed_of_hparams[hparams]),
             "student": {"chat_template": spec["chat_template"], "dtype": spec["storage_dtype"]},
         })
