@@ -64,6 +64,9 @@ TEMPLATES: dict[str, str] = {
 # Inside a directory artifact: its resolved settings; beside a file artifact: `<file>` + this suffix.
 SETTINGS_FILE = "steper_settings.json"
 SETTINGS_SUFFIX = ".settings.json"
+# Beside a trained student: its training checkpoints. A sibling, not inside the student's directory,
+# because Snakemake deletes a job's declared outputs before it reruns the job.
+CHECKPOINTS_SUFFIX = ".checkpoints"
 # A trained student is evaluated as `{student}--{method}`, an in-context baseline as `{model}--fewshot`.
 SYSTEM_SEPARATOR = "--"
 FEWSHOT = "fewshot"
@@ -99,6 +102,11 @@ def parse(kind: str, text: str) -> dict[str, str] | None:
 def settings_sidecar(artifact: str) -> str:
     """The resolved-settings file written beside a file artifact."""
     return f"{artifact}{SETTINGS_SUFFIX}"
+
+
+def checkpoints_dir(artifact: str) -> str:
+    """Where the training that writes `artifact` keeps its checkpoints until the artifact is written."""
+    return f"{str(artifact).rstrip('/')}{CHECKPOINTS_SUFFIX}"
 
 
 def student_system(student: str, method: str) -> str:

@@ -84,6 +84,14 @@ def test_training_reduces_loss_and_logs_per_kind(model_dir, data_path, tmp_path)
     assert _toy_loss(out, _examples()) < _toy_loss(model_dir, _examples()) - 0.5
     records = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == list(range(1, 7))
+    # the budget: 2 epochs over every example's completion tokens (EOS included), counted per kind
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    per_epoch = {kind: 0 for kind in ("first", "mid", "final")}
+    for example in _examples():
+        per_epoch[example["kind"]] += encode_example(tokenizer, example, 0, 1024, False).n_completion
+    assert summary["supervised_tokens"] == records[-1]["supervised_tokens"] == {kind: 2 * n for kind, n in per_epoch.items()}
+    totals = [sum(r["supervised_tokens"].values()) for r in records]
+    assert 0 < totals[0] < totals[-1] and totals == sorted(totals)  # cumulative, logged at every step
     for record in records:
         assert {"step", "epoch", "lr", "loss", "kind_losses", "kind_terms", "sigma", "weights"} <= set(record)
         assert set(record["kind_losses"]) == set(record["sigma"]) == set(record["weights"]) == {"first", "mid", "final"}
@@ -118,6 +126,41 @@ def test_fixed_weights_log_the_weighted_sum(model_dir, data_path, tmp_path):
     # the whole data in one batch: L_j = 1/(3n) * sum of kind j's example losses = (6 / 18) * mean loss of kind j
     for kind in terms:
         assert terms[kind] == pytest.approx(losses[kind] * 6 / 18, rel=1e-4)
+
+
+def test_warmup_is_a_ratio_of_the_optimizer_steps(model_dir, data_path, tmp_path):
+    """warmup_ratio 1: the lr rises over all 4 steps (transformers 5 reads warmup_steps=1.0 as one step)."""
+    out = tmp_path / "warm"
+    train(data_path, model_dir, out, _settings("difficulty_aware", max_steps=4, warmup_ratio=1.0, lr=1e-3))
+    records = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
+    assert [r["lr"] for r in records] == pytest.approx([0.0, 2.5e-4, 5e-4, 7.5e-4])
+
+
+def test_weight_decay_never_reaches_sigma(model_dir, tmp_path):
+    settings = _settings("difficulty_aware", weight_decay=0.5, lr=0.1, sigma_lr=0.1)
+    student = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    weighting = DifficultyAwareWeighting(sigma_init=2.0)
+    model = StepwiseModel(student, weighting, ObjectiveScale(3, 1, 3))
+    trainer = StepwiseTrainer(model=model, args=training_arguments(settings, tmp_path, "float32"), train_dataset=[],
+                              sampler=None, sigma_lr=settings.training.sigma_lr, log_path=None)
+    optimizer = trainer.create_optimizer()
+    decayed = next(p for n, p in model.named_parameters() if n in set(trainer.get_decay_parameter_names(model)))
+    before_sigma, before_decayed = weighting.log_var.detach().clone(), decayed.detach().clone()
+    for parameter in model.parameters():
+        parameter.grad = torch.zeros_like(parameter)  # Adam moves nothing: only decoupled weight decay could
+    optimizer.step()
+    assert torch.equal(weighting.log_var.detach(), before_sigma)
+    assert torch.allclose(decayed.detach(), before_decayed * (1 - 0.1 * 0.5))  # the student's weights do decay
+
+
+def test_sampler_epoch_can_be_set():
+    """A run resumed in its second epoch must draw that epoch's permutation, not the first's."""
+    kinds, lengths = [0] * 10 + [1] * 10, list(range(20))
+    fresh = KindMixingSampler(kinds, lengths, 4, seed=0, group_by_length=True)
+    first, second = list(fresh), list(fresh)
+    resumed = KindMixingSampler(kinds, lengths, 4, seed=0, group_by_length=True)
+    resumed.set_epoch(1)
+    assert list(resumed) == second != first
 
 
 def test_encode_masks_prompt_appends_eos_and_truncates_prompt_left(model_dir):
@@ -245,8 +288,16 @@ def test_settings_errors_name_the_field(data_path):
         parse_train_settings(None)
     with pytest.raises(InputError, match="training.dtype"):
         parse_train_settings({"method": STEPER, "training": {"dtype": "bf16"}})
-    with pytest.raises(InputError, match="training.gpus"):
+    with pytest.raises(InputError, match="gpus"):
         parse_train_settings({"method": STEPER, "training": {"gpus": -1}})
+    with pytest.raises(InputError, match="training.sigma_init"):
+        parse_train_settings({"method": STEPER, "training": {"sigma_init": 0}})
+    with pytest.raises(InputError, match="every_step"):
+        parse_train_settings({"method": STEPER, "training": {"checkpoint": {"every_step": 5}}})
+    with pytest.raises(InputError, match="training.checkpoint.keep"):
+        parse_train_settings({"method": STEPER, "training": {"checkpoint": {"keep": 0}}})
+    with pytest.raises(InputError, match="method.match_steps_of"):
+        parse_train_settings({"method": {"data": "final", "loss": "vanilla", "match_steps_of": {"data": "final"}}})
     defaults = parse_train_settings({"method": STEPER}).training
     assert (defaults.dtype, defaults.lr, defaults.deepspeed, defaults.gpus, defaults.processes) == ("auto", 5e-6, "zero3", 0, 1)
     assert [e["kind"] for e in load_examples(data_path, ("final",))] == ["final"] * 6

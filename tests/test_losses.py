@@ -96,6 +96,36 @@ def test_difficulty_aware_on_the_terms():
     assert weighting.effective_weights()["mid"] == pytest.approx(1 / 8)
 
 
+def test_sigma_gradient_over_an_epoch_of_one_kind_batches_is_the_full_objectives():
+    """Length-grouped batches often hold one kind: each batch's σ gradient is then far off, but over an
+    epoch they average to the full-data gradient, because an absent kind still gets its log σ term."""
+    s = torch.tensor([0.3, -1.0, -2.0])
+
+    def sigma_gradient(rows):
+        weighting = DifficultyAwareWeighting()
+        with torch.no_grad():
+            weighting.log_var.copy_(s)
+        weighting(_terms(rows)).backward()
+        return weighting.log_var.grad.clone()
+
+    batches = [[0, 4], [1, 2], [3, 5]]  # first+first, mid+mid, final+final: every batch lacks two kinds
+    epoch = torch.stack([sigma_gradient(rows) for rows in batches]).mean(dim=0)
+    full = sigma_gradient(list(range(6)))
+    expected = [0.5 - 0.5 * math.exp(-sj) * lj for sj, lj in zip(s.tolist(), (L_FIRST, L_MID, L_FINAL))]
+    assert full.tolist() == pytest.approx(expected, rel=1e-6)
+    assert epoch.tolist() == pytest.approx(full.tolist(), rel=1e-6)
+    assert sigma_gradient([0, 4])[1:].tolist() == pytest.approx([0.5, 0.5])  # absent kinds: their log σ term alone
+
+
+def test_sigma_starts_at_sigma_init():
+    weighting = make_weighting("difficulty_aware", sigma_init=0.25)
+    assert weighting.sigmas() == pytest.approx(dict.fromkeys(KINDS, 0.25))
+    assert weighting.effective_weights() == pytest.approx(dict.fromkeys(KINDS, 8.0))  # 1 / (2 sigma^2)
+    assert make_weighting("difficulty_aware").sigmas() == pytest.approx(dict.fromkeys(KINDS, 1.0))
+    with pytest.raises(ValueError, match="positive"):
+        DifficultyAwareWeighting(sigma_init=0.0)
+
+
 def test_absent_kind_keeps_its_log_sigma_term():
     weighting = DifficultyAwareWeighting()
     terms = _terms([0, 5])  # no mid example: L_mid(batch) = 0

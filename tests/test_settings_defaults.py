@@ -33,6 +33,7 @@ SCHEMA_KEYS: dict[str, tuple[str, dict[str, str | None]]] = {
     "steper.distill.train_settings.MethodSettings": ("methods.*", {}),
     "steper.distill.train_settings.TrainingSettings": ("training", {"seed": "seed", "gpus": "training.resources.gpus"}),
     "steper.distill.train_settings.StudentSettings": ("models.*", {"dtype": "models.*.storage_dtype"}),
+    "steper.distill.train_settings.CheckpointSettings": ("training.checkpoint", {}),
     "steper.distill.train_settings.TrainSettings": ("", {}),  # sections only
     "steper.distill.stepwise.StepwiseSettings": ("stepwise", {"variants": None}),
     "steper.paper.definitions.PaperSettings": (

@@ -5,8 +5,10 @@ proportion and sigma sees every kind often. With length grouping (the default) t
 window of batches are sorted by length before being cut into batches, so a batch pads to little
 more than its own length; a batch may then hold fewer kinds, which leaves the objective of
 `steper.distill.losses` unbiased: each batch's estimate E/(K·n)·(1/B)·Σ ℓ_e is exact summed over the
-epoch, however the examples are grouped. Its noise is larger for the sigmas (a batch without kind j
-only pulls σ_j down); `group_by_length: false` keeps every kind in every batch instead.
+epoch, however the examples are grouped, and so is the gradient of each log σ_j (a batch without
+kind j lowers σ_j, the batches with it raise it by proportionally more). What grouping changes is
+the noise of that gradient, which makes Adam's steps on σ smaller; `group_by_length: false` keeps
+every kind in every batch instead, at the cost of padding short first steps to long final ones.
 
 Batches are padded on the LEFT, with position ids counting real tokens only.
 """
@@ -99,8 +101,10 @@ def mixed_batches(
 class KindMixingSampler(Sampler[int]):
     """Yields the indices of `mixed_batches`, a new permutation at each pass (= epoch).
 
-    The epoch is counted by the sampler itself because the Trainer does not forward `set_epoch`
-    through every dataloader wrapper; every rank draws the same permutation from the same seed.
+    The sampler counts its passes itself, and `set_epoch` sets the count: the trainer calls it at
+    the start of every epoch, which is what puts a training resumed in its second epoch on that
+    epoch's permutation (the Trainer does not forward `set_epoch` through every dataloader
+    wrapper). Every rank draws the same permutation from the same seed.
     """
 
     def __init__(self, kind_ids: Sequence[int], lengths: Sequence[int], batch_size: int, seed: int, group_by_length: bool):
@@ -113,6 +117,9 @@ class KindMixingSampler(Sampler[int]):
 
     def __len__(self) -> int:
         return len(self.kind_ids)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
 
     def __iter__(self) -> Iterator[int]:
         batches = mixed_batches(self.kind_ids, self.lengths, self.batch_size, self.seed + self.epoch, self.group_by_length)

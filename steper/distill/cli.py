@@ -2,6 +2,7 @@
 
 With more than one GPU (`training.gpus`) or a DeepSpeed config, and not yet under a launcher, the command
 re-runs itself under torchrun with the resolved settings, so the Snakemake rule stays one line.
+Rerunning a killed training with the same arguments resumes it from its latest complete checkpoint.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--output", required=True, help="output directory (replaced atomically at the end)")
     parser.add_argument("--settings", default=None, help="TrainSettings JSON or JSON/YAML path: method, training, student")
     parser.add_argument("--threads", type=positive_int, default=None, help="CPU threads of this job (default: torch's own choice)")
+    parser.add_argument("--match-data", default=None,
+                        help="step-wise data of the method named by method.match_steps_of (its optimizer steps are this training's)")
     parser.set_defaults(func=run_train)
 
 
@@ -44,10 +47,12 @@ def run_train(args: argparse.Namespace) -> int:
                       "--settings", json.dumps(settings_dict(settings))]
         if args.threads is not None:
             train_args += ["--threads", str(args.threads)]
+        if args.match_data is not None:
+            train_args += ["--match-data", args.match_data]
         command = launch_command(train_args, training.processes)
         log.info("re-launching under torchrun: %s", " ".join(command[:8]))
         return subprocess.run(command, check=False).returncode
     from steper.distill.trainer import train  # heavy (torch, transformers): only in the training process
 
-    train(args.data, args.model, args.output, settings, threads=args.threads)
+    train(args.data, args.model, args.output, settings, threads=args.threads, match_data=args.match_data)
     return 0

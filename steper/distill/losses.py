@@ -24,7 +24,12 @@ Each method is one `KindWeighting` applied to the dict `kind -> L_j(batch)`:
 
 - `DifficultyAwareWeighting` (StepER): Σ_j 1/(2σ_j²)·L_j + log σ_j (Kendall et al. 2018),
   parameterised by s_j = log σ_j². Every trained kind's log σ_j term is in every batch (it does
-  not depend on the data), so the sum stays an unbiased estimate of the full objective,
+  not depend on the data), so the sum stays an unbiased estimate of the full objective, and so
+  does its gradient in s_j, 0.5 − 0.5·e^(−s_j)·L_j(batch), whatever kinds a batch holds: a batch
+  without kind j lowers s_j (gradient 0.5), the batches with it raise s_j in proportion to their
+  larger L_j(batch), and over an epoch the two balance exactly where σ_j² = L_j. Leaving an absent
+  kind's terms out instead would give the expectation P(j in batch)·0.5 − 0.5·e^(−s_j)·L_j, whose
+  zero σ_j² = L_j / P(j in batch) is too large for a kind that is rare in batches,
 - `FixedWeighting` (Table 2 ablations such as first 1.5 / mid 1 / final 0.5),
 - `UniformWeighting` (plain sum L_first + L_mid + L_final),
 - `VanillaWeighting` (Vanilla-KD: the final-step loss alone).
@@ -32,6 +37,7 @@ Each method is one `KindWeighting` applied to the dict `kind -> L_j(batch)`:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -157,13 +163,16 @@ class DifficultyAwareWeighting(KindWeighting):
     """Σ_j 1/(2σ_j²)·L_j + log σ_j, parameterised by s_j = log σ_j² as Σ_j 0.5·e^(-s_j)·L_j + 0.5·s_j.
 
     Learning log σ² instead of σ keeps the weight positive and the optimisation unconstrained;
-    s_j = 0 (σ = 1, weight 0.5) at the start. The sum runs over every kind handed in: the trainer
-    hands in every trained kind, with L_j = 0 for a kind absent from the batch.
+    every s_j starts at 2·log(sigma_init) (σ = 1, weight 0.5 by default). The sum runs over every
+    kind handed in: the trainer hands in every trained kind, with L_j = 0 for a kind absent from
+    the batch (see the module docstring for why that keeps the σ gradient unbiased).
     """
 
-    def __init__(self, kinds: Sequence[str] = KINDS, init_log_var: float = 0.0):
+    def __init__(self, kinds: Sequence[str] = KINDS, sigma_init: float = 1.0):
         super().__init__(kinds)
-        self.log_var = nn.Parameter(torch.full((len(self.kinds),), float(init_log_var)))
+        if not sigma_init > 0:
+            raise ValueError(f"sigma_init must be positive, got {sigma_init}")
+        self.log_var = nn.Parameter(torch.full((len(self.kinds),), 2.0 * math.log(sigma_init)))
 
     def forward(self, losses: Mapping[str, torch.Tensor]) -> torch.Tensor:
         self._check(losses)
@@ -182,10 +191,12 @@ class DifficultyAwareWeighting(KindWeighting):
         return dict(zip(self.kinds, values))
 
 
-def make_weighting(loss: str, weights: Mapping[str, float] | None = None, kinds: Sequence[str] = KINDS) -> KindWeighting:
+def make_weighting(
+    loss: str, weights: Mapping[str, float] | None = None, kinds: Sequence[str] = KINDS, sigma_init: float = 1.0
+) -> KindWeighting:
     """The weighting module of a method name from the settings (`method.loss`)."""
     if loss == "difficulty_aware":
-        return DifficultyAwareWeighting(kinds)
+        return DifficultyAwareWeighting(kinds, sigma_init)
     if loss == "uniform":
         return UniformWeighting(kinds)
     if loss == "vanilla":

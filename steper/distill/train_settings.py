@@ -9,7 +9,7 @@ from typing import Any
 from steper.distill.kinds import KINDS, VARIANTS
 from steper.distill.launch import resolve_deepspeed
 from steper.io import InputError
-from steper.settings import from_schema, parse_settings
+from steper.settings import from_schema, parse_settings, settings_dict
 
 LOSSES: tuple[str, ...] = ("difficulty_aware", "uniform", "fixed", "vanilla")
 DTYPE_NAMES: tuple[str, ...] = ("bfloat16", "float16", "float32")
@@ -24,6 +24,24 @@ class MethodSettings:
     data: str
     loss: str
     weights: dict[str, float] | None = from_schema("methods.*.weights")
+    # A budget-matched control: the {data, loss} of the method whose number of optimizer steps this
+    # one takes. The config names that method (`methods.<name>.match_steps_of`, default null); the
+    # workflow passes its data and loss here, and its step-wise data as `--match-data`.
+    match_steps_of: dict[str, str] | None = None
+
+
+@dataclass
+class CheckpointSettings:
+    """When training checkpoints are written and how long they are kept (`training.checkpoint`)."""
+
+    every_steps: int | None = from_schema("training.checkpoint.every_steps")
+    every_minutes: float | None = from_schema("training.checkpoint.every_minutes")
+    keep: int = from_schema("training.checkpoint.keep")
+    keep_after_finish: bool = from_schema("training.checkpoint.keep_after_finish")
+
+    @property
+    def enabled(self) -> bool:
+        return self.every_steps is not None or self.every_minutes is not None
 
 
 @dataclass
@@ -40,6 +58,7 @@ class TrainingSettings:
     # sigmas barely move in a few thousand steps; a larger value lets the weighting adapt.
     # Both groups follow the same warm-up + cosine schedule.
     sigma_lr: float | None = from_schema("training.sigma_lr")
+    sigma_init: float = from_schema("training.sigma_init")
     # Compute dtype: mixed precision over fp32 master weights (autocast on CPU, AMP or DeepSpeed on GPU).
     dtype: str = from_schema("training.dtype")
     gradient_checkpointing: bool = from_schema("training.gradient_checkpointing")
@@ -52,6 +71,8 @@ class TrainingSettings:
     seed: int = from_schema("seed")
     weight_decay: float = from_schema("training.weight_decay")
     max_grad_norm: float = from_schema("training.max_grad_norm")
+    # Not part of what a checkpoint must match: saving more or less often changes no weight.
+    checkpoint: CheckpointSettings = field(default_factory=CheckpointSettings)
 
     @property
     def processes(self) -> int:
@@ -80,6 +101,9 @@ def parse_train_settings(value: str | dict[str, Any] | None) -> TrainSettings:
     for name, cls in (("method", MethodSettings), ("training", TrainingSettings), ("student", StudentSettings)):
         part = getattr(top, name)
         parts[name] = part if isinstance(part, cls) else parse_settings(part, cls, source=f"--settings.{name}")
+    training = parts["training"]
+    if not isinstance(training.checkpoint, CheckpointSettings):
+        training.checkpoint = parse_settings(training.checkpoint, CheckpointSettings, source="--settings.training.checkpoint")
     settings = TrainSettings(**parts)
     method = settings.method
     if method.data not in VARIANTS:
@@ -90,12 +114,24 @@ def parse_train_settings(value: str | dict[str, Any] | None) -> TrainSettings:
         raise InputError("--settings", "loss 'fixed' needs weights per kind", field="method.weights")
     if method.weights and set(method.weights) - set(KINDS):
         raise InputError("--settings", f"weights for unknown kinds (known: {', '.join(KINDS)})", field="method.weights")
+    if method.match_steps_of is not None:
+        other = method.match_steps_of
+        if not isinstance(other, dict) or set(other) != {"data", "loss"} or other["data"] not in VARIANTS or other["loss"] not in LOSSES:
+            raise InputError("--settings", "must be the {data, loss} of the method whose steps are matched", field="method.match_steps_of")
     training = settings.training
     for name in ("batch_size", "grad_accum", "log_every"):
         if getattr(training, name) < 1:
             raise InputError("--settings", "must be at least 1", field=f"training.{name}")
     if training.gpus < 0:
         raise InputError("--settings", "must be at least 0", field="training.gpus")
+    if not training.sigma_init > 0:
+        raise InputError("--settings", "must be positive", field="training.sigma_init")
+    for name in ("every_steps", "keep"):
+        value = getattr(training.checkpoint, name)
+        if value is not None and value < 1:
+            raise InputError("--settings", "must be at least 1", field=f"training.checkpoint.{name}")
+    if training.checkpoint.every_minutes is not None and not training.checkpoint.every_minutes > 0:
+        raise InputError("--settings", "must be positive", field="training.checkpoint.every_minutes")
     if training.max_length < 8:
         raise InputError("--settings", "must be at least 8 tokens", field="training.max_length")
     resolve_deepspeed(training.deepspeed)
@@ -109,3 +145,10 @@ def parse_train_settings(value: str | dict[str, Any] | None) -> TrainSettings:
 def trained_kinds(method: MethodSettings) -> tuple[str, ...]:
     """Kinds a method learns from: its data variant's kinds; Vanilla-KD learns from final steps only."""
     return ("final",) if method.loss == "vanilla" else VARIANTS[method.data]
+
+
+def checkpoint_identity(settings: TrainSettings) -> dict:
+    """The settings a checkpoint must have been written under to be resumed: all but `checkpoint`."""
+    data = settings_dict(settings)
+    data["training"].pop("checkpoint")
+    return data

@@ -72,6 +72,9 @@ def _check_references():
     for method, spec in METHODS.items():
         if spec["loss"] == "fixed" and not spec.get("weights"):
             problems.append(f"methods.{method}.weights: required for loss 'fixed'")
+        matched = spec.get("match_steps_of")
+        if matched is not None and (matched not in METHODS or matched == method or METHODS[matched].get("match_steps_of")):
+            problems.append(f"methods.{method}.match_steps_of: '{matched}' must be another method of methods that matches none itself")
     if config["retrieval"]["backend"] not in BACKENDS:
         problems.append(f"retrieval.backend: '{config['retrieval']['backend']}' must be listed in retrieval.compare")
     if MAIN_STUDENT not in STUDENTS:
@@ -181,13 +184,21 @@ STEPWISE_TAG = f"{config['stepwise']['target']}-{config['stepwise']['filter']}"
 
 
 def training_identity(method):
-    """What a method's student depends on: the kinds it trains on and how their losses are weighted."""
+    """What a method's student depends on: the kinds it trains on, how their losses are weighted,
+    and the method whose optimizer steps it takes (if any)."""
     spec = METHODS[method]
     kinds = ["final"] if spec["loss"] == "vanilla" else spec["data"].split("-")
+    matched = tuple(sorted(matched_method(method).items())) if matched_method(method) else None
     if spec["loss"] == "difficulty_aware":
-        return "-".join(kinds), "difficulty_aware"
+        return "-".join(kinds), "difficulty_aware", matched
     weights = spec["weights"] if spec["loss"] == "fixed" else dict.fromkeys(kinds, 1.0)
-    return "-".join(kinds), tuple(float(weights.get(kind, 0.0)) for kind in kinds)
+    return "-".join(kinds), tuple(float(weights.get(kind, 0.0)) for kind in kinds), matched
+
+
+def matched_method(method):
+    """The {data, loss} of the method whose optimizer steps `method` takes (`match_steps_of`), or None."""
+    other = METHODS[method].get("match_steps_of")
+    return None if other is None else {"data": METHODS[other]["data"], "loss": METHODS[other]["loss"]}
 
 
 TRAINED_METHODS = {}  # identity -> the first method (config order) that has it: its student's directory name
@@ -331,8 +342,23 @@ def teacher_settings(wildcards):
 # Training stage (train.smk).
 def train_data(wildcards):
     teacher = STUDENTS[wildcards.student]["teacher"]
-    kinds, _ = training_identity(wildcards.method)
+    kinds = training_identity(wildcards.method)[0]
     return P("stepwise", framework=wildcards.framework, dataset=wildcards.dataset, teacher=teacher, stepwise_tag=STEPWISE_TAG, variant=kinds)
+
+
+def match_data(wildcards):
+    """The step-wise data of the method whose optimizer steps this one takes (none if it takes its own)."""
+    other = METHODS[wildcards.method].get("match_steps_of")
+    if other is None:
+        return []
+    teacher = STUDENTS[wildcards.student]["teacher"]
+    kinds = training_identity(other)[0]
+    return P("stepwise", framework=wildcards.framework, dataset=wildcards.dataset, teacher=teacher, stepwise_tag=STEPWISE_TAG, variant=kinds)
+
+
+def match_flags(wildcards, input):
+    """`--match-data` of `steper train run` (a list: the rule quotes each word)."""
+    return ["--match-data", input.match] if input.match else []
 
 
 def train_settings(wildcards):
@@ -340,7 +366,10 @@ def train_settings(wildcards):
     student = MODELS[wildcards.student]
     return as_json(
         {
-            "method": {key: METHODS[wildcards.method].get(key) for key in ("data", "loss", "weights")},
+            "method": dict(
+                {key: METHODS[wildcards.method].get(key) for key in ("data", "loss", "weights")},
+                match_steps_of=matched_method(wildcards.method),
+            ),
             "training": training,
             "student": {"chat_template": student["chat_template"], "dtype": student["storage_dtype"]},
         }
@@ -484,6 +513,7 @@ def paper_settings():
             "students": list(STUDENTS),
             "methods": {
                 name: {"data": spec["data"], "loss": spec["loss"], "label": spec.get("label") or name, "tables": spec["tables"]}
+                | ({"match_steps_of": spec["match_steps_of"]} if spec.get("match_steps_of") else {})
                 for name, spec in METHODS.items()
             },
             "baselines": BASELINES,
