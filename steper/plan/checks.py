@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from steper.config_checks import reserved_method_problems
+from steper.frameworks.trace_import import import_problems
 from steper.plan.sources import MODEL_SOURCES
 
 GRID_AXES = ("frameworks", "datasets", "students", "methods")
@@ -63,4 +64,4 @@ def reference_problems(config: Mapping[str, Any]) -> list[str]:
     for model in sorted(teachers | set(students)) if baseline_models is None else baseline_models:
         if model not in models:
             problems.append(f"evaluation.baseline_models: '{model}' is not a key of models")
-    return problems
+    return problems + import_problems(config)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from steper import layout
+from steper.frameworks.trace_import import traced_key
 from steper.paper import contents
 from steper.plan.plan import Plan
 
@@ -48,8 +49,10 @@ def benchmarks(plan: Plan) -> list[dict[str, str]]:
     entries += [
         _bench(plan, "teacher_shard", framework=f, dataset=d, model=t, split="train", shard=i, n=shards)
         for f, d, t in plan.traced
+        if traced_key(f, d, t) not in plan.imported
         for i in range(shards)
     ]
+    entries += [_bench(plan, "teacher_import", traced=key) for key in plan.imported]
     entries += [_bench(plan, "stepwise", framework=f, dataset=d, teacher=t) for f, d, t in plan.traced]
     trained = sorted({(f, d, s, plan.trained_method(m)) for f, d, s, m in plan.cells})
     entries += [_bench(plan, "train", framework=f, dataset=d, student=s, method=m, hparams=plan.hparams(plan.seed)) for f, d, s, m in trained]

@@ -19,6 +19,7 @@ from steper.config_checks import ignored_settings
 from steper.config_validation import ConfigError
 from steper.data.datasets import DATASETS as KNOWN_DATASETS
 from steper.data.datasets import WIKI_ABSTRACTS, WIKI_ABSTRACTS_DOWNLOAD
+from steper.frameworks.trace_import import imported, traced_key, unused_imports
 from steper.names import DISTILLED, VARIANTS
 from steper.plan import stages
 from steper.plan.checks import reference_problems
@@ -85,6 +86,9 @@ class Plan:
         self.seed_of_hparams = {self.hparams(seed): seed for seeds in self.cell_seeds.values() for seed in seeds}
 
         self.traced = sorted({(c.framework, c.dataset, self.students[c.student]["teacher"]) for c in self.cells})
+        # Teacher traces made elsewhere (teacher.imports), by the `{traced}` wildcard of the rule that imports them.
+        self.imported = {traced_key(*traced): entry for traced, entry in imported(config, self.traced).items()}
+        self.unused_imports = unused_imports(config, self.traced)
         self.fewshot_evals = [(b, d, model) for b in self.baselines for d in self.datasets for model in self.baseline_models]
         # Cross-domain transfer: (framework, trained_on, dataset, student, method) of the main student's
         # `transfer` methods, every trained cell evaluated on every other dataset.
