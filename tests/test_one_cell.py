@@ -87,7 +87,7 @@ def test_the_overlay_alone_is_not_a_config(tmp_path):
     """A --configfile replaces the Snakefile's default config/config.yaml, so the paper config must come first."""
     result = snakemake("-n", "--configfile", CONFIGS[1], cwd=tmp_path)
     assert result.returncode != 0
-    assert "(top level): 'models' is a required property" in result.stdout + result.stderr
+    assert "'models' is a required property" in result.stdout + result.stderr
 
 
 def test_check_compares_the_cell_with_the_published_numbers(tmp_path):

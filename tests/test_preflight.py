@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,6 +21,7 @@ import pytest
 
 from steper.preflight import training
 from steper.preflight.inputs import tensor_parallel_size
+from steper.preflight.processes import kill_tree, process_tree
 from steper.preflight.slurm import SlurmOptions, slurm_probe
 from steper.preflight.stack import MIN_DRIVER, Gpu, Stack, driver_version, notes, pinned_versions, problems
 from steper.preflight.worker import MARK
@@ -107,6 +110,32 @@ def test_a_training_run_that_left_checkpoints_or_steps_out_is_not_finished(tmp_p
     log.write_text("".join(json.dumps({"step": step, "loss": 7.0}) + "\n" for step in range(3, training.STEPS + 1)))
     assert training.check_finished(run, "rerun").startswith("rerun: train_log.jsonl has steps [3, 4")
     assert training.check_finished(replace(run, code=None), "rerun").startswith("rerun: killed after")
+
+
+def test_a_kill_reaches_children_in_sessions_of_their_own(tmp_path):
+    """As torchrun's ranks: a SIGKILL to the launcher's process group alone would leave them running."""
+    ready = tmp_path / "child.pid"
+    launcher = (
+        "import subprocess, sys, time\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)'], start_new_session=True)\n"
+        f"open({str(ready)!r}, 'w').write(str(child.pid))\n"
+        "time.sleep(120)\n"
+    )
+    process = subprocess.Popen([sys.executable, "-c", launcher], start_new_session=True)
+    for _ in range(600):
+        if ready.exists() and ready.read_text():
+            break
+        time.sleep(0.05)
+    child = int(ready.read_text())
+    assert process_tree(process.pid) == [process.pid, child]
+    kill_tree(process.pid)
+    assert process.wait(timeout=10) == -signal.SIGKILL
+    for _ in range(200):
+        if not Path(f"/proc/{child}").exists() or "Z" in Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[0]:
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail(f"the launcher's child {child} survived")
 
 
 def test_a_failing_worker_component_reports_fail_instead_of_crashing(tmp_path):

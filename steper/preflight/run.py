@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from steper.preflight import training
+from steper.preflight.processes import kill_group, kill_tree
 from steper.preflight.slurm import SlurmOptions, slurm_probe
 from steper.preflight.stack import INSTALL
 from steper.preflight.worker import MARK
@@ -79,14 +79,11 @@ def run_worker(context: Context, name: str) -> dict[str, Any]:
             out, _ = process.communicate(timeout=timeout)
             code: int | None = process.returncode
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+            kill_tree(process.pid)
             out, _ = process.communicate()
             code = None
         handle.write(out)
-    try:
-        os.killpg(process.pid, signal.SIGKILL)  # what the worker started and left (vLLM's engine processes)
-    except ProcessLookupError:
-        pass
+    kill_group(process.pid)  # what the worker started and left (vLLM's engine processes)
     for line in reversed(out.splitlines()):
         if line.startswith(MARK):
             return json.loads(line[len(MARK):])

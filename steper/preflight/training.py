@@ -12,8 +12,6 @@ uninterrupted one (fp32 on CPU) is in the test suite; this one says the resume h
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -22,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from steper import layout
+from steper.preflight.processes import kill_group, kill_tree
 
 STEPS = 8
-CHECKPOINT = {"every_steps": 2, "every_minutes": None, "keep": 1}
+CHECKPOINT = {"every_steps": 1, "every_minutes": None, "keep": 1}
 MARKER = "steper_checkpoint.json"  # what steper.distill.checkpoints writes last into a complete checkpoint
 LOSS_TOLERANCE = 0.05  # relative, per step
 TIMEOUT = 600  # seconds, one training run
@@ -79,8 +78,8 @@ def complete_checkpoints(output: Path) -> list[int]:
 
 
 def run_train(command: list[str], output: Path, log: Path, env: dict[str, str], kill_at_checkpoint: bool = False) -> TrainRun:
-    """Run the training in its own process group; SIGKILL the group once a complete checkpoint is
-    on disk when `kill_at_checkpoint`, or after `TIMEOUT` seconds."""
+    """Run the training in its own process group; SIGKILL it with every process it started once a
+    complete checkpoint is on disk when `kill_at_checkpoint`, or after `TIMEOUT` seconds."""
     start = time.monotonic()
     with open(log, "a", encoding="utf-8") as handle:
         handle.write(f"$ {' '.join(command)}\n")
@@ -89,21 +88,13 @@ def run_train(command: list[str], output: Path, log: Path, env: dict[str, str], 
         killed = False
         while process.poll() is None:
             if time.monotonic() - start > TIMEOUT or (kill_at_checkpoint and complete_checkpoints(output)):
-                os.killpg(process.pid, signal.SIGKILL)
+                kill_tree(process.pid)
                 process.wait()
                 killed = True
                 break
             time.sleep(0.05)
-        _kill_leftovers(process.pid)
+        kill_group(process.pid)  # what torchrun left behind must not hold GPUs into the next component
     return TrainRun(output, log, None if killed else process.returncode, time.monotonic() - start)
-
-
-def _kill_leftovers(group: int) -> None:
-    """Ranks torchrun left behind (it normally reaps them) must not hold GPUs into the next component."""
-    try:
-        os.killpg(group, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def check_finished(run: TrainRun, what: str) -> str | None:
