@@ -13,7 +13,7 @@ min_version("9.0")
 # The rules take their artifact paths from steper/layout.py, read from this checkout.
 sys.path.insert(0, workflow.basedir)
 
-from steper.config_validation import check_config_files, validate_config
+from steper.config_validation import read_config_files, replace_sections, validate_config
 
 # The paper tier is the default; `--configfile config/demo.yaml` replaces it rather than merging into it.
 if not workflow.overwrite_configfiles:
@@ -22,8 +22,9 @@ if not workflow.overwrite_configfiles:
 
 
 # Snakemake has read the config files with plain YAML: re-read them strictly (a repeated key, an
-# alias bomb), then validate the merged config with the validator every stage's --settings gets.
-check_config_files(workflow.configfiles)
+# alias bomb), let the last file that lists models (students) replace them, then validate the
+# merged config with the validator every stage's --settings gets.
+replace_sections(config, read_config_files(workflow.configfiles))
 # What the config files and --config set, before the schema's defaults fill the rest in.
 CONFIG_SET = copy.deepcopy(config)
 validate_config(config)

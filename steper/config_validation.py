@@ -132,10 +132,11 @@ def validate_config(config: dict[str, Any]) -> None:
         raise ConfigError("Invalid config:\n  " + "\n  ".join(found[:MAX_PROBLEMS]) + more)
 
 
-def check_config_files(paths: list[str | Path]) -> None:
+def read_config_files(paths: list[str | Path]) -> list[dict[str, Any]]:
     """Re-read each config file strictly (steper.strict_yaml): Snakemake reads them with plain YAML,
     which keeps the last of two equal keys and expands aliases without bound. A problem is a
     ConfigError naming the file and line, raised before the merged config is validated."""
+    found = []
     for path in paths:
         try:
             data = load_file(path)
@@ -143,3 +144,21 @@ def check_config_files(paths: list[str | Path]) -> None:
             raise ConfigError(f"Invalid config file: {error}") from None
         if not isinstance(data, dict):
             raise ConfigError(f"Invalid config file: {path}: expected a mapping of config keys, got {type(data).__name__}")
+        found.append(data)
+    return found
+
+
+# Sections that are the set of things a run uses: the last config file that lists one replaces it whole.
+REPLACED_SECTIONS = ("models", "students")
+
+
+def replace_sections(config: dict[str, Any], files: list[dict[str, Any]]) -> None:
+    """Give `models` and `students` of the merged `config` the value of the last file that lists them.
+
+    Snakemake merges config files key by key, so a tier laid over the paper config (the rehearsal's
+    random models over the paper's hub models) would keep each paper model's hub `path` and
+    `revision` on a model that never reads them: a tier's models are its own, as listed."""
+    for section in REPLACED_SECTIONS:
+        listed = [data[section] for data in files if section in data]
+        if listed:
+            config[section] = copy.deepcopy(listed[-1])
