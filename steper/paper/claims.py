@@ -10,6 +10,10 @@ corrected for multiple comparisons; with many comparisons a few may exclude zero
 When StepER and Vanilla-KD were trained with several seeds, their comparison's evidence adds the
 seed-level result (the Acc difference per seed, its mean ± sd and how many seeds StepER wins); the
 verdict stays the paired interval's of the run's seed, since a few seeds give no interval.
+
+The paper compares StepER and Vanilla-KD at equal epochs, which gives StepER more optimizer steps
+(it has three kinds of examples per trace). When the config has a Vanilla-KD with `match_steps_of`
+StepER, each of those comparisons is followed by the budget-matched one, with both budgets.
 """
 
 from __future__ import annotations
@@ -22,7 +26,14 @@ from steper.paper.published import Published
 from steper.paper.results import EvalResult, Results
 from steper.paper.stats import Paired, SeedDifference, Statistics, seed_difference
 from steper.paper.tables import ablation_methods, subquestion_outcomes
+from steper.paper.training import budget, describe_budget, find_log
 
+# The budget-matched control is this reproduction's, not a claim of the paper: its text is here.
+MATCHED = "steper_beats_matched_vanilla"
+MATCHED_TEXT = (
+    "StepER beats Vanilla-KD trained on its final-step data for as many optimizer steps as StepER "
+    "(budget-matched control; not in the paper, whose Vanilla-KD takes fewer steps at equal epochs)"
+)
 HOLDS = "HOLDS"
 OPPOSITE = "OPPOSITE"
 INCONCLUSIVE = "INCONCLUSIVE"
@@ -69,7 +80,7 @@ def describe(paired: Paired) -> str:
 class ClaimTester:
     def __init__(self, results: Results, settings: PaperSettings, stats: Statistics, published: Published):
         self.results, self.settings, self.stats = results, settings, stats
-        self.texts = {claim["id"]: claim["text"] for claim in published.claims}
+        self.texts = {MATCHED: MATCHED_TEXT} | {claim["id"]: claim["text"] for claim in published.claims}
 
     def compare(self, claim_id: str, what: str, better: EvalResult | None, worse: EvalResult | None, score: str, levels: tuple[str, str]) -> Comparison:
         text = self.texts.get(claim_id, claim_id)
@@ -89,26 +100,51 @@ class ClaimTester:
         name = method if isinstance(method, str) else method.name
         return self.results.get(framework, dataset, system_name(model, name))
 
+    def _matches(self, method: Method) -> str | None:
+        spec = self.settings.methods.get(method.name)
+        return spec.get("match_steps_of") if isinstance(spec, dict) else None
+
     def steper_beats_vanilla(self) -> list[Comparison]:
-        steper, vanilla = self.settings.first("main", "is_steper"), self.settings.first("main", "is_vanilla_kd")
+        """The paper's comparison (same epochs), each followed by the budget-matched control when the
+        config has a Vanilla-KD with `match_steps_of` StepER: the same final-step data trained for
+        StepER's optimizer steps, which separates the step-wise data from the extra steps it brings."""
+        main = self.settings.in_table("main")
+        steper = self.settings.first("main", "is_steper")
+        vanilla = next((m for m in main if m.is_vanilla_kd and self._matches(m) is None), None)
         if steper is None or vanilla is None:
             return [Comparison("steper_beats_vanilla", self.texts.get("steper_beats_vanilla", ""), "–", "acc", NOT_TESTED,
                                "the config's main table lacks a StepER or a Vanilla-KD method")]
+        matched = next((m for m in main if m.is_vanilla_kd and self._matches(m) == steper.name), None)
         student = self.settings.main_student
-        return [
-            self.with_seeds(
-                self.compare(
-                    "steper_beats_vanilla" if framework == "ircot" else "selfask_gains",
-                    f"{FRAMEWORK_LABELS[framework]}, {dataset}",
-                    self._get(framework, dataset, student, steper), self._get(framework, dataset, student, vanilla),
-                    "acc", (steper.label, vanilla.label),
-                ),
-                (framework, dataset, system_name(student, steper.name)), (framework, dataset, system_name(student, vanilla.name)), steper.label,
-            )
-            for framework in self.settings.frameworks
-            for dataset in self.settings.datasets
-            if self._get(framework, dataset, student, steper) or self._get(framework, dataset, student, vanilla)
-        ]
+        comparisons = []
+        for framework in self.settings.frameworks:
+            for dataset in self.settings.datasets:
+                if not (self._get(framework, dataset, student, steper) or self._get(framework, dataset, student, vanilla)):
+                    continue
+                for baseline, claim_id in ((vanilla, "steper_beats_vanilla" if framework == "ircot" else "selfask_gains"), (matched, MATCHED)):
+                    if baseline is None or (baseline is matched and not self._get(framework, dataset, student, matched)):
+                        continue  # the control is reported where it was run
+                    comparison = self.compare(
+                        claim_id, f"{FRAMEWORK_LABELS[framework]}, {dataset}",
+                        self._get(framework, dataset, student, steper), self._get(framework, dataset, student, baseline),
+                        "acc", (steper.label, baseline.label),
+                    )
+                    if baseline is matched:
+                        comparison = self.with_budgets(comparison, framework, dataset, (steper, baseline))
+                    comparisons.append(self.with_seeds(
+                        comparison, (framework, dataset, system_name(student, steper.name)),
+                        (framework, dataset, system_name(student, baseline.name)), steper.label,
+                    ))
+        return comparisons
+
+    def with_budgets(self, comparison: Comparison, framework: str, dataset: str, methods: tuple[Method, Method]) -> Comparison:
+        """The comparison with each method's training budget (steps, supervised tokens) appended, when logged."""
+        budgets = []
+        for method in methods:
+            log_ = find_log(self.results, framework, dataset, self.settings.main_student, method.name)
+            if log_ is not None:
+                budgets.append(f"{method.label} {describe_budget(budget(log_))}")
+        return replace(comparison, evidence=f"{comparison.evidence}; trained: {'; '.join(budgets)}") if budgets else comparison
 
     def with_seeds(self, comparison: Comparison, better: tuple[str, str, str], worse: tuple[str, str, str], label: str) -> Comparison:
         """The comparison with the seed-level result appended when both systems have two or more seeds in common."""

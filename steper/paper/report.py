@@ -23,6 +23,7 @@ from steper.paper.results import Results, load_manifest
 from steper.paper.stats import Statistics
 from steper.paper.table import Table, to_latex, to_markdown
 from steper.paper.tables import make_tables
+from steper.paper.training import NON_UNIFORM_RATIO, budget, learned_weights
 from steper.settings import save_resolved
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,48 @@ FIGURE_CAPTIONS: dict[str, str] = {
     "fig_latency": "Latency vs accuracy of every IRCoT system.",
     "fig_transfer": "Cross-domain transfer: accuracy with 95% bootstrap intervals of students tested on datasets they were not trained on.",
 }
+
+
+KIND_COLUMNS = (("first", "init"), ("mid", "exp"), ("final", "agg"))
+
+
+def training_table(results: Results, settings: PaperSettings) -> Table:
+    """Each trained student's budget and, for StepER, its learned σ and each kind's share of the weight."""
+    table = Table(
+        "table_training",
+        "Training budget (optimizer steps, supervised completion tokens) and learned weighting at the last logged step",
+        ["Framework", "Dataset", "Student", "Method"],
+        ["Steps", "Supervised tokens", *(f"σ {label}" for _, label in KIND_COLUMNS), *(f"Weight share {label}" for _, label in KIND_COLUMNS)],
+        note=f"A kind's weight share is its 1/(2σ²) over the sum of all kinds': uniform weighting gives every trained kind the "
+             f"same share, and the weights are said to differ from uniform when one kind's share is at least {NON_UNIFORM_RATIO:g}× another's.",
+        digits=3,
+    )
+    for log_ in results.train_logs:
+        spent, weights = budget(log_), learned_weights(log_)
+        row = [log_.framework, log_.dataset, log_.student, settings.label(log_.method)]
+        row += [spent.steps if spent else None, spent.supervised_tokens if spent else None]
+        row += [weights.sigma.get(kind) if weights else None for kind, _ in KIND_COLUMNS]
+        row += [weights.share.get(kind) if weights else None for kind, _ in KIND_COLUMNS]
+        table.rows.append(row)
+    return table
+
+
+def weighting_statement(results: Results, settings: PaperSettings) -> str:
+    """Whether StepER's learned weights moved away from uniform, per training (the last logged step)."""
+    lines = []
+    for log_ in results.train_logs:
+        weights = learned_weights(log_)
+        if weights is None:
+            continue
+        name = f"{settings.label(log_.method)} ({log_.framework}, {log_.dataset}, {log_.student})"
+        shares = ", ".join(f"{label} {weights.share[kind]:.2f}" for kind, label in KIND_COLUMNS if kind in weights.share)
+        if weights.differs_from_uniform:
+            lines.append(f"- {name}: the learned weights **differ from uniform** at step {weights.step} "
+                         f"(shares {shares}; the largest is {weights.ratio:.2f}× the smallest).")
+        else:
+            lines.append(f"- {name}: the learned weights **stay uniform** within {NON_UNIFORM_RATIO:g}× at step {weights.step} "
+                         f"(shares {shares}; ratio {weights.ratio:.2f}): the difficulty-aware weighting did not act.")
+    return "\n".join(lines or ["- No training log recorded a learned σ."]) + "\n"
 
 
 def _claims_markdown(comparisons: list[Comparison]) -> str:
@@ -114,6 +157,10 @@ def report_markdown(tables: list[Table], comparisons: list[Comparison], settings
         _figure("fig_latency"),
         to_markdown(by_name["table_latency"]),
         _figure("fig_sigma"),
+        "### Training budget and learned weighting",
+        "",
+        weighting_statement(results, settings),
+        to_markdown(by_name["table_training"]),
         "Figures as PDF: " + ", ".join(f"[{name}](figures/{name}.pdf)" for name in FIGURES),
         "",
         "## Teacher and distillation data",
@@ -139,7 +186,7 @@ def render(manifest: str | os.PathLike, output_dir: str | os.PathLike, settings:
     results = load_manifest(manifest)
     published = load_published()
     stats = Statistics(settings.bootstrap_settings())
-    tables = make_tables(results, settings, stats, published)
+    tables = [*make_tables(results, settings, stats, published), training_table(results, settings)]
     comparisons = evaluate_claims(results, settings, stats, published)
     case = case_study(results, settings)
     output = Path(output_dir)
