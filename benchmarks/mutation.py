@@ -151,7 +151,7 @@ def main() -> None:
         result["command"] = " ".join(["nice -n 15 python benchmarks/mutation.py", "--rev", args.rev, "--group", name])
         results["groups"][name] = result
         print(f"{name} ({result['rev']}): {result['killed']}/{result['counted']} killed = {result['score']}% "
-              f"({result['mutants']} mutants, {result['equivalent']} equivalent, {result['skipped']} skipped, {result['seconds']} s)")
+              f"({result['mutants']} mutants, {result['equivalent']} equivalent, {result['skipped']} skipped, {result['seconds']} s)", flush=True)
         for mutant, survivor in result["survivors"].items():
             print(f"  {survivor['status']}: {mutant}")
         if args.output:
