@@ -143,6 +143,28 @@ def test_checkpoints_are_kept_after_finish_when_asked(job, tmp_path):
     assert marker["step"] == 30 and marker["identity"]["max_steps"] is None and "checkpoint" not in marker["identity"]["settings"]["training"]
 
 
+def test_snakemake_deletes_the_student_but_not_its_checkpoints(tmp_path):
+    """Snakemake removes a job's outputs when it fails and before it reruns; the checkpoints, beside
+    the student's directory output (steper.layout), are what the rerun resumes from."""
+    student = "students/s"
+    checkpoints = layout.checkpoints_dir(student)
+    assert not Path(checkpoints).is_relative_to(student)
+    (tmp_path / "Snakefile").write_text(
+        "rule train:\n"
+        f"    output: directory({student!r})\n"
+        f"    shell: 'mkdir -p {checkpoints}/checkpoint-2 {{output}} && touch {{output}}/partial && test -e go'\n"
+    )
+
+    def snakemake(*args):
+        return subprocess.run([sys.executable, "-m", "snakemake", "--cores", "1", *args], cwd=tmp_path, capture_output=True, text=True)
+
+    assert snakemake().returncode != 0  # the "kill": the job fails mid-way
+    assert not (tmp_path / student).exists() and (tmp_path / checkpoints / "checkpoint-2").is_dir()
+    (tmp_path / "go").touch()
+    assert snakemake().returncode == 0
+    assert (tmp_path / student / "partial").exists() and (tmp_path / checkpoints / "checkpoint-2").is_dir()
+
+
 def _store(root: Path, **identity) -> CheckpointStore:
     return CheckpointStore(root, {"settings": {"lr": 1}, "data": "d", **identity}, keep=2)
 
