@@ -529,3 +529,54 @@ def test_every_key_a_tier_sets_reaches_a_command(tiers, tier):
 def test_every_schema_key_reaches_a_command_in_some_tier(tiers):
     seen = {pattern for tier in tiers.values() for pattern, _ in reached(tier)[0]}
     assert sorted(leaf for leaf in schema_leaves() if leaf not in seen) == []
+
+
+# --- the dtypes take effect: storage is how steper writes a model, compute what a stage runs in --
+
+FRAMEWORK_FIXTURES = ROOT / "tests" / "fixtures" / "frameworks"
+TINY = ["--settings", json.dumps({"hidden_size": 32, "layers": 1, "heads": 2, "kv_heads": 1, "intermediate_size": 64, "vocab_size": 400})]
+
+
+def stored(model_dir: Path) -> set[str]:
+    from safetensors import safe_open
+
+    with safe_open(str(model_dir / "model.safetensors"), framework="pt") as handle:
+        return {str(handle.get_tensor(name).dtype).removeprefix("torch.") for name in handle.keys()}
+
+
+@pytest.fixture(scope="module")
+def bf16_model(tmp_path_factory) -> Path:
+    from steper.cli import main
+
+    model = tmp_path_factory.mktemp("models") / "tiny"
+    assert main(["models", "random", "--corpus", str(FRAMEWORK_FIXTURES / "corpus.jsonl"), "--output", str(model), "--dtype", "bfloat16", *TINY]) == 0
+    return model
+
+
+def test_a_models_storage_dtype_is_the_dtype_of_the_weights_steper_writes(bf16_model, tmp_path):
+    from steper.cli import main
+    from steper.models.precision import stored_dtype
+
+    assert stored(bf16_model) == {"bfloat16"} and stored_dtype(bf16_model) == "bfloat16"
+    assert main(["models", "prune", "--base", str(bf16_model), "--keep-layers", "0", "--dtype", "float16", "--output", str(tmp_path / "pruned")]) == 0
+    assert stored(tmp_path / "pruned") == {"float16"} and stored_dtype(tmp_path / "pruned") == "float16"
+
+
+def test_evaluation_computes_in_its_own_dtype_whatever_the_model_is_stored_in(bf16_model, tmp_path):
+    """The demo's bug: a bf16-stored student with `evaluation.generation.dtype: float32` was evaluated in bf16."""
+    from steper.cli import main
+    from steper.models.generation import GenerationSettings
+    from steper.models.transformers_backend import TransformersBackend
+    from steper.retrieval import build_index
+
+    assert str(TransformersBackend(bf16_model, GenerationSettings(dtype="float32")).dtype) == "torch.float32"
+    build_index(FRAMEWORK_FIXTURES / "corpus.jsonl", tmp_path / "index" / "bm25s", "bm25s")
+    output = tmp_path / "eval.json"
+    settings = {"framework": {"top_k": 2, "max_steps": 1, "max_new_tokens": 4, "shots": 0, "retrieval_backend": "bm25s"},
+                "generation": {"dtype": "float32", "batch_size": 4}}
+    assert main(["evaluate", "run", "--framework", "ircot", "--dataset", "toy", "--system", "tiny--steper",
+                 "--records", str(FRAMEWORK_FIXTURES / "records.jsonl"), "--index-dir", str(tmp_path / "index"), "--model", str(bf16_model),
+                 "--predictions", str(tmp_path / "predictions.jsonl"), "--output", str(output), "--settings", json.dumps(settings)]) == 0
+    result = json.loads(output.read_text(encoding="utf-8"))
+    assert result["settings"]["generation"]["dtype"] == "float32"
+    assert result["precision"] == {"storage_dtype": "bfloat16", "compute_dtype_setting": "float32", "compute_dtype": "float32"}

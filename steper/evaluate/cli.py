@@ -49,6 +49,7 @@ def settings_path(output: str | Path) -> Path:
 def _run(args: argparse.Namespace) -> int:
     from steper.frameworks.runner import FrameworkSettings, run_framework
     from steper.models.generation import GenerationSettings
+    from steper.models.precision import precision_record
 
     settings = resolve_settings(args.settings)
     summary = run_framework(
@@ -79,6 +80,8 @@ def _run(args: argparse.Namespace) -> int:
         settings=settings,
         retriever=retriever,
     )
+    # the model's storage dtype and the compute dtype ("auto" resolved on this machine), apart
+    result["precision"] = precision_record(args.model, settings["generation"]["dtype"], settings["generation"]["backend"])
     write_json(args.output, result)
     save_resolved(settings_path(args.output), settings, system=args.system, framework=args.framework, dataset=args.dataset)
     return 0

@@ -13,6 +13,7 @@ AVX2-only one in benchmarks.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Mapping
@@ -79,3 +80,28 @@ def resolve_dtype_name(name: str, device: str | torch.device = "cpu", flags: set
 def resolve_dtype(name: str, device: str | torch.device = "cpu", flags: set[str] | None = None, environ: Mapping[str, str] | None = None) -> torch.dtype:
     """`resolve_dtype_name` as a torch dtype."""
     return DTYPES[resolve_dtype_name(name, device, flags, environ)]
+
+
+def generation_device(backend: str) -> str:
+    """Where a generation backend computes: vLLM on GPUs, transformers on a GPU when there is one."""
+    return "cuda" if backend == "vllm" or torch.cuda.is_available() else "cpu"
+
+
+def stored_dtype(model_dir: str | Path) -> str | None:
+    """The dtype a model's weights are stored in, as its config.json says (None if it does not)."""
+    try:
+        config = json.loads((Path(model_dir) / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    name = config.get("dtype", config.get("torch_dtype"))
+    return name if isinstance(name, str) else None
+
+
+def precision_record(model_dir: str | Path, dtype: str, backend: str) -> dict[str, str | None]:
+    """What a result file records of its precision: the model's storage dtype, the compute dtype
+    setting and what it resolved to on this machine (`auto` differs between machines)."""
+    return {
+        "storage_dtype": stored_dtype(model_dir),
+        "compute_dtype_setting": dtype,
+        "compute_dtype": resolve_dtype_name(dtype, generation_device(backend)),
+    }
