@@ -18,9 +18,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from steper.preflight.worker import MARK
+from steper.strict_yaml import load_file
 
 PLACEHOLDER_ACCOUNT = "your-account"  # profiles/slurm/config.yaml until a site edits it
 TIMEOUT = 900  # seconds: queueing included
@@ -46,7 +45,7 @@ class SlurmOptions:
 
 def _unset_account(options: SlurmOptions) -> bool:
     """The profile still names the placeholder account and the command line sets none."""
-    config = yaml.safe_load((options.profile / "config.yaml").read_text()) or {}
+    config = load_file(options.profile / "config.yaml")  # a repeated key is an error, not the last one silently
     account = (config.get("default-resources") or {}).get("slurm_account")
     return account == PLACEHOLDER_ACCOUNT and not any(arg.startswith("slurm_account=") for arg in options.args)
 
