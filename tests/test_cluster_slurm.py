@@ -320,3 +320,23 @@ def test_a_job_killed_at_its_time_limit_is_retried_and_resumes(tmp_path_factory)
     ids = [line["id"] for line in read_jsonl(ROOT / "results" / run / target)]
     records = [line["id"] for line in read_jsonl(ROOT / "results" / run / "data/hotpotqa/train.jsonl")]
     assert sorted(ids) == sorted(records) and len(ids) == len(set(ids))
+
+
+def test_the_preflight_submits_one_gpu_job_through_the_profile(tmp_path):
+    """`steper preflight run --only slurm`: the profile submits the probe job with one GPU, and the job
+    reports what Slurm gave it. The GPUs of slurm-up.sh are /dev/null clones, so torch in the job sees
+    none and the component fails for that reason alone; on a GPU cluster it passes."""
+    since = now()
+    result = subprocess.run(
+        [sys.executable, "-m", "steper.cli", "preflight", "run", "--only", "slurm", "--workdir", str(tmp_path),
+         "--slurm-args", " ".join(SITE)],
+        cwd=ROOT, env=tool_env(), capture_output=True, text=True, timeout=1200,
+    )
+    report = {r["component"]: r for r in json.loads((tmp_path / "preflight.json").read_text())["results"]}
+    (probe,) = [job for job in sacct_jobs(since, now()) if job.rule == "gpu_probe"]
+    assert (probe.state, probe.gpus) == ("COMPLETED", 1)
+    assert result.returncode == 1 and report["slurm"]["status"] == "FAIL", result.stdout
+    assert report["slurm"]["detail"].startswith(
+        f"profiles/slurm submitted one job asking for 1 GPU: Slurm job {probe.job_id} on "
+    ), report["slurm"]["detail"]
+    assert re.search(rf" \(partition {PARTITION}\), GPU ids from Slurm: \d+; torch \S+ sees no CUDA device in the job$", report["slurm"]["detail"])

@@ -102,13 +102,13 @@ def probe(workdir: Path, gpus: int) -> dict[str, Any]:
 
     env = {key: os.environ.get(key) for key in ("SLURM_JOB_ID", "SLURM_JOB_PARTITION", "SLURM_JOB_GPUS", "CUDA_VISIBLE_DEVICES")}
     devices = torch.cuda.device_count() if torch.cuda.is_available() else 0
-    where = f"Slurm job {env['SLURM_JOB_ID']} on {socket.gethostname()}, partition {env['SLURM_JOB_PARTITION']}, " \
-            f"GPUs {env['SLURM_JOB_GPUS'] or env['CUDA_VISIBLE_DEVICES'] or 'none'} given, {devices} seen by torch"
+    given = env["SLURM_JOB_GPUS"] or env["CUDA_VISIBLE_DEVICES"] or "none"
+    where = f"Slurm job {env['SLURM_JOB_ID']} on {socket.gethostname()} (partition {env['SLURM_JOB_PARTITION']}), GPU ids from Slurm: {given}"
     if not env["SLURM_JOB_ID"]:
         return report("FAIL", f"not run by Slurm ({where})", env=env)
     if devices < 1:
-        return report("FAIL", f"{where}: torch {torch.__version__} sees no CUDA device in the job", env=env)
-    return report("PASS", where, env=env)
+        return report("FAIL", f"{where}; torch {torch.__version__} sees no CUDA device in the job", env=env)
+    return report("PASS", f"{where}; torch sees {devices} CUDA device(s)", env=env)
 
 
 COMPONENTS = {"stack": stack, "model": model, "transformers": transformers, "vllm": vllm, "probe": probe}
