@@ -87,8 +87,10 @@ def test_environment_matches_pyproject(path):
 
 
 def test_rule_environments_exist_and_gpu_rules_get_the_gpu_extra():
-    common = (ROOT / "workflow" / "rules" / "common.smk").read_text()
-    envs = dict(re.findall(r'^(ENV_\w+) = "([^"]+)"', common, flags=re.M))
+    # ENV_CPU / ENV_GPU: paths relative to workflow/rules (a rule's `conda:` is read from its file's
+    # directory), defined in the rule files or in the Python the Snakefile loads
+    sources = [*(ROOT / "workflow" / "rules").glob("*.smk"), *(ROOT / "steper").rglob("*.py")]
+    envs = dict(match for path in sources for match in re.findall(r'^(ENV_\w+) = "([^"]+)"', path.read_text(), flags=re.M))
     assert set(envs) == {"ENV_CPU", "ENV_GPU"}
     rules_dir = ROOT / "workflow" / "rules"
     for relative in envs.values():
@@ -118,3 +120,14 @@ def test_gpu_constraints_pin_every_dependency_inside_pyproject():
             (spec,) = pins[name].specifier
             for req in reqs:
                 assert req.specifier.contains(spec.version, prereleases=True), f"{pins[name]} is outside pyproject's {req}"
+
+
+def test_the_preflight_holds_a_node_to_the_cuda_of_the_constraints():
+    """The CUDA runtime the constraints resolve (the wheels' own) is the one whose driver the preflight
+    asks for: a regenerated constraints file on another CUDA must move steper/preflight/stack.py too."""
+    from steper.preflight.stack import MIN_CUDA, pinned_versions
+
+    lines = (ROOT / "cluster" / "gpu-constraints.txt").read_text().splitlines()
+    pins = {canonicalize_name(req.name): str(next(iter(req.specifier)).version) for req in (Requirement(line) for line in lines if line and not line.startswith("#"))}
+    assert ".".join(pins["nvidia-cuda-runtime"].split(".")[:2]) == MIN_CUDA
+    assert pins["torch"] == pinned_versions()["torch"] and pins["vllm"] == pinned_versions()["vllm"]
