@@ -53,9 +53,9 @@ def _integer(checker: Any, instance: Any) -> bool:
     return isinstance(instance, int) and not isinstance(instance, bool)
 
 
-def _resolve(node: dict[str, Any]) -> dict[str, Any]:
-    """A property's schema with its `$ref` followed, so a default given in `$defs` is found too."""
-    while "$ref" in node and "default" not in node:
+def resolve(node: dict[str, Any], until_default: bool = False) -> dict[str, Any]:
+    """A schema node with its `$ref` followed (to the first node with a default, if asked)."""
+    while "$ref" in node and not (until_default and "default" in node):
         target: Any = config_schema()
         for part in node["$ref"].removeprefix("#/").split("/"):
             target = target[part]
@@ -78,7 +78,7 @@ def _make_validator_class(fill_defaults: bool) -> type:
         def properties(validator: Any, props: dict[str, Any], instance: Any, schema: dict[str, Any]) -> Iterator[ValidationError]:
             if validator.is_type(instance, "object"):
                 for name, subschema in props.items():
-                    node = _resolve(subschema)
+                    node = resolve(subschema, until_default=True)
                     if name not in instance and "default" in node:
                         instance[name] = copy.deepcopy(node["default"])
             yield from check_properties(validator, props, instance, schema)

@@ -21,7 +21,7 @@ import typing
 from pathlib import Path
 from typing import Any, TypeVar, Union
 
-from steper.config_validation import config_schema, problems
+from steper.config_validation import config_schema, problems, resolve
 from steper.io import InputError, write_json
 from steper.strict_yaml import load_file, loads_json
 
@@ -29,20 +29,11 @@ T = TypeVar("T")
 SCHEMA_KEY = "schema"  # dataclass field metadata: the dotted config key the field comes from
 
 
-def _resolve(node: dict[str, Any]) -> dict[str, Any]:
-    while "$ref" in node:
-        target: Any = config_schema()
-        for part in node["$ref"].removeprefix("#/").split("/"):
-            target = target[part]
-        node = target
-    return node
-
-
 def schema_node(key: str) -> dict[str, Any]:
     """The schema of a dotted config key, e.g. "retrieval.k1" or "models.*.revision" (* = any name)."""
     node: dict[str, Any] = config_schema()
     for part in key.split("."):
-        node = _resolve(node)
+        node = resolve(node)
         node = node["additionalProperties"] if part == "*" else node["properties"][part]
     return node
 
@@ -50,9 +41,7 @@ def schema_node(key: str) -> dict[str, Any]:
 def schema_default(key: str) -> Any:
     """The schema's default of a dotted config key; KeyError if it has none."""
     node = schema_node(key)
-    if "default" not in node:
-        node = _resolve(node)
-    return copy.deepcopy(node["default"])
+    return copy.deepcopy(resolve(node, until_default=True)["default"])
 
 
 def from_schema(key: str) -> Any:
