@@ -221,4 +221,4 @@ def test_bad_seeds_stop_the_run(tmp_path, seeds, message):
 def test_demo_full_trains_the_main_comparison_with_three_seeds():
     config = yaml.safe_load((ROOT / "config" / "demo-full.yaml").read_text())
     table1 = next(grid for grid in config["experiments"] if grid["name"] == "table1")
-    assert table1["seeds"] == [0, 1, 2] and table1["methods"] == ["vanilla_kd", "steper"]
+    assert table1["seeds"] == [0, 1, 2] and table1["methods"] == ["vanilla_kd", "steper", "vanilla_kd_matched"]
