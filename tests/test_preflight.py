@@ -149,7 +149,9 @@ def test_a_failing_worker_component_reports_fail_instead_of_crashing(tmp_path):
 @pytest.fixture(scope="module")
 def cpu_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("preflight")
-    result = subprocess.run([sys.executable, "-m", "steper.cli", "preflight", "run", "--workdir", str(workdir), "--threads", "2"],
+    # every component but slurm, which tests/test_cluster_slurm.py runs against a live Slurm
+    result = subprocess.run([sys.executable, "-m", "steper.cli", "preflight", "run", "--workdir", str(workdir), "--threads", "2",
+                             "--only", "stack", "model", "transformers", "vllm", "zero3", "resume"],
                             capture_output=True, text=True, timeout=1200, cwd=ROOT)
     report = json.loads((workdir / "preflight.json").read_text())
     return result, {r["component"]: r for r in report["results"]}, workdir
@@ -161,11 +163,10 @@ def test_the_cpu_part_passes_and_says_why_the_rest_is_skipped(cpu_run):
     status = {name: r["status"] for name, r in components.items()}
     has_deepspeed = _installed("deepspeed")
     assert status == {"stack": "SKIP", "model": "PASS", "transformers": "PASS", "vllm": "SKIP",
-                      "zero3": "PASS" if has_deepspeed else "SKIP", "resume": "PASS", "slurm": "SKIP"}
+                      "zero3": "PASS" if has_deepspeed else "SKIP", "resume": "PASS"}
     assert components["stack"]["detail"].startswith("no CUDA device (torch ")
     assert components["vllm"]["detail"] == "no CUDA device (vLLM runs on GPUs only)"
     assert components["transformers"]["detail"].startswith("on cpu: 8 prompts")
-    assert components["slurm"]["detail"] == "not on a Slurm cluster (no sbatch on PATH)" or shutil.which("sbatch")
     versions = next(line for line in result.stdout.splitlines() if line.startswith("versions: "))
     for name in ("torch", "CUDA", "driver", "vLLM", "transformers", "DeepSpeed"):
         assert f"{name} " in versions

@@ -50,9 +50,19 @@ def _unset_account(options: SlurmOptions) -> bool:
     return account == PLACEHOLDER_ACCOUNT and not any(arg.startswith("slurm_account=") for arg in options.args)
 
 
+def _controller_answers() -> bool:
+    try:
+        ping = subprocess.run(["scontrol", "ping"], capture_output=True, text=True, timeout=60)
+    except (FileNotFoundError, subprocess.TimeoutExpired):
+        return False
+    return ping.returncode == 0 and "UP" in ping.stdout
+
+
 def slurm_probe(workdir: Path, options: SlurmOptions, env: dict[str, str]) -> tuple[str, str]:
     if not shutil.which("sbatch"):
         return "SKIP", "not on a Slurm cluster (no sbatch on PATH)"
+    if not _controller_answers():
+        return "SKIP", "no Slurm controller answers (scontrol ping)"
     if importlib.util.find_spec("snakemake_executor_plugin_slurm") is None:
         return "FAIL", "the Snakemake SLURM executor is not installed: pip install -e '.[cluster]' -c cluster/gpu-constraints.txt"
     if not (options.profile / "config.yaml").is_file():
