@@ -206,4 +206,5 @@ def test_acc_is_a_substring_and_acc_tokens_whole_tokens():
     assert token_accuracy("York, New", "New York") == 0.0  # tokens in order, contiguous
     assert token_accuracy("No, they were not.", "no") == 1.0
     assert token_accuracy("anything", "the") == 0.0  # a gold that normalises to nothing never matches
+    assert accuracy("anything", "the") == 0.0 and accuracy("the", "a") == 0.0
     assert score("Norway", ["no"]).to_dict() == {"em": 0.0, "f1": 0.0, "acc": 1.0, "acc_tokens": 0.0}

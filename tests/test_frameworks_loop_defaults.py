@@ -19,78 +19,20 @@ import json
 from pathlib import Path
 
 import pytest
+from scripted_components import RankedRetriever, ScriptedBackend
 
 from steper.distill.stepwise import build_examples
 from steper.frameworks.chain import LoopSettings, run_chains
+from steper.frameworks.demonstrations import load_demonstrations
+from steper.frameworks.ircot import ircot_query
+from steper.frameworks.prompts import stepwise_prompts
 from steper.frameworks.registry import make_strategy
 from steper.frameworks.runner import FrameworkSettings, run_framework
-from steper.models.generation import Generation, GenerationSettings, cut_text
-from steper.models.prompting import Prompt
+from steper.models.generation import GenerationSettings
 from steper.retrieval import Passage
 
 FIXTURES = Path(__file__).parent / "fixtures" / "frameworks"
 DEFAULTS = FrameworkSettings()
-
-
-class ScriptedBackend:
-    """A generation backend whose model is a table: (question, steps so far) -> raw completion.
-
-    The raw text runs on past the step, as a model's does; it is cut with the stop strings and the
-    framework's step end like every real backend's output. Every prompt is kept, in call order.
-    """
-
-    dtype_name = "float32"
-    max_model_len = 1_000_000
-
-    def __init__(self, script: dict[tuple[str, str], str]):
-        self.script = script
-        self.prompts: list[Prompt] = []
-
-    @staticmethod
-    def question(prompt: Prompt) -> str:
-        """The question of a prompt: the line before "A:" (IRCoT) or the "Question:" line (Self-Ask)."""
-        return prompt.context.splitlines()[-2].removeprefix("Question: ")
-
-    def generate(self, prompts, max_new_tokens, stop, step_end=None):
-        generations = []
-        for prompt in prompts:
-            key = (self.question(prompt), prompt.continuation)
-            if key not in self.script:
-                raise AssertionError(f"unscripted prompt {key}")
-            text = cut_text(self.script[key], stop, step_end)
-            self.prompts.append(prompt)
-            generations.append(Generation(text, prompt_tokens=len(prompt.plain.split()), completion_tokens=len(text.split())))
-        return generations
-
-    def count_tokens(self, prompts):
-        return [len(prompt.plain.split()) for prompt in prompts]
-
-    def prompts_of(self, question: str) -> list[Prompt]:
-        return [prompt for prompt in self.prompts if self.question(prompt) == question]
-
-
-class RankedRetriever:
-    """A retriever with a fixed ranking per query; an unknown query is an error, not an empty list."""
-
-    def __init__(self, rankings: dict[str, list[str]], docs: dict[str, Passage]):
-        self.rankings = rankings
-        self.docs = docs
-        self.calls: list[tuple[list[str], int]] = []
-
-    def search(self, query: str, k: int) -> list[Passage]:
-        if query not in self.rankings:
-            raise AssertionError(f"unexpected query {query!r}")
-        return [self.docs[doc_id] for doc_id in self.rankings[query][:k]]
-
-    def batch_search(self, queries, k):
-        self.calls.append((list(queries), k))
-        return [self.search(query, k) for query in queries]
-
-    def doc(self, doc_id: str) -> Passage:
-        return self.docs[doc_id]
-
-    def queries(self) -> list[str]:
-        return [query for queries, _ in self.calls for query in queries]
 
 
 ORCHARD = "The Hollow Orchard is a 1998 drama film starring Tamsin Everhart and directed by Brennan Vale."
@@ -167,14 +109,14 @@ RANKINGS = {
 QUESTIONS = [("a", QA), ("b", QB), ("c", QC)]
 
 
-def loop(passage_words=DEFAULTS.passage_words, max_passages=DEFAULTS.max_passages, script=SCRIPT):
-    backend, retriever = ScriptedBackend(script), RankedRetriever(RANKINGS, DOCS)
+def loop(passage_words=DEFAULTS.passage_words, max_passages=DEFAULTS.max_passages, script=SCRIPT, questions=QUESTIONS, rankings=RANKINGS):
+    backend, retriever = ScriptedBackend(script), RankedRetriever(rankings, DOCS)
     settings = LoopSettings(
         top_k=3, max_steps=4, max_passages=max_passages, max_new_tokens=32,
         passage_order=DEFAULTS.passage_order, new_passages=DEFAULTS.new_passages,
     )
     strategy = make_strategy("ircot", passage_words, DEFAULTS.query_cleaning)
-    chains = run_chains(QUESTIONS, strategy, retriever, backend, settings)
+    chains = run_chains(questions, strategy, retriever, backend, settings)
     return {chain.id: chain for chain in chains}, backend, retriever
 
 
@@ -242,6 +184,59 @@ def test_prompts_show_the_passages_cut_on_single_spaces():
     )
     _, whole, _ = loop(passage_words=None)
     assert "she taught  music." in whole.prompts_of(QB)[-1].context
+    # the forced answer's prompt shows the last step's passages, cut the same way
+    forced, last_step = backend.prompts_of(QC)[-1], backend.prompts_of(QC)[-2]
+    assert forced.context == last_step.context and "Port Ellery is a harbour town\n\n" in forced.context
+
+
+def test_demonstrations_are_cut_like_the_questions_passages():
+    demo = load_demonstrations(FIXTURES / "demonstrations.jsonl")[0]
+    assert make_strategy("ircot", 3, "ircot").demonstration(demo) == (
+        "Wikipedia Title: Harbor Lights\nHarbor Lights is\n\n"
+        "Wikipedia Title: Quiet Harbor\nQuiet Harbor is\n\n"
+        "Wikipedia Title: Ada Finch\nAda Finch is\n\n"
+        f"Q: Answer the following question by reasoning step-by-step.\n{demo.question}\n"
+        "A: Harbor Lights was written by Ada Finch. Ada Finch was born in Dunmore. So the answer is: Dunmore."
+    )
+    assert make_strategy("selfask", 3, "ircot").demonstration(demo) == (
+        "Wikipedia Title: Harbor Lights\nHarbor Lights is\n\n"
+        "Wikipedia Title: Quiet Harbor\nQuiet Harbor is\n\n"
+        "Wikipedia Title: Ada Finch\nAda Finch is\n\n"
+        f"Question: {demo.question}\nAre follow up questions needed here: Yes.\n"
+        "Follow up: Who wrote Harbor Lights?\n"
+        "Intermediate answer: Ada Finch\nFollow up: Where was Ada Finch born?\n"
+        "Intermediate answer: Dunmore\nSo the final answer is: Dunmore"
+    )
+
+
+QD = "When was Port Ellery founded?"
+D1 = "So we must find the town first."
+
+
+def test_a_reasoning_sentence_first_queries_the_question_and_an_empty_step_forces_the_answer():
+    script = {
+        (QD, ""): f" {D1} It",
+        (QD, f" {D1}"): "\n\nQ: next",  # nothing before the stop string: an empty step
+        (QD, f" {D1} So the answer is:"): "\n\nQ: x",  # and nothing after the forced "So the answer is:"
+    }
+    rankings = {"was Port Ellery founded?": ["ellery", "quiet", "quill"]}
+    chains, backend, retriever = loop(script=script, questions=[("d", QD)], rankings=rankings)
+    chain = chains["d"]
+    # no factual sentence yet: the question, cleaned, is the query again
+    assert retriever.queries() == ["was Port Ellery founded?", "was Port Ellery founded?"]
+    assert [step["output"] for step in chain.steps] == [D1, "So the answer is:"]
+    assert chain.answer == ""
+    assert [step["retrieved"] for step in chain.steps] == [["ellery", "quiet", "quill"], []]
+
+
+def test_query_cleaning_splits_on_single_spaces_as_ircot():
+    # "Who  directed" splits into "Who", "", "directed": the empty word stays, so does a line break
+    assert ircot_query("q", ["Who  directed it?"], "ircot") == " directed it?"
+    assert ircot_query("q", ["Who\ndirected it?"], "ircot") == "Who\ndirected it?"
+    for sentence in ["thus it is X.", "Thus, X.", "so X.", "So, X.", "That is, X.", "Therefore X.", "hence X.", "It is 1,990 - 10 = 1,980."]:
+        assert ircot_query("Which film?", [sentence], "ircot") == "film?", sentence
+    for sentence in ["Thusly X.", "Sonia X.", "That is X.", "It is 3 + 4."]:
+        assert ircot_query("Which film?", [sentence], "ircot") == sentence.replace("is ", ""), sentence
 
 
 # ---------------------------------------------------------------- training prompts = loop prompts
@@ -321,3 +316,35 @@ def test_chain_target_moves_the_steps_so_far_into_the_completion(tmp_path, passa
     assert [example["context"] for example in mine] == [prompt.context for prompt in sent]
     assert [example["completion"] for example in mine] == [f" {A1}", f" {A1} {A2}", f" {A1} {A2} {A3}", f" {A1} {A2} {A3} {A4}"]
     assert all(example["continuation"] == "" for example in mine)
+
+
+RETGEN_ANSWER = "The author is Mara Quill. She was born in St. Albans. So the answer is: St. Albans."
+REACT_SCRIPT = {
+    (QB, "\nThought 1:"): " I need to search Quiet Harbor.\nAction 1: Search[Quiet Harbor]\nObservation 1: x",
+    (QB, "\nThought 2:"): " Quiet Harbor is by Mara Quill.\nAction 2: Search[Mara Quill]\nObservation",
+    (QB, "\nThought 3:"): " She was born in St. Albans.\nAction 3: Finish[St. Albans]",
+}
+
+
+@pytest.mark.parametrize("framework", ["iter_retgen", "react"])
+def test_stepwise_prompts_follow_frameworks_that_replace_or_observe_passages(framework):
+    # ITER-RETGEN replaces its passages at each iteration; ReAct shows each step's own passages after it
+    script = {(QB, ""): f" {RETGEN_ANSWER}"} if framework == "iter_retgen" else REACT_SCRIPT
+    rankings = {QB: ["quiet", "orchard"], f"{QB} {RETGEN_ANSWER}": ["quill", "quiet"],
+                "Quiet Harbor": ["quiet", "orchard"], "Mara Quill": ["quill", "quiet", "ellery"]}
+    backend, retriever = ScriptedBackend(script), RankedRetriever(rankings, DOCS)
+    settings = LoopSettings(top_k=2, max_steps=3 if framework == "react" else 2, max_passages=15, max_new_tokens=32,
+                            passage_order="retrieval", new_passages="ircot")
+    chain = run_chains([("b", QB)], make_strategy(framework, 4, "ircot"), retriever, backend, settings)[0]
+    assert chain.answer == "St. Albans"
+    examples = stepwise_prompts({"question": QB, "steps": chain.steps, "passage_words": 4}, DOCS.__getitem__, framework)
+    assert [prompt for _, prompt, _ in examples] == backend.prompts
+    if framework == "iter_retgen":
+        assert [step["retrieved"] for step in chain.steps] == [["quiet", "orchard"], ["quill", "quiet"]]
+        assert "Wikipedia Title: The Hollow Orchard" not in backend.prompts[1].context
+    else:
+        assert [step["retrieved"] for step in chain.steps] == [[], ["quiet", "orchard"], ["quill"]]
+        assert backend.prompts[2].context.endswith(
+            "Action 1: Search[Quiet Harbor]\nObservation 1: [Quiet Harbor] Quiet Harbor is a [The Hollow Orchard] The Hollow Orchard is\n"
+            "Thought 2: Quiet Harbor is by Mara Quill.\nAction 2: Search[Mara Quill]\nObservation 2: [Mara Quill] Mara Quill was born"
+        )

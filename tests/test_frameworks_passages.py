@@ -8,9 +8,11 @@ title and text at least 90% similar by rapidfuzz's `fuzz.ratio`, the normalised 
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
-from steper.frameworks.passages import MAX_RETRIEVED_WORDS, is_duplicate, new_passages, search_depth, similar, truncate_words
+from steper.frameworks.passages import MAX_RETRIEVED_WORDS, _lcs_length, is_duplicate, new_passages, search_depth, similar, truncate_words
 from steper.retrieval import Passage
 
 DIRECTOR = Passage("v1", "Brennan Vale", "Brennan Vale is a film director from Port Ellery.")
@@ -44,6 +46,14 @@ def lcs_ratio(a: str, b: str) -> float:
 def test_similarity_is_rapidfuzz_ratio_not_difflib(a, b):
     assert similar(a, b) == (lcs_ratio(a, b) >= 0.9)
     assert similar(b, a) == similar(a, b)
+
+
+def test_lcs_length_is_the_longest_common_subsequence():
+    rng = random.Random(0)
+    for _ in range(300):
+        a = "".join(rng.choice("ab c") for _ in range(rng.randint(0, 12)))
+        b = "".join(rng.choice("abd ") for _ in range(rng.randint(0, 12)))
+        assert _lcs_length(a, b) == round(lcs_ratio(a, b) * (len(a) + len(b)) / 2), (a, b)
 
 
 def test_a_reordered_text_is_a_near_duplicate_as_in_ircot():

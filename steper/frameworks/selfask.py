@@ -28,9 +28,8 @@ FOLLOW_UP = "Follow up:"
 
 
 def selfask_step_end(text: str) -> int | None:
-    """Cut after the first finished "Follow up:" or final-answer line."""
-    start = len(text) - len(text.lstrip())
-    position = start
+    """Cut after the first finished "Follow up:" or final-answer line (blank lines before it are skipped)."""
+    position = 0
     while True:
         newline = text.find("\n", position)
         if newline < 0:
