@@ -147,18 +147,3 @@ def read_config_files(paths: list[str | Path]) -> list[dict[str, Any]]:
         found.append(data)
     return found
 
-
-# Sections that are the set of things a run uses: the last config file that lists one replaces it whole.
-REPLACED_SECTIONS = ("models", "students")
-
-
-def replace_sections(config: dict[str, Any], files: list[dict[str, Any]]) -> None:
-    """Give `models` and `students` of the merged `config` the value of the last file that lists them.
-
-    Snakemake merges config files key by key, so a tier laid over the paper config (the rehearsal's
-    random models over the paper's hub models) would keep each paper model's hub `path` and
-    `revision` on a model that never reads them: a tier's models are its own, as listed."""
-    for section in REPLACED_SECTIONS:
-        listed = [data[section] for data in files if section in data]
-        if listed:
-            config[section] = copy.deepcopy(listed[-1])

@@ -13,14 +13,15 @@ import pytest
 import yaml
 
 from steper.cli import main
+from steper.plan.tiers import tier_config
 
 ROOT = Path(__file__).resolve().parent.parent
 RECORDS = ROOT / "tests" / "fixtures" / "retrieval" / "records.jsonl"
 
 
 def dry_run(tmp_path: Path, edit) -> subprocess.CompletedProcess:
-    """`snakemake -n` on an altered copy of config/smoke.yaml, in an empty working directory."""
-    config = yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text(encoding="utf-8"))
+    """`snakemake -n` on an altered copy of config/smoke.yaml laid over the paper config, in an empty working directory."""
+    config = tier_config(ROOT, [ROOT / "config" / "smoke.yaml"])
     edit(config)
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config), encoding="utf-8")

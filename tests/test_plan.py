@@ -3,19 +3,21 @@ training job, the cross-reference checks, paths and stage settings, the paper ma
 tier overlays."""
 
 import copy
+import json
 import re
 from pathlib import Path
 
 import pytest
+import yaml
 from snakemake.utils import validate
 
-from steper.config_validation import ConfigError
+from steper.config_validation import ConfigError, validate_config
 from steper.paper import contents
 from steper.plan import paper, stages
 from steper.plan.checks import reference_problems
 from steper.plan.grid import Cell, cell_seeds, trained_methods, training_identity
 from steper.plan.plan import Plan
-from steper.plan.tiers import overlay, stated_config, tier_config
+from steper.plan.tiers import REPLACED, overlay, stated_config, tier_config
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
@@ -243,3 +245,46 @@ def test_a_repeated_key_in_a_tier_file_is_named(tmp_path):
     tier.write_text("run: a\nrun: b\n")
     with pytest.raises(ConfigError, match="tier.yaml"):
         tier_config(ROOT, [tier])
+
+
+def test_stage_settings_carry_the_retrieval_and_model_settings():
+    plan = Plan(small_config(retrieval={"backend": "bm25s", "compare": ["bm25s"], "k1": 0.9}))
+    teacher = json.loads(plan.teacher_settings("big"))
+    assert teacher["framework"]["k1"] == 0.9 and teacher["framework"]["retrieval_backend"] == "bm25s"
+    assert teacher["generation"]["tensor_parallel_size"] == 0  # the job's GPUs: none on CPU
+    evaluation = json.loads(plan.evaluate_settings("evaluation", "small", shots=0))
+    assert evaluation["framework"]["shots"] == 0
+    train = json.loads(plan.train_settings("small", "uniform", plan.hparams(0)))
+    assert train["method"] == {"data": "first-mid-final", "loss": "fixed", "weights": METHODS["uniform"]["weights"], "match_steps_of": None}
+    assert train["training"]["seed"] == 0 and "resources" not in train["training"]
+
+
+def test_every_rule_takes_its_log_and_benchmark_from_the_stage_table():
+    used = set()
+    for path in (ROOT / "workflow" / "rules").glob("*.smk"):
+        used |= set(re.findall(r"(?:LOG|BENCH)\(\"(\w+)\"", path.read_text()))
+    assert used == set(stages.STAGES)
+
+
+def _leaves(data, prefix=()):
+    for key, value in data.items():
+        if isinstance(value, dict) and value:
+            yield from _leaves(value, (*prefix, key))
+        else:
+            yield (*prefix, key), value
+
+
+@pytest.mark.parametrize("tier", ["smoke.yaml", "demo.yaml", "demo-full.yaml", "rehearsal.yaml"])
+def test_a_tier_states_only_what_differs_from_the_paper(tier):
+    paper = tier_config(ROOT, [])
+    validate_config(paper)
+    overlay_ = yaml.safe_load((ROOT / "config" / tier).read_text())
+    same = []
+    for path, value in _leaves({k: v for k, v in overlay_.items() if k not in REPLACED}):
+        node = paper
+        for key in path:
+            node = node.get(key, {}) if isinstance(node, dict) else {}
+        if node == value:
+            same.append(".".join(path))
+    assert not same, f"config/{tier} repeats the paper's {same}"
+    validate_config(tier_config(ROOT, [ROOT / "config" / tier]))

@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from snakemake.utils import update_config
 
-from steper.config_validation import config_schema, replace_sections, validate_config
-from steper.strict_yaml import load_file
+from steper.config_validation import config_schema, validate_config
+from steper.plan.tiers import stated_config
+from steper.plan.tiers import tier_config as laid_over
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "config"
@@ -181,18 +181,11 @@ class Tier:
 
 def tier_config(files: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
     """What the tier's own files set (an overlay's, not the paper config it is laid over), and the
-    config as the Snakefile makes it: the files merged in order, models and students replaced
-    whole by the last file that lists them, validated with the schema's defaults."""
-    merged: dict[str, Any] = {}
-    own: dict[str, Any] = {}
-    loaded = [load_file(CONFIG / name) for name in files]
-    for index, data in enumerate(loaded):
-        update_config(merged, data)
-        if index or len(files) == 1:
-            update_config(own, data)
-    replace_sections(merged, loaded)
+    config as the Snakefile makes it (steper.plan.tiers), validated with the schema's defaults."""
+    paths = [CONFIG / name for name in files]
+    merged = laid_over(ROOT, paths)
     validate_config(merged)
-    return own, merged
+    return stated_config(ROOT, paths), merged
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from steper.plan.tiers import tier_config
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -24,7 +26,8 @@ def snakemake(*args: str, cwd: Path = ROOT, timeout: int = 900) -> subprocess.Co
 
 
 def write_config(tmp_path: Path, base: str, edit) -> Path:
-    config = yaml.safe_load((ROOT / "config" / base).read_text())
+    """config/<base> laid over the paper config (as the Snakefile lays it), altered by `edit`."""
+    config = tier_config(ROOT, [ROOT / "config" / base])
     edit(config)
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config))
@@ -118,7 +121,7 @@ def test_smoke_dag_end_to_end(tmp_path):
 
     table = (workdir / "paper/smoke/tables/table1_main.md").read_text()
     rows = _table_rows(table)
-    methods = yaml.safe_load(Path(config).read_text())["methods"]
+    methods = {method for grid in tier_config(ROOT, [config])["experiments"] for method in grid["methods"]}
     labels = " ".join(" ".join(row[:2]) for row in rows).lower()
     for method in ("vanilla", "steper"):
         assert method in labels, table

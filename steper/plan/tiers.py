@@ -15,9 +15,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from steper.config_validation import ConfigError
-from steper.io import InputError
-from steper.strict_yaml import load_file
+from steper.config_validation import read_config_files
 
 PAPER_CONFIG = "config/config.yaml"
 REPLACED = ("models", "students")
@@ -45,21 +43,17 @@ def tier_config(basedir: str | Path, files: Iterable[str | Path], overrides: Map
 
 
 def stated_config(basedir: str | Path, files: Iterable[str | Path], overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """What the tier states: its files laid over each other, then `overrides`; with no file, the
-    paper config, which is then the tier. A setting the tier inherits is not the tier's to answer for."""
-    files = list(files)
-    config = {} if files else _load(Path(basedir) / PAPER_CONFIG)
+    """What the tier states: its files other than the paper config laid over each other, then
+    `overrides`; with no other file, the paper config, which is then the tier. A setting the tier
+    inherits is not the tier's to answer for."""
+    base = Path(basedir) / PAPER_CONFIG
+    files = [Path(path) for path in files if not Path(path).resolve() == base.resolve()]
+    config = {} if files else _load(base)
     for path in files:
-        config = overlay(config, _load(Path(path)))
+        config = overlay(config, _load(path))
     return overlay(config, overrides or {})
 
 
 def _load(path: Path) -> dict[str, Any]:
-    """A config file read strictly (steper.strict_yaml: a repeated key or an alias bomb is an error)."""
-    try:
-        data = load_file(path)
-    except InputError as error:
-        raise ConfigError(f"Invalid config file: {error}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"Invalid config file: {path}: expected a mapping of config keys, got {type(data).__name__}")
+    (data,) = read_config_files([path])
     return data

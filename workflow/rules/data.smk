@@ -1,19 +1,19 @@
-"""Raw data (generated toy world or official downloads) -> unified records -> IRCoT splits -> corpora."""
+"""Raw data (generated toy world or official downloads) -> unified records -> IRCoT splits -> corpora (code: steper/data/)."""
 
-if TOY:
+if plan.toy:
 
     rule toy_world:
         output:
             raw=directory(P("raw")),
             demonstrations=P("annotations"),
         log:
-            LOG("data/toy_world/{dataset}"),
+            LOG("toy_world"),
         benchmark:
-            BENCH("data/toy_world/{dataset}")
+            BENCH("toy_world")
         conda:
             ENV_CPU
         params:
-            settings=as_json(config["data"]["toy"]),
+            settings=plan.toy_settings(),
         shell:
             "steper data toy --dataset {wildcards.dataset:q} --output-dir {output.raw:q}"
             " --demonstrations {output.demonstrations:q} --settings {params.settings:q} 2> {log:q}"
@@ -24,35 +24,34 @@ else:
         output:
             directory(P("raw", dataset="{name}")),
         log:
-            LOG("data/download/{name}"),
+            LOG("download"),
         benchmark:
-            BENCH("data/download/{name}")
+            BENCH("download")
         wildcard_constraints:
-            name="hotpotqa|hotpotqa-wiki|2wikimultihopqa|musique",
+            name=one_of(plan.downloads),
         conda:
             ENV_CPU
         params:
-            flags=download_flags,
+            flags=plan.download_flags(),
         shell:
             "steper data download --dataset {wildcards.name:q} --output-dir {output:q} {params.flags:q} 2> {log:q}"
 
     rule annotations:
         input:
             records=expand(P("records_full"), part=["train", "dev"], allow_missing=True),
-            followups=followups_file,
+            followups=lambda w: plan.followups_file(w.dataset),
         output:
             P("annotations"),
         log:
-            LOG("data/annotations/{dataset}"),
+            LOG("annotations"),
         benchmark:
-            BENCH("data/annotations/{dataset}")
+            BENCH("annotations")
         conda:
             ENV_CPU
         params:
-            url=lambda w: config["data"]["annotations"]["url"].format(dataset=w.dataset),
+            url=lambda w: plan.annotations_url(w.dataset),
             followups=lambda w, input: ["--followups", input.followups] if input.followups else [],
-            # a mirror's sums file also pins the annotations it serves (the rehearsal's stand-ins)
-            sums=lambda w: ["--sums", config["data"]["download"]["sha256"]] if config["data"]["download"]["sha256"] else [],
+            sums=plan.sums_flags(),
         shell:
             "steper teacher annotations --dataset {wildcards.dataset:q} --input {params.url:q} --records {input.records:q}"
             " {params.followups:q} {params.sums:q} --output {output:q} 2> {log:q}"
@@ -64,15 +63,15 @@ rule prepare:
     output:
         P("records_full"),
     log:
-        LOG("data/prepare/{dataset}_{part}"),
+        LOG("prepare"),
     benchmark:
-        BENCH("data/prepare/{dataset}_{part}")
+        BENCH("prepare")
     wildcard_constraints:
         part="train|dev",
     conda:
         ENV_CPU
     params:
-        flags=prepare_flags,
+        flags=lambda w, input: plan.prepare_flags(w.dataset, w.part, input.raw),
     shell:
         "steper data prepare --dataset {wildcards.dataset:q} {params.flags:q} --output {output:q} 2> {log:q}"
 
@@ -86,30 +85,30 @@ rule split:
         dev=P("records", split="dev"),
         test=P("records", split="test"),
     log:
-        LOG("data/split/{dataset}"),
+        LOG("split"),
     benchmark:
-        BENCH("data/split/{dataset}")
+        BENCH("split")
     conda:
         ENV_CPU
     params:
-        directory=lambda w, output: os.path.dirname(output.train),
-        settings=as_json(config["data"]["split"]),
+        directory=lambda w: P("records_dir", dataset=w.dataset),
+        settings=plan.split_settings(),
     shell:
         "steper data split --train {input.train:q} --dev {input.dev:q} --output-dir {params.directory:q} --settings {params.settings:q} 2> {log:q}"
 
 
 rule corpus:
     input:
-        unpack(corpus_sources),
+        unpack(lambda w: plan.corpus_sources(w.dataset)),
     output:
         P("corpus"),
     log:
-        LOG("data/corpus/{dataset}"),
+        LOG("corpus"),
     benchmark:
-        BENCH("data/corpus/{dataset}")
+        BENCH("corpus")
     conda:
         ENV_CPU
     params:
-        flags=corpus_flags,
+        flags=lambda w, input: plan.corpus_flags(w.dataset, input),
     shell:
         "steper data corpus --dataset {wildcards.dataset:q} {params.flags:q} --output {output:q} 2> {log:q}"

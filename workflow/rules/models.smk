@@ -1,15 +1,18 @@
-"""Base models: downloaded (paper), converted from GGUF (demo), layer-pruned, or tiny random (smoke)."""
+"""Base models: downloaded (paper), converted from GGUF (demo), layer-pruned, or tiny random (smoke) (code: steper/models/).
+
+One rule per model source (steper/plan/sources.py); the fine-tuned teacher has its own stage (finetune.smk).
+"""
 
 
 rule model_download:
     output:
         directory(P("model")),
     log:
-        LOG("models/download/{model}"),
+        LOG("model_download"),
     benchmark:
-        BENCH("models/download/{model}")
+        BENCH("model_download")
     wildcard_constraints:
-        model=one_of(models_from("hub")),
+        model=one_of(plan.models_from("hub")),
     conda:
         ENV_CPU
     params:
@@ -23,11 +26,11 @@ rule model_gguf:
     output:
         directory(P("model")),
     log:
-        LOG("models/gguf/{model}"),
+        LOG("model_gguf"),
     benchmark:
-        BENCH("models/gguf/{model}")
+        BENCH("model_gguf")
     wildcard_constraints:
-        model=one_of(models_from("gguf")),
+        model=one_of(plan.models_from("gguf")),
     conda:
         ENV_CPU
     params:
@@ -41,15 +44,15 @@ rule model_gguf:
 
 rule model_prune:
     input:
-        lambda w: model_dir(MODELS[w.model]["base"]),
+        lambda w: plan.base_model_dir(w.model),
     output:
         directory(P("model")),
     log:
-        LOG("models/prune/{model}"),
+        LOG("model_prune"),
     benchmark:
-        BENCH("models/prune/{model}")
+        BENCH("model_prune")
     wildcard_constraints:
-        model=one_of(models_from("prune")),
+        model=one_of(plan.models_from("prune")),
     conda:
         ENV_CPU
     params:
@@ -61,110 +64,19 @@ rule model_prune:
 
 rule model_random:
     input:
-        expand(P("corpus"), dataset=DATASETS),
+        expand(P("corpus"), dataset=plan.datasets),
     output:
         directory(P("model")),
     log:
-        LOG("models/random/{model}"),
+        LOG("model_random"),
     benchmark:
-        BENCH("models/random/{model}")
+        BENCH("model_random")
     wildcard_constraints:
-        model=one_of(models_from("random")),
+        model=one_of(plan.models_from("random")),
     conda:
         ENV_CPU
     params:
-        settings=lambda w: as_json(MODELS[w.model]["random"]),
+        settings=lambda w: plan.random_model_settings(w.model),
         dtype=lambda w: MODELS[w.model]["storage_dtype"],
     shell:
         "steper models random --corpus {input:q} --output {output:q} --settings {params.settings:q} --dtype {params.dtype:q} 2> {log:q}"
-
-
-# Demo teacher (source finetune): the base model fine-tuned on gold IRCoT and Self-Ask chains of a
-# toy world that shares no name with the question worlds (code: steper/data/gold_traces.py).
-rule gold_traces:
-    input:
-        tokenizer=finetune_base,
-    output:
-        corpus=P("gold_corpus"),
-        traces=expand(P("gold_traces"), gold_framework=GOLD_FRAMEWORKS, allow_missing=True),
-        summary=P("gold_summary"),
-    log:
-        LOG("models/gold/{model}"),
-    benchmark:
-        BENCH("models/gold/{model}")
-    wildcard_constraints:
-        model=one_of(models_from("finetune")),
-    conda:
-        ENV_CPU
-    params:
-        directory=lambda w: P("gold_dir", model=w.model),
-        settings=gold_settings,
-    shell:
-        "steper data gold-traces --tokenizer {input.tokenizer:q} --output-dir {params.directory:q} --settings {params.settings:q} 2> {log:q}"
-
-
-rule gold_stepwise:
-    input:
-        traces=P("gold_traces"),
-        corpus=P("gold_corpus"),
-        tokenizer=finetune_base,
-    output:
-        examples=P("gold_stepwise"),
-        stats=P("gold_stepwise_stats"),
-    log:
-        LOG("models/gold/{model}.{gold_framework}.stepwise"),
-    benchmark:
-        BENCH("models/gold/{model}.{gold_framework}.stepwise")
-    wildcard_constraints:
-        model=one_of(models_from("finetune")),
-        gold_framework=one_of(GOLD_FRAMEWORKS),
-    conda:
-        ENV_CPU
-    params:
-        directory=lambda w: P("gold_stepwise_dir", model=w.model, gold_framework=w.gold_framework),
-        # the teacher learns to write the next step after the chain so far, as the loop asks it to
-        settings=as_json({"target": "step", "filter": "acc", "variants": ["first-mid-final"]}),
-    shell:
-        "steper stepwise build --traces {input.traces:q} --corpus {input.corpus:q} --framework {wildcards.gold_framework:q}"
-        " --tokenizer {input.tokenizer:q} --output-dir {params.directory:q} --settings {params.settings:q} 2> {log:q}"
-
-
-rule gold_examples:
-    input:
-        lambda w: [P("gold_stepwise", model=w.model, gold_framework=f) for f in MODELS[w.model]["gold"]["frameworks"]],
-    output:
-        P("gold_examples"),
-    log:
-        LOG("models/gold/{model}.examples"),
-    benchmark:
-        BENCH("models/gold/{model}.examples")
-    wildcard_constraints:
-        model=one_of(models_from("finetune")),
-    conda:
-        ENV_CPU
-    shell:
-        "cat {input:q} > {output:q} 2> {log:q}"
-
-
-rule model_finetune:
-    input:
-        data=P("gold_examples"),
-        base=finetune_base,
-    output:
-        directory(P("model")),
-    log:
-        LOG("models/finetune/{model}"),
-    benchmark:
-        BENCH("models/finetune/{model}")
-    wildcard_constraints:
-        model=one_of(models_from("finetune")),
-    conda:
-        ENV_GPU
-    threads: config["training"]["resources"]["threads"]
-    resources:
-        **resources("training"),
-    params:
-        settings=finetune_settings,
-    shell:
-        "OMP_NUM_THREADS={threads} steper train run --data {input.data:q} --model {input.base:q} --output {output:q}"
-        " --settings {params.settings:q} 2> {log:q}"

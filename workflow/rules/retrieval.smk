@@ -1,4 +1,4 @@
-"""Corpora -> BM25 indexes (pyserini Lucene and/or bm25s, same k1/b) -> retrieval recall table."""
+"""Corpora -> BM25 indexes (pyserini Lucene and/or bm25s, same k1/b) -> retrieval recall table (code: steper/retrieval/)."""
 
 
 rule index:
@@ -7,14 +7,14 @@ rule index:
     output:
         directory(P("index")),
     log:
-        LOG("retrieval/index/{dataset}_{backend}"),
+        LOG("index"),
     benchmark:
-        BENCH("retrieval/index/{dataset}_{backend}")
+        BENCH("index")
     conda:
         ENV_CPU
     threads: config["retrieval"]["threads"]
     params:
-        settings=as_json({key: config["retrieval"][key] for key in ("k1", "b", "threads")}),
+        settings=plan.index_settings(),
     shell:
         "steper retrieval index --corpus {input:q} --backend {wildcards.backend:q} --output {output:q} --settings {params.settings:q} 2> {log:q}"
 
@@ -22,19 +22,19 @@ rule index:
 rule retrieval_eval:
     input:
         records=P("records", split="test"),
-        indexes=expand(P("index"), backend=BACKENDS, allow_missing=True),
+        indexes=expand(P("index"), backend=plan.backends, allow_missing=True),
     output:
         P("retrieval"),
     log:
-        LOG("retrieval/evaluate/{dataset}"),
+        LOG("retrieval_eval"),
     benchmark:
-        BENCH("retrieval/evaluate/{dataset}")
+        BENCH("retrieval_eval")
     conda:
         ENV_CPU
     params:
-        index_dir=lambda w, input: os.path.dirname(input.indexes[0]),
-        backends=BACKENDS,
-        settings=as_json({key: config["retrieval"][key] for key in ("eval_k", "k1", "b", "agreement_k")}),
+        index_dir=lambda w: plan.index_dir(w.dataset),
+        backends=plan.backends,
+        settings=plan.retrieval_eval_settings(),
     shell:
         "steper retrieval evaluate --records {input.records:q} --index-dir {params.index_dir:q}"
         " --backends {params.backends:q} --dataset {wildcards.dataset:q} --output {output:q}"

@@ -8,28 +8,26 @@ A (framework, dataset, teacher) of `teacher.imports` is not run: `teacher_import
 made elsewhere, checked against this run's records, where the merged file would be.
 """
 
-SHARDS = config["teacher"]["shards"]
-
 
 rule teacher_shard:
     input:
         records=P("records"),
         index=P("index", backend=config["retrieval"]["backend"]),
-        model=lambda w: model_dir(w.model),
-        demonstrations=lambda w: demonstrations(w.dataset),
+        model=lambda w: plan.model_dir(w.model),
+        demonstrations=lambda w: plan.demonstrations(w.dataset),
     output:
         P("trace_shard"),
     log:
-        LOG("teacher/{framework}/{dataset}/{model}/{split}.{shard}-of-{n}"),
+        LOG("teacher_shard"),
     benchmark:
-        BENCH("teacher/{framework}/{dataset}/{model}/{split}.{shard}-of-{n}")
+        BENCH("teacher_shard")
     conda:
         ENV_GPU
     threads: config["teacher"]["resources"]["threads"]
     resources:
-        **resources("teacher"),
+        **plan.resources("teacher"),
     params:
-        settings=teacher_settings,
+        settings=lambda w: plan.teacher_settings(w.model),
     shell:
         "OMP_NUM_THREADS={threads} steper teacher run --framework {wildcards.framework:q}"
         " --records {input.records:q} --index {input.index:q} --model {input.model:q}"
@@ -41,14 +39,14 @@ rule teacher_shard:
 rule teacher_merge:
     input:
         records=P("records"),
-        shards=expand(P("trace_shard"), shard=range(SHARDS), n=SHARDS, allow_missing=True),
+        shards=expand(P("trace_shard"), shard=range(plan.shards), n=plan.shards, allow_missing=True),
     output:
         traces=P("traces"),
         summary=P("traces_summary"),
     log:
-        LOG("teacher/{framework}/{dataset}/{model}/{split}.merge"),
+        LOG("teacher_merge"),
     benchmark:
-        BENCH("teacher/{framework}/{dataset}/{model}/{split}.merge")
+        BENCH("teacher_merge")
     conda:
         ENV_CPU
     shell:
@@ -59,23 +57,23 @@ rule teacher_import:
     """Traces made elsewhere (teacher.imports) where the merged traces of the teacher go; the
     ruleorder below makes it, not teacher_merge, produce them, so no teacher job runs for them."""
     input:
-        records=lambda w: P("records", dataset=IMPORTED[w.traced].dataset, split="train"),
+        records=lambda w: P("records", dataset=plan.imported[w.traced].dataset, split="train"),
     output:
         traces=import_output(P("traces", split="train")),
         summary=import_output(P("traces_summary", split="train")),
     log:
-        LOG("teacher_import/{traced}/train"),
+        LOG("teacher_import"),
     benchmark:
-        BENCH("teacher_import/{traced}/train")
+        BENCH("teacher_import")
     wildcard_constraints:
-        traced=one_of(IMPORTED),
+        traced=one_of(plan.imported),
     conda:
         ENV_CPU
     params:
-        framework=lambda w: IMPORTED[w.traced].framework,
-        teacher=lambda w: IMPORTED[w.traced].teacher,
-        source=lambda w: import_source(IMPORTED[w.traced], workflow.basedir),
-        sha256=lambda w: IMPORTED[w.traced].sha256,
+        framework=lambda w: plan.imported[w.traced].framework,
+        teacher=lambda w: plan.imported[w.traced].teacher,
+        source=lambda w: import_source(plan.imported[w.traced], workflow.basedir),
+        sha256=lambda w: plan.imported[w.traced].sha256,
     shell:
         "steper teacher import --framework {params.framework:q} --model-name {params.teacher:q} --records {input.records:q}"
         " --input {params.source:q} --sha256 {params.sha256:q} --output {output.traces:q} 2> {log:q}"
