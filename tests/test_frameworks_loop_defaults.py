@@ -24,6 +24,7 @@ from scripted_components import RankedRetriever, ScriptedBackend
 from steper.distill.stepwise import build_examples
 from steper.frameworks.chain import LoopSettings, run_chains
 from steper.frameworks.demonstrations import load_demonstrations
+from steper.frameworks.fitting import PromptBudget
 from steper.frameworks.ircot import ircot_query
 from steper.frameworks.prompts import stepwise_prompts
 from steper.frameworks.registry import make_strategy
@@ -227,6 +228,24 @@ def test_a_reasoning_sentence_first_queries_the_question_and_an_empty_step_force
     assert [step["output"] for step in chain.steps] == [D1, "So the answer is:"]
     assert chain.answer == ""
     assert [step["retrieved"] for step in chain.steps] == [["ellery", "quiet", "quill"], []]
+
+
+def test_an_empty_step_whose_forced_answer_cannot_fit_stays_empty():
+    script = {(QD, ""): f" {D1} It", (QD, f" {D1}"): "\n\nQ: next"}
+    backend, retriever = ScriptedBackend(script), RankedRetriever({"was Port Ellery founded?": []}, DOCS)
+    settings = LoopSettings(top_k=3, max_steps=4, max_passages=15, max_new_tokens=8, passage_order="retrieval", new_passages="ircot")
+    step_two = len(f"Q: Answer the following question by reasoning step-by-step.\n{QD}\nA: {D1}".split())
+    budget = PromptBudget(count=backend.count_tokens, max_model_len=step_two + 8)  # the step fits, its forced answer does not
+    chain = run_chains([("d", QD)], make_strategy("ircot", 350, "ircot"), retriever, backend, settings, budget=budget)[0]
+    assert [step["output"] for step in chain.steps] == [D1, ""]
+    assert chain.answer is None and chain.cuts["overflows"] == 1
+
+
+def test_stepwise_prompts_of_steps_that_list_no_retrieval():
+    trace = {"question": QD, "passage_words": 2, "steps": [{"step": 1, "output": D1}, {"step": 2, "retrieved": ["ellery"], "output": "x"}]}
+    (_, first, _), (_, second, _) = stepwise_prompts(trace, DOCS.__getitem__, "ircot")
+    assert first.context == f"Q: Answer the following question by reasoning step-by-step.\n{QD}\nA:"
+    assert second.context.startswith("Wikipedia Title: Port Ellery\nPort Ellery\n\nQ:") and second.continuation == f" {D1}"
 
 
 def test_query_cleaning_splits_on_single_spaces_as_ircot():

@@ -66,6 +66,7 @@ def test_ninety_percent_exactly_is_similar():
     # 2 * 9 / (10 + 10) = 0.9 exactly; 2 * 8 / (9 + 10) < 0.9
     assert similar("Ada Finch!", "Ada Finch?")
     assert not similar("Ada Fin h", "Ada Finch?")
+    assert not similar("Ada Finch wrote Harbor Lights", "Ada Fench wrote Harbar Lightx")  # 2 * 26 / 58 = 89.7%
     text = "Ada Finch wrote Harbor Lights."
     assert is_duplicate(Passage("f2", "Ada Finch!", text), [Passage("f1", "Ada Finch?", text)])
     assert not is_duplicate(Passage("f2", "Ada Fin h", text), [Passage("f1", "Ada Finch?", text)])
