@@ -20,6 +20,7 @@ STAGES: dict[str, tuple[str, str]] = {
     "data": ("steper.data.cli", "datasets: toy world, downloads, readers, splits, corpora"),
     "retrieval": ("steper.retrieval.cli", "BM25 indexes and retrieval evaluation"),
     "models": ("steper.models.cli", "base models: GGUF conversion, layer pruning, tiny random models"),
+    "finetune": ("steper.finetune.cli", "the fine-tuned teacher's gold traces (model source finetune)"),
     "teacher": ("steper.frameworks.cli", "few-shot teacher traces with IRCoT or Self-Ask"),
     "stepwise": ("steper.distill.stepwise_cli", "step-wise datasets from teacher traces"),
     "train": ("steper.distill.cli", "student training with StepER and baseline losses"),

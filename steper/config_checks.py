@@ -26,7 +26,7 @@ SOURCE_KEYS: dict[str, set[str]] = {
     "gguf": {"package", "file", "sha256"},
     "prune": {"base", "keep_layers"},
     "random": {"random"},
-    "finetune": {"base", "gold", "training"},
+    "finetune": {"base", "gold", "training", "stepwise", "method"},
 }
 EVERY_SOURCE = {"source", "chat_template", "storage_dtype"}
 

@@ -11,15 +11,15 @@ import pytest
 from steper.cli import main
 from steper.data import toy
 from steper.data import toy_questions as tq
-from steper.data.gold_traces import GoldSettings, check_trace, gold_steps, gold_world, missed, needed_titles
 from steper.data.toy_names import pools
 from steper.data.toy_world import Country, Person, Town, Work, build_world
+from steper.finetune.gold_traces import GoldSettings, check_trace, gold_steps, gold_world, missed, needed_titles
 from steper.models.tiny import train_tokenizer
 
 TOY = {"seed": 3, "n_entities": 150}
 SMALL = GoldSettings(world_seed=5, n_entities=200, n_chains=12, n_distractors=3, toy=TOY,
                      framework={"top_k": 2, "max_steps": 5, "max_passages": 10, "retrieval_backend": "bm25s", "query_cleaning": "none"})
-# DESIGN.md §4's trace line (the runner may add more)
+# the teacher's trace line (the runner may add more)
 TRACE_KEYS = {"id", "question", "answers", "framework", "model", "steps", "prediction", "correct", "n_steps", "seconds"}
 STEP_KEYS = {"step", "query", "retrieved", "prompt_tokens", "completion_tokens", "output"}
 
@@ -93,7 +93,7 @@ def gold_dir(tmp_path_factory) -> Path:
     world, _ = gold_world(SMALL)
     train_tokenizer([p.text for p in world.passages.values()], 400).save_pretrained(root / "tokenizer")
     settings = json.dumps({**SMALL.__dict__})
-    assert main(["data", "gold-traces", "--output-dir", str(root / "gold"), "--tokenizer", str(root / "tokenizer"), "--settings", settings]) == 0
+    assert main(["finetune", "gold-traces", "--output-dir", str(root / "gold"), "--tokenizer", str(root / "tokenizer"), "--settings", settings]) == 0
     return root
 
 

@@ -288,3 +288,11 @@ def test_a_tier_states_only_what_differs_from_the_paper(tier):
             same.append(".".join(path))
     assert not same, f"config/{tier} repeats the paper's {same}"
     validate_config(tier_config(ROOT, [ROOT / "config" / tier]))
+
+
+def test_the_fine_tuned_teachers_data_and_loss_are_its_config():
+    teacher = {"source": "finetune", "base": "small", "stepwise": {"filter": "none"}, "method": {"data": "first-final", "loss": "fixed"}}
+    plan = Plan(small_config(models={"big": teacher, "small": {"source": "random"}}))
+    assert json.loads(plan.gold_stepwise_settings("big")) == {"target": "step", "filter": "none", "variants": ["first-final"]}
+    assert json.loads(plan.finetune_settings("big"))["method"] == {"data": "first-final", "loss": "fixed"}
+    assert plan.gold_stepwise("big", "ircot") == "results/t/gold/big/stepwise/ircot/first-final.jsonl"

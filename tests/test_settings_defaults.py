@@ -43,7 +43,7 @@ SCHEMA_KEYS: dict[str, tuple[str, dict[str, str | None]]] = {
     "steper.evaluate.bootstrap.BootstrapSettings": ("paper.bootstrap", {}),
     "steper.frameworks.chain.LoopSettings": ("teacher.framework", {}),
     "steper.frameworks.cli.TeacherSettings": ("", {"framework": "teacher.framework", "generation": "teacher.generation"}),
-    "steper.data.gold_traces.GoldSettings": (
+    "steper.finetune.gold_traces.GoldSettings": (
         "models.*.gold", {"datasets": "datasets", "frameworks": "frameworks", "toy": "data.toy", "framework": "teacher.framework"}),
 }
 

@@ -369,6 +369,11 @@ for leaf in leaves_under("models.*.training"):
 for leaf in leaves_under("models.*.gold"):
     if leaf != "models.*.gold.frameworks":
         reach(leaf, ("gold_traces",), setting(leaf, below(leaf, 3), bind="model"))
+for leaf in leaves_under("models.*.stepwise"):
+    reach(leaf, ("gold_stepwise",), setting(leaf, below(leaf, 3), bind="model"))
+for leaf in leaves_under("models.*.method"):
+    reach(leaf, ("model_finetune",), setting(leaf, f"method.{below(leaf, 3)}", bind="model"))
+reach("models.*.method.data", ("gold_stepwise",), setting("models.*.method.data", "variants", bind="model", expect=lambda value, job, tier: [value]))
 for leaf in leaves_under("training"):
     reach(leaf, ("train",), setting(leaf, leaf))
     reach(leaf, ("model_finetune",), setting(leaf, leaf, expect=finetune_training(leaf)))
@@ -447,7 +452,7 @@ for rule, flag in (("model_prune", "base"), ("model_finetune", "model"), ("gold_
 reach("models.*.keep_layers", ("model_prune",),
       command_value("models.*.keep_layers", lambda job, tier: [int(i) for i in job.first("keep-layers").split(",")], bind="model"))
 reach("models.*.gold.frameworks", ("gold_examples",),
-      command_value("models.*.gold.frameworks", lambda job, tier: [Path(path).parent.name for path in job.inputs], bind="model"))
+      command_value("models.*.gold.frameworks", lambda job, tier: [Path(path).name for path in job.inputs], bind="model"))
 reach("models.*.storage_dtype", ("model_gguf", "model_prune", "model_random"),
       command_value("models.*.storage_dtype", lambda job, tier: job.first("dtype"), bind="model"))
 reach("models.*.storage_dtype", ("model_finetune",), setting("models.*.storage_dtype", "student.dtype", bind="model"))

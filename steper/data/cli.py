@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import logging
 
-from steper.data import gold_traces
 from steper.data.corpus import EXPECTED_COUNTS, native_paragraphs, record_paragraphs, wiki_abstracts, write_corpus
 from steper.data.download import SOURCES, SUMS_PATH, download
 from steper.data.prepare import prepare
@@ -86,8 +85,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--settings", help="JSON or JSON/YAML file: seed, n_entities, n_train, n_dev, n_demonstrations, n_distractors"
     )
     p.set_defaults(func=_toy)
-
-    gold_traces.register(subparsers)
 
 
 def _prepare(args: argparse.Namespace) -> None:

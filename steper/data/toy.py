@@ -89,10 +89,10 @@ def generate(
     for name in ("n_train", "n_dev", "n_demonstrations", "n_distractors"):
         if getattr(settings, name) < 0:
             raise InputError("--settings", "must not be negative", field=name)
-    mix = _mix(dataset, settings.types)
+    mix = type_mix(dataset, settings.types)
     _, demo_pools = pools()
     world, rng = question_world(dataset, settings)
-    questions = _select(world, mix, rng, settings.n_train + settings.n_dev)
+    questions = select_questions(world, mix, rng, settings.n_train + settings.n_dev)
     items = [_place(world, dataset, q, t, i, rng, settings.n_distractors) for i, (q, t) in enumerate(questions)]
     splits = {"train": items[: settings.n_train], "dev": items[settings.n_train :]}
 
@@ -137,7 +137,7 @@ def world_names(world: World) -> set[str]:
     return set(world.passages)
 
 
-def _mix(dataset: str, types: dict[str, dict[str, float]]) -> list[tuple[str, float, list[tq.Builder]]]:
+def type_mix(dataset: str, types: dict[str, dict[str, float]]) -> list[tuple[str, float, list[tq.Builder]]]:
     """The dataset's type mix with the shares of `types` applied, renormalised, most common first."""
     for name, shares in types.items():
         if name not in DATASETS:
@@ -161,7 +161,7 @@ def _mix(dataset: str, types: dict[str, dict[str, float]]) -> list[tuple[str, fl
     return sorted(mix, key=lambda entry: -entry[1])
 
 
-def _select(
+def select_questions(
     world: World, mix: list[tuple[str, float, list[tq.Builder]]], rng: random.Random, total: int
 ) -> list[tuple[tq.Question, str]]:
     """`total` distinct questions in the type mix; a type that runs out is made up by the others."""

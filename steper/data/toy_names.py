@@ -57,7 +57,7 @@ Elskar:Elskari Pellinor:Pellinorian Rhosgar:Rhosgari Tamberland:Tamberlander Ulv
 Morvath:Morvathi Caskaria:Caskarian Zelmont:Zelmontese Irvanta:Irvantan
 """.split()
 ]
-# Countries of the gold-chain world only (steper.data.gold_traces): the question worlds use every
+# Countries of the gold-chain world only (steper.finetune.gold_traces): the question worlds use every
 # country of COUNTRIES, and the gold world must share no entity name with them.
 GOLD_COUNTRIES = [
     tuple(pair.split(":"))

@@ -11,18 +11,15 @@ random rank (counted in the summary), so a gold step never states a fact it has 
 
 The gold world is the toy generator with another seed, its own countries and no town, person or
 title of any question world (checked), so the teacher can learn to read and copy, not to recall.
-Importing the frameworks from the data package is deliberate: the output is a teacher's traces.
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import random
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
@@ -32,12 +29,21 @@ from steper.data import toy_questions as tq
 from steper.data.corpus import write_corpus
 from steper.data.toy_names import gold_pools
 from steper.data.toy_world import World, build_world
+from steper.frameworks.chain import run_chains
+from steper.frameworks.demonstrations import Demonstration
+from steper.frameworks.prompts import IRCOT_FORCE, SELFASK_FORCE, selfask_chain
+from steper.frameworks.registry import make_strategy
+from steper.frameworks.runner import FrameworkSettings, loop_settings, trace_line
 from steper.io import InputError, atomic_dir, write_json, write_jsonl
+from steper.layout import SETTINGS_FILE
+from steper.models.generation import Generation
+from steper.models.prompting import encode
+from steper.names import DATASETS, DISTILLED
+from steper.retrieval import build_index, open_retriever, read_corpus
 from steper.settings import from_schema, parse_settings, save_resolved
 
 log = logging.getLogger(__name__)
 
-GOLD_FRAMEWORKS = ("ircot", "selfask")
 GOLD_ID_START = 500000  # entity ids apart from the question worlds' (100000) and demonstrations' (900000)
 
 
@@ -47,8 +53,8 @@ class GoldSettings:
     n_entities: int = from_schema("models.*.gold.n_entities")
     n_chains: int = from_schema("models.*.gold.n_chains")  # questions per framework, shared out over the datasets' type mixes
     n_distractors: int = from_schema("models.*.gold.n_distractors")
-    datasets: list[str] = field(default_factory=lambda: list(toy.DATASETS))
-    frameworks: list[str] = field(default_factory=lambda: list(GOLD_FRAMEWORKS))
+    datasets: list[str] = field(default_factory=lambda: list(DATASETS))
+    frameworks: list[str] = field(default_factory=lambda: list(DISTILLED))
     toy: dict[str, Any] = field(default_factory=dict)  # the question worlds' ToySettings
     framework: dict[str, Any] = field(default_factory=dict)  # the teacher's FrameworkSettings
 
@@ -87,8 +93,8 @@ def gold_questions(world: World, settings: GoldSettings) -> dict[str, list[GoldQ
     seen: set[str] = set()
     chosen: dict[str, list[tuple[str, str, tq.Question]]] = {name: [] for name in settings.frameworks}
     for dataset, n in zip(settings.datasets, per_dataset):
-        mix = toy._mix(dataset, toy_settings.types)
-        pool = [(q, t) for q, t in toy._select(world, mix, rng, 2 * n * n_frameworks) if q.question not in seen]
+        mix = toy.type_mix(dataset, toy_settings.types)
+        pool = [(q, t) for q, t in toy.select_questions(world, mix, rng, 2 * n * n_frameworks) if q.question not in seen]
         if len(pool) < n * n_frameworks:
             raise InputError("--settings", f"the gold world has only {len(pool)} new {dataset} questions; raise n_entities", field="n_chains")
         for position, (question, native_type) in enumerate(pool[: n * n_frameworks]):
@@ -105,9 +111,6 @@ def gold_questions(world: World, settings: GoldSettings) -> dict[str, list[GoldQ
 
 def gold_steps(question: tq.Question, framework: str) -> list[str]:
     """The chain the teacher should write, one entry per step of the framework's loop."""
-    from steper.frameworks.demonstrations import Demonstration
-    from steper.frameworks.prompts import selfask_chain
-
     if framework == "selfask":
         followups = [{"question": h.question, "answer": h.answer} for h in question.hops]
         return selfask_chain(Demonstration("", question.question, question.answer, [], [], followups))
@@ -155,8 +158,6 @@ class GoldBackend:
     """A generation backend that writes the current question's gold chain, one step per call."""
 
     def __init__(self, tokenizer: Any, framework: str, separator: str):
-        from steper.frameworks.prompts import IRCOT_FORCE, SELFASK_FORCE
-
         self.tokenizer = tokenizer
         self.force = SELFASK_FORCE if framework == "selfask" else IRCOT_FORCE
         self.separator = separator
@@ -168,9 +169,6 @@ class GoldBackend:
         self.steps, self.answer, self.calls = steps, answer, 0
 
     def generate(self, prompts: list[Any], max_new_tokens: int, stop: list[str], step_end: Any = None) -> list[Any]:
-        from steper.models.generation import Generation
-        from steper.models.prompting import encode
-
         (prompt,) = prompts
         if prompt.continuation.endswith(self.force):
             text = f" {self.answer}" + ("." if self.separator == " " else "")
@@ -207,17 +205,12 @@ def make_gold_traces(output_dir: str | os.PathLike, tokenizer_dir: str | os.Path
     """Write corpus.jsonl, index/<backend>/, {framework}.jsonl and summary.json into `output_dir`."""
     from transformers import AutoTokenizer
 
-    from steper.frameworks.chain import run_chains
-    from steper.frameworks.registry import make_strategy
-    from steper.frameworks.runner import FrameworkSettings, loop_settings, trace_line
-    from steper.retrieval import build_index, open_retriever, read_corpus
-
-    unknown = [name for name in settings.frameworks if name not in GOLD_FRAMEWORKS]
+    unknown = [name for name in settings.frameworks if name not in DISTILLED]
     if unknown or not settings.frameworks:
-        raise InputError("--settings", f"unknown or no frameworks {unknown} (known: {', '.join(GOLD_FRAMEWORKS)})", field="frameworks")
-    unknown = [name for name in settings.datasets if name not in toy.DATASETS]
+        raise InputError("--settings", f"unknown or no frameworks {unknown} (known: {', '.join(DISTILLED)})", field="frameworks")
+    unknown = [name for name in settings.datasets if name not in DATASETS]
     if unknown or not settings.datasets:
-        raise InputError("--settings", f"unknown or no datasets {unknown} (known: {', '.join(toy.DATASETS)})", field="datasets")
+        raise InputError("--settings", f"unknown or no datasets {unknown} (known: {', '.join(DATASETS)})", field="datasets")
     framework_settings = parse_settings(settings.framework, FrameworkSettings, source="--settings framework")
     world, taken = gold_world(settings)
     questions = gold_questions(world, settings)
@@ -264,18 +257,5 @@ def make_gold_traces(output_dir: str | os.PathLike, tokenizer_dir: str | os.Path
             log.info("gold %s: %d traces, %d steps, %d passages put in the top-k, dropped %s",
                      framework, len(lines), sum(n_steps), misses, dict(dropped))
         write_json(tmp / "summary.json", summary)
-        save_resolved(tmp / "steper_settings.json", settings, tokenizer=str(tokenizer_dir))
+        save_resolved(tmp / SETTINGS_FILE, settings, tokenizer=str(tokenizer_dir))
     return summary
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("gold-traces", help="gold IRCoT/Self-Ask teacher traces of a toy world apart from the questions' (demo teacher)")
-    parser.add_argument("--output-dir", required=True, help="gets corpus.jsonl, index/, {framework}.jsonl, summary.json")
-    parser.add_argument("--tokenizer", required=True, help="tokenizer directory for the traces' token counts")
-    parser.add_argument("--settings", help="GoldSettings as JSON or a JSON/YAML path: world_seed, n_entities, n_chains, "
-                        "n_distractors, datasets, frameworks, toy (the question worlds' settings), framework (the teacher's)")
-    parser.set_defaults(func=_run)
-
-
-def _run(args: argparse.Namespace) -> None:
-    make_gold_traces(Path(args.output_dir), args.tokenizer, parse_settings(args.settings, GoldSettings))

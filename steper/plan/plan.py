@@ -338,16 +338,20 @@ class Plan:
             framework=self.framework_settings(self.config["teacher"]["framework"], shots=0),
         ))
 
+    def gold_stepwise(self, model: str, gold_framework: str) -> str:
+        """The step-wise examples of one framework's gold traces that the teacher is trained on."""
+        return self.path("gold_stepwise", model=model, gold_framework=gold_framework, variant=self.models[model]["method"]["data"])
+
     def gold_stepwise_settings(self, model: str) -> str:
-        """The teacher learns to write the next step after the chain so far, as the loop asks it to."""
-        return as_json({"target": "step", "filter": "acc", "variants": ["first-mid-final"]})
+        spec = self.models[model]
+        return as_json({"target": spec["stepwise"]["target"], "filter": spec["stepwise"]["filter"], "variants": [spec["method"]["data"]]})
 
     def finetune_settings(self, model: str) -> str:
         spec = self.models[model]
         training = {key: value for key, value in self.config["training"].items() if key != "resources"}
         training.update(spec["training"], seed=self.seed, gpus=self.config["training"]["resources"]["gpus"])
         return as_json({
-            "method": {"data": "first-mid-final", "loss": "uniform"},
+            "method": {"data": spec["method"]["data"], "loss": spec["method"]["loss"]},
             "training": training,
             "student": {"chat_template": spec["chat_template"], "dtype": spec["storage_dtype"]},
         })

@@ -1,8 +1,9 @@
 """The fine-tuned teacher (model source finetune, the demo's): a base model trained to run IRCoT and
-Self-Ask on gold chains of a toy world that shares no name with the question worlds (code: steper/data/gold_traces.py).
+Self-Ask on gold chains of a toy world that shares no name with the question worlds (code: steper/finetune/).
 
-Gold traces of every distilled framework -> step-wise examples of the kinds the teacher learns ->
-one training file -> the teacher, trained by the training stage's `steper train run`.
+Gold traces of every distilled framework -> step-wise examples of the kinds the teacher learns
+(`models.<name>.stepwise` and `.method`) -> one training file -> the teacher, trained by the
+training stage's `steper train run`.
 """
 
 
@@ -25,7 +26,7 @@ rule gold_traces:
         directory=lambda w: P("gold_dir", model=w.model),
         settings=lambda w: plan.gold_settings(w.model),
     shell:
-        "steper data gold-traces --tokenizer {input.tokenizer:q} --output-dir {params.directory:q} --settings {params.settings:q} 2> {log:q}"
+        "steper finetune gold-traces --tokenizer {input.tokenizer:q} --output-dir {params.directory:q} --settings {params.settings:q} 2> {log:q}"
 
 
 rule gold_stepwise:
@@ -34,8 +35,7 @@ rule gold_stepwise:
         corpus=P("gold_corpus"),
         tokenizer=lambda w: plan.base_model_dir(w.model),
     output:
-        examples=P("gold_stepwise"),
-        stats=P("gold_stepwise_stats"),
+        directory(P("gold_stepwise_dir")),
     log:
         LOG("gold_stepwise"),
     benchmark:
@@ -46,16 +46,15 @@ rule gold_stepwise:
     conda:
         ENV_CPU
     params:
-        directory=lambda w: P("gold_stepwise_dir", model=w.model, gold_framework=w.gold_framework),
         settings=lambda w: plan.gold_stepwise_settings(w.model),
     shell:
         "steper stepwise build --traces {input.traces:q} --corpus {input.corpus:q} --framework {wildcards.gold_framework:q}"
-        " --tokenizer {input.tokenizer:q} --output-dir {params.directory:q} --settings {params.settings:q} 2> {log:q}"
+        " --tokenizer {input.tokenizer:q} --output-dir {output:q} --settings {params.settings:q} 2> {log:q}"
 
 
 rule gold_examples:
     input:
-        lambda w: [P("gold_stepwise", model=w.model, gold_framework=f) for f in MODELS[w.model]["gold"]["frameworks"]],
+        lambda w: [P("gold_stepwise_dir", model=w.model, gold_framework=f) for f in MODELS[w.model]["gold"]["frameworks"]],
     output:
         P("gold_examples"),
     log:
@@ -66,8 +65,10 @@ rule gold_examples:
         model=one_of(plan.models_from("finetune")),
     conda:
         ENV_CPU
+    params:
+        examples=lambda w: [plan.gold_stepwise(w.model, f) for f in MODELS[w.model]["gold"]["frameworks"]],
     shell:
-        "cat {input:q} > {output:q} 2> {log:q}"
+        "cat {params.examples:q} > {output:q} 2> {log:q}"
 
 
 rule model_finetune:
