@@ -11,7 +11,6 @@ expected count of the paper's corpus and whether they match.
 from __future__ import annotations
 
 import bz2
-import hashlib
 import json
 import logging
 import os
@@ -25,14 +24,11 @@ from tqdm import tqdm
 from steper.data.readers import context_paragraphs
 from steper.data.source import iter_json_lines
 from steper.io import InputError, atomic_path, write_json
+from steper.retrieval.corpus import passage_id
 
 log = logging.getLogger(__name__)
 
 EXPECTED_COUNTS = {"hotpotqa": 5_233_329, "2wikimultihopqa": 430_225, "musique": 139_416}
-
-
-def doc_id(title: str, text: str) -> str:
-    return hashlib.sha256(f"{title} {text}".encode()).hexdigest()[:16]
 
 
 def record_paragraphs(paths: Iterable[str | os.PathLike]) -> Iterator[tuple[str, str]]:
@@ -117,7 +113,7 @@ def write_corpus(
     duplicates = 0
     with atomic_path(output) as tmp, open(tmp, "w", encoding="utf-8") as handle:
         for title, text in tqdm(paragraphs, desc=f"corpus {dataset}", unit="doc", disable=None):
-            identifier = doc_id(title, text)
+            identifier = passage_id(title, text)
             if identifier in seen:
                 duplicates += 1
                 continue

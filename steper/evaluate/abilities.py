@@ -14,8 +14,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from steper.metrics import normalize_answer, score
-from steper.retrieval.corpus import Retriever
-from steper.retrieval.evaluation import found, match_keys, passage_id
+from steper.retrieval.corpus import Retriever, passage_id
+from steper.retrieval.evaluation import found, match_keys
 
 ABILITY_DEFINITIONS = """\
 Ability scores (automatic proxy for the paper's GPT-4 judgement, Figure 3). A question with a gold

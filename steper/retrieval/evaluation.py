@@ -19,9 +19,8 @@ from typing import Any
 
 from tqdm import tqdm
 
-from steper.data.corpus import doc_id as passage_id
 from steper.io import InputError, read_jsonl_numbered
-from steper.retrieval.corpus import Passage, Retriever
+from steper.retrieval.corpus import Passage, Retriever, passage_id
 from steper.retrieval.index import BACKENDS, open_retriever
 from steper.settings import config_hash, from_schema, git_revision, settings_dict
 
