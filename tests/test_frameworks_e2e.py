@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from steper.cli import main
-from steper.frameworks.prompts import stepwise_prompts
+from steper.distill.stepwise import stepwise_prompts
 from steper.frameworks.runner import FrameworkSettings, run_framework
 from steper.models.generation import GenerationSettings
 from steper.models.tiny import RandomModelSettings, build_random_model

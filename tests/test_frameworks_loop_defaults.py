@@ -21,12 +21,11 @@ from pathlib import Path
 import pytest
 from scripted_components import RankedRetriever, ScriptedBackend
 
-from steper.distill.stepwise import build_examples
+from steper.distill.stepwise import build_examples, stepwise_prompts
 from steper.frameworks.chain import LoopSettings, run_chains
 from steper.frameworks.demonstrations import load_demonstrations
 from steper.frameworks.fitting import PromptBudget
 from steper.frameworks.ircot import ircot_query
-from steper.frameworks.prompts import stepwise_prompts
 from steper.frameworks.registry import make_strategy
 from steper.frameworks.runner import FrameworkSettings, run_framework
 from steper.models.generation import GenerationSettings

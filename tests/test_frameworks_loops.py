@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from steper.distill.stepwise import stepwise_prompts
 from steper.frameworks.baselines import Direct, Rag
 from steper.frameworks.chain import LoopSettings, run_chains
 from steper.frameworks.ircot import IRCoT
-from steper.frameworks.prompts import stepwise_prompts
 from steper.frameworks.runner import FrameworkSettings, loop_settings, merge, run_framework
 from steper.frameworks.selfask import SelfAsk
 from steper.io import InputError

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from steper.distill.stepwise import stepwise_prompts
 from steper.frameworks.answers import ircot_answer, selfask_answer
 from steper.frameworks.demonstrations import Demonstration
 from steper.frameworks.fitting import join_demos
@@ -11,7 +12,6 @@ from steper.frameworks.prompts import (
     ircot_prompt,
     selfask_chain,
     selfask_prompt,
-    stepwise_prompts,
 )
 from steper.frameworks.registry import make_strategy
 from steper.frameworks.selfask import selfask_step_end

@@ -36,7 +36,9 @@ from typing import Any
 from tqdm import tqdm
 
 from steper.distill.kinds import KINDS, VARIANTS, kind_of
-from steper.frameworks.prompts import HasText, stepwise_prompts
+from steper.frameworks.chain import Chain
+from steper.frameworks.prompts import HasText
+from steper.frameworks.registry import make_strategy
 from steper.io import InputError, read_jsonl_numbered
 from steper.metrics import score
 from steper.models.prompting import Prompt
@@ -109,6 +111,27 @@ def _check_trace(trace: dict[str, Any], corpus: dict[str, Passage], framework: s
         for doc_id in step.get("retrieved", []):
             if doc_id not in corpus:
                 raise InputError(path, f"doc id {doc_id!r} (step {step['step']}) is not in the corpus", line=line, field="retrieved")
+
+
+
+def stepwise_prompts(trace: dict[str, Any], lookup: Callable[[str], HasText], framework: str) -> list[tuple[int, Prompt, str]]:
+    """(step, zero-shot prompt before that step, teacher's completion) for every step of a trace.
+
+    A step's passages are those retrieved at it and before it (each step's `retrieved` lists the
+    passages it added), shown cut to the trace's `passage_words` as the loop showed them, and the
+    completion is the step's text with the separator it has in the chain, so prompt.plain +
+    completion of the last step is the whole zero-shot chain.
+    """
+    strategy = make_strategy(framework, passage_words=trace.get("passage_words"), query_cleaning="none")  # queries are not rebuilt
+    chain = Chain(id=str(trace.get("id", "")), question=trace["question"])
+    examples = []
+    for step in trace["steps"]:
+        added = [lookup(doc_id) for doc_id in step.get("retrieved", [])]
+        chain.passages = (chain.passages if strategy.accumulates else []) + added
+        chain.rounds.append(added)
+        examples.append((int(step["step"]), strategy.prompt(chain, ""), strategy.separator + step["output"]))
+        chain.steps.append({"output": step["output"]})
+    return examples
 
 
 def trace_examples(trace: dict[str, Any], lookup: Callable[[str], HasText], framework: str, target: str) -> list[dict[str, Any]]:

@@ -14,8 +14,8 @@ builder is decided by the strategy classes, not here.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Protocol
+from collections.abc import Iterable, Sequence
+from typing import Protocol
 
 from steper.frameworks.demonstrations import Demonstration
 from steper.frameworks.passages import truncate_words
@@ -90,27 +90,3 @@ def selfask_prompt(question: str, passages: Iterable[HasText], steps: Sequence[s
 
 def direct_prompt(question: str, demos: str = "") -> Prompt:
     return Prompt(context=demos + direct_header(question))
-
-
-def stepwise_prompts(trace: dict[str, Any], lookup: Callable[[str], HasText], framework: str) -> list[tuple[int, Prompt, str]]:
-    """(step, zero-shot prompt before that step, teacher's completion) for every step of a trace.
-
-    A step's passages are those retrieved at it and before it (each step's `retrieved` lists the
-    passages it added), shown cut to the trace's `passage_words` as the loop showed them, and the
-    completion is the step's text with the separator it has in the chain, so prompt.plain +
-    completion of the last step is the whole zero-shot chain.
-    """
-    # The registry imports the strategies, which import this module: look it up at call time.
-    from steper.frameworks.chain import Chain
-    from steper.frameworks.registry import make_strategy
-
-    strategy = make_strategy(framework, passage_words=trace.get("passage_words"), query_cleaning="none")  # queries are not rebuilt
-    chain = Chain(id=str(trace.get("id", "")), question=trace["question"])
-    examples = []
-    for step in trace["steps"]:
-        added = [lookup(doc_id) for doc_id in step.get("retrieved", [])]
-        chain.passages = (chain.passages if strategy.accumulates else []) + added
-        chain.rounds.append(added)
-        examples.append((int(step["step"]), strategy.prompt(chain, ""), strategy.separator + step["output"]))
-        chain.steps.append({"output": step["output"]})
-    return examples
