@@ -24,7 +24,8 @@ import torch
 from steper.evaluate.bootstrap import BootstrapSettings, bootstrap_mean, mcnemar_exact, paired_difference
 from steper.io import setup_logging, write_json
 from steper.metrics import accuracy
-from steper.models.generation import GenerationSettings, make_backend
+from steper.models.backends import make_backend
+from steper.models.generation import GenerationSettings
 from steper.models.precision import resolve_dtype_name
 
 sys.path.insert(0, str(Path(__file__).parent))

@@ -30,7 +30,8 @@ from pathlib import Path
 import torch
 
 from steper.io import setup_logging, write_json
-from steper.models.generation import GenerationSettings, make_backend
+from steper.models.backends import make_backend
+from steper.models.generation import GenerationSettings
 from steper.models.loading import load_causal_lm
 from steper.models.precision import bf16_caps
 from steper.models.prompting import encode

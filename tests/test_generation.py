@@ -11,7 +11,8 @@ import torch
 from transformers import AutoTokenizer
 
 from steper.io import InputError
-from steper.models.generation import Generation, GenerationSettings, cut_text, find_cut, make_backend, token_budgets
+from steper.models.backends import make_backend
+from steper.models.generation import Generation, GenerationSettings, cut_text, find_cut, token_budgets
 from steper.models.precision import DTYPES, cpu_flags, resolve_dtype, resolve_dtype_name
 from steper.models.prefix_cache import PrefixCache, Segment, common_length
 from steper.models.prompting import Prompt, render

@@ -14,7 +14,8 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, Qwen2Config, Qwen2
 
 from steper.cli import main as steper_main
 from steper.io import InputError
-from steper.models.generation import GenerationSettings, make_backend
+from steper.models.backends import make_backend
+from steper.models.generation import GenerationSettings
 from steper.models.gguf import GGUFSettings, extract_gguf, gguf_model, pip_download_command, sha256_of
 from steper.models.hub import ALLOW_PATTERNS, DownloadSettings, snapshot_request
 from steper.models.loading import load_causal_lm, load_tokenizer

@@ -266,7 +266,7 @@ def run_framework(
 
             retriever = open_retriever(index, settings.retrieval_backend, k1=settings.k1, b=settings.b)
         if todo and backend is None:
-            from steper.models.generation import make_backend
+            from steper.models.backends import make_backend
 
             backend = make_backend(model_dir, generation)
         if todo and budget is None:

@@ -1,19 +1,17 @@
 """The generation interface every framework and evaluation calls, whatever runs the model.
 
-Two backends sit behind `make_backend`: transformers (CPU or GPU, the smoke/demo tiers and small
-students) and vLLM (the paper tier's 70B teachers). Both decode greedily and cut the text the same
-way, so a trace does not depend on which backend wrote it.
+Two backends implement it (`steper.models.backends.make_backend` picks one): transformers (CPU or
+GPU, the smoke/demo tiers and small students) and vLLM (the paper tier's 70B teachers). Both decode
+greedily and cut the text the same way, so a trace does not depend on which backend wrote it.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from steper.io import InputError
 from steper.models.prompting import Prompt
 from steper.settings import from_schema
 
@@ -56,21 +54,6 @@ class Backend(Protocol):
     ) -> list[Generation]: ...
 
     def count_tokens(self, prompts: list[Prompt]) -> list[int]: ...
-
-
-BACKENDS = ("transformers", "vllm")
-
-
-def make_backend(model_dir: str | os.PathLike, settings: GenerationSettings) -> Backend:
-    if settings.backend == "transformers":
-        from steper.models.transformers_backend import TransformersBackend
-
-        return TransformersBackend(model_dir, settings)
-    if settings.backend == "vllm":
-        from steper.models.vllm_backend import VLLMBackend
-
-        return VLLMBackend(model_dir, settings)
-    raise InputError("--settings", f"unknown backend '{settings.backend}' (known: {', '.join(BACKENDS)})", field="backend")
 
 
 def token_budgets(prompt_tokens: list[int], max_new_tokens: int, max_model_len: int) -> list[int]:

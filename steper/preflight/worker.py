@@ -56,7 +56,8 @@ def model(workdir: Path, gpus: int) -> dict[str, Any]:
 
 def _generate(workdir: Path, backend_name: str, tensor_parallel: int) -> dict[str, Any]:
     """Greedy generation through steper's backend, checked against the tokenizer the rules load."""
-    from steper.models.generation import GenerationSettings, make_backend
+    from steper.models.backends import make_backend
+    from steper.models.generation import GenerationSettings
     from steper.models.loading import load_tokenizer
     from steper.models.prompting import encode
     from steper.preflight.inputs import MAX_MODEL_LEN, prompts
