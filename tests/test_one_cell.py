@@ -1,9 +1,9 @@
 """The one-cell overlay (config/one-cell.yaml): one cell of Table 1 with the paper tier's protocol.
 
-Snakemake merges `--configfile config/config.yaml config/one-cell.yaml` key by key (mappings merge,
-lists and values replace; the overlay sets neither `models` nor `students`). The dry run shows what
-the cell builds: one teacher's traces, two students, three evaluations, and only the two hub models
-it uses.
+The Snakefile lays `--configfile config/one-cell.yaml` over config/config.yaml (steper/plan/tiers.py:
+mappings merge, lists and values replace; the overlay sets neither `models` nor `students`, which
+would be replaced whole). The dry run shows what the cell builds: one teacher's traces, two
+students, three evaluations, and only the two hub models it uses.
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ from pathlib import Path
 
 import pytest
 import yaml
-from snakemake.utils import update_config
 
 from steper.paper.check import load_checks, published_checks
 from steper.paper.published import load_published
+from steper.plan.tiers import tier_config
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIGS = [str(ROOT / "config" / "config.yaml"), str(ROOT / "config" / "one-cell.yaml")]
+PAPER, CELL = str(ROOT / "config" / "config.yaml"), str(ROOT / "config" / "one-cell.yaml")
 
 
 def snakemake(*args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -42,17 +42,11 @@ def job_counts(stdout: str) -> dict[str, int]:
     return counts
 
 
-def merged() -> dict:
-    """The two files merged as Snakemake merges them (its own update_config)."""
-    config: dict = {}
-    for path in CONFIGS:
-        update_config(config, yaml.safe_load(Path(path).read_text()))
-    return config
 
 
 @pytest.fixture(scope="module")
 def plan(tmp_path_factory):
-    result = snakemake("-n", "--quiet", "rules", "--configfile", *CONFIGS, cwd=tmp_path_factory.mktemp("one-cell"))
+    result = snakemake("-n", "--quiet", "rules", "--configfile", CELL, cwd=tmp_path_factory.mktemp("one-cell"))
     assert result.returncode == 0, result.stderr[-3000:]
     return job_counts(result.stdout)
 
@@ -68,13 +62,13 @@ def test_the_dry_run_builds_one_cell_with_only_the_models_it_uses(plan):
 def test_the_cell_is_the_paper_tiers_cell(tmp_path):
     """Same training settings, teacher, student and test protocol: the student paths and the rule
     commands name the paper tier's hyper-parameters and models."""
-    result = snakemake("-n", "--printshellcmds", "--configfile", *CONFIGS, cwd=tmp_path)
+    result = snakemake("-n", "--printshellcmds", "--configfile", CELL, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     students = set(re.findall(r"results/one-cell/students/ircot/hotpotqa/llama3\.1-8b/(\w+)/chain-acc_tokens/(lr\S+?_seed\d+)", result.stdout))
     assert students == {("vanilla_kd", "lr5e-06_ep2_bs32_len4096_seed0"), ("steper", "lr5e-06_ep2_bs32_len4096_seed0")}
     assert re.findall(r"--repo-id (\S+)", result.stdout) and set(re.findall(r"--repo-id (\S+)", result.stdout)) == {
         "meta-llama/Llama-3.1-70B-Instruct", "meta-llama/Llama-3.1-8B-Instruct"}
-    paper, cell = yaml.safe_load(Path(CONFIGS[0]).read_text()), merged()
+    paper, cell = yaml.safe_load(Path(PAPER).read_text()), tier_config(ROOT, [CELL])
     for section in ("models", "students", "methods", "teacher", "stepwise", "training", "seed"):
         assert cell[section] == paper[section], section
     assert cell["evaluation"]["framework"] == paper["evaluation"]["framework"]
@@ -82,11 +76,17 @@ def test_the_cell_is_the_paper_tiers_cell(tmp_path):
     assert cell["data"]["split"] == dict(paper["data"]["split"], n_train=10000)
 
 
+def test_naming_the_paper_config_first_plans_the_same_jobs(plan, tmp_path):
+    result = snakemake("-n", "--quiet", "rules", "--configfile", PAPER, CELL, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert job_counts(result.stdout) == plan
+
+
 def test_check_compares_the_cell_with_the_published_numbers(tmp_path):
     expected = ROOT / "config" / "expected" / "one-cell.yaml"
     (tmp_path / "config" / "expected").mkdir(parents=True)
     shutil.copy(expected, tmp_path / "config" / "expected")  # the rule reads it from the working directory
-    result = snakemake("check", "-n", "--quiet", "rules", "--configfile", *CONFIGS, cwd=tmp_path)
+    result = snakemake("check", "-n", "--quiet", "rules", "--configfile", CELL, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert job_counts(result.stdout)["check"] == 1
     published = published_checks(load_published(), "llama3.1-8b", tolerance=6.2)
