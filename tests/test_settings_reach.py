@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from steper.config_validation import config_schema, validate_config
+from steper.config_validation import config_schema, resolve, validate_config
 from steper.plan.tiers import stated_config
 from steper.plan.tiers import tier_config as laid_over
 
@@ -49,23 +49,14 @@ Key = tuple[str, "str | None"]
 
 # --- the schema's keys --------------------------------------------------------------------
 
-def _resolve(node: dict[str, Any]) -> dict[str, Any]:
-    while "$ref" in node:
-        target: Any = config_schema()
-        for part in node["$ref"].removeprefix("#/").split("/"):
-            target = target[part]
-        node = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
-    return node
-
-
 def _branches(node: dict[str, Any]) -> dict[str, dict[str, Any]] | None:
     """The children of a section of the schema (an object of named keys, or a map of named
     entries such as `models`: child "*"); None for a leaf (a value, a list, a nullable object)."""
-    node = _resolve(node)
+    node = resolve(node)
     if node.get("type") == "object" and "properties" in node:
         return node["properties"]
     entry = node.get("additionalProperties")
-    if node.get("type") == "object" and isinstance(entry, dict) and "properties" in _resolve(entry):
+    if node.get("type") == "object" and isinstance(entry, dict) and "properties" in resolve(entry):
         return {"*": entry}
     return None
 
