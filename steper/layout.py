@@ -1,4 +1,4 @@
-"""Where every artifact lives (DESIGN.md section 4), written once.
+"""Where every artifact lives, written once.
 
 The Snakemake rules build their inputs and outputs from these templates (through `path`, with
 the names they leave unfilled staying Snakemake wildcards), and the Python that reads results
@@ -9,6 +9,7 @@ it before anything else.
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any
 
@@ -35,13 +36,11 @@ TEMPLATES: dict[str, str] = {
     "gold_examples": "results/{run}/gold/{model}/train.jsonl",
     "trace_shard": "results/{run}/traces/{framework}/{dataset}/{model}/{split}.shards/{shard}-of-{n}.jsonl",
     "traces": "results/{run}/traces/{framework}/{dataset}/{model}/{split}.jsonl",
-    "traces_summary": "results/{run}/traces/{framework}/{dataset}/{model}/{split}.jsonl.summary.json",
     "stepwise_dir": "results/{run}/stepwise/{framework}/{dataset}/{teacher}/{stepwise_tag}",
     "stepwise": "results/{run}/stepwise/{framework}/{dataset}/{teacher}/{stepwise_tag}/{variant}.jsonl",
     "stepwise_stats": "results/{run}/stepwise/{framework}/{dataset}/{teacher}/{stepwise_tag}/stats.json",
     "student": "results/{run}/students/{framework}/{dataset}/{student}/{method}/{stepwise_tag}/{hparams}",
     "train_log": "results/{run}/students/{framework}/{dataset}/{student}/{method}/{stepwise_tag}/{hparams}/train_log.jsonl",
-    "eval_dir": "results/{run}/eval/{framework}/{dataset}",
     "eval": "results/{run}/eval/{framework}/{dataset}/{system}.json",
     "predictions": "results/{run}/eval/{framework}/{dataset}/{system}.predictions.jsonl",
     "transfer": "results/{run}/transfer/{framework}/{trained_on}/{dataset}/{system}.json",
@@ -60,9 +59,12 @@ TEMPLATES: dict[str, str] = {
     "expected": "config/expected/{run}.yaml",
 }
 
-# Inside a directory artifact: its resolved settings; beside a file artifact: `<file>` + this suffix.
+# Inside a directory artifact: its resolved settings. Beside a file artifact: `<file>` + a suffix,
+# its resolved settings and its summary.
 SETTINGS_FILE = "steper_settings.json"
 SETTINGS_SUFFIX = ".settings.json"
+SUMMARY_SUFFIX = ".summary.json"
+TEMPLATES["traces_summary"] = f"{TEMPLATES['traces']}{SUMMARY_SUFFIX}"
 # Beside a trained student: its training checkpoints. A sibling, not inside the student's directory,
 # because Snakemake deletes a job's declared outputs before it reruns the job.
 CHECKPOINTS_SUFFIX = ".checkpoints"
@@ -88,19 +90,36 @@ def path(kind: str, **values: Any) -> str:
     return _FIELD.sub(lambda match: str(values[match[1]]) if match[1] in values else match[0], TEMPLATES[kind])
 
 
-def parse(kind: str, text: str) -> dict[str, str] | None:
-    """The names of a path made from the template of `kind`, or None if it is not one."""
-    pattern = "".join(
-        f"(?P<{part}>[^/]+?)" if index % 2 else re.escape(part)
-        for index, part in enumerate(_FIELD.split(TEMPLATES[kind]))
-    )
+def below(kind: str, parent: str) -> str:
+    """The template of `kind` relative to the directory of `parent` (an evaluation within results/{run}, say)."""
+    prefix = f"{TEMPLATES[parent]}/"
+    if not TEMPLATES[kind].startswith(prefix):
+        raise KeyError(f"{kind}: {TEMPLATES[kind]!r} is not under {parent} ({TEMPLATES[parent]!r})")
+    return TEMPLATES[kind][len(prefix):]
+
+
+def parse(kind: str, text: str, parent: str | None = None) -> dict[str, str] | None:
+    """The names of a path made from the template of `kind` (relative to `parent`'s directory when
+    given), or None if it is not one."""
+    template = below(kind, parent) if parent else TEMPLATES[kind]
+    pattern = "".join(f"(?P<{part}>[^/]+?)" if index % 2 else re.escape(part) for index, part in enumerate(_FIELD.split(template)))
     match = re.fullmatch(pattern, str(text))
     return match.groupdict() if match else None
 
 
-def settings_sidecar(artifact: str) -> str:
+def pattern(kind: str, parent: str | None = None) -> str:
+    """The glob pattern of the paths of `kind` (relative to `parent`'s directory when given)."""
+    return _FIELD.sub("*", below(kind, parent) if parent else TEMPLATES[kind])
+
+
+def settings_sidecar(artifact: str | os.PathLike) -> str:
     """The resolved-settings file written beside a file artifact."""
     return f"{artifact}{SETTINGS_SUFFIX}"
+
+
+def summary_sidecar(artifact: str | os.PathLike) -> str:
+    """The summary written beside a file artifact (a trace file's, a predictions file's)."""
+    return f"{artifact}{SUMMARY_SUFFIX}"
 
 
 def checkpoints_dir(artifact: str) -> str:

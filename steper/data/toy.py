@@ -20,6 +20,7 @@ from steper.data import toy_questions as tq
 from steper.data.toy_names import pools
 from steper.data.toy_world import World, build_world
 from steper.io import InputError, atomic_dir, write_jsonl
+from steper.layout import SETTINGS_FILE
 from steper.settings import from_schema, save_resolved
 
 log = logging.getLogger(__name__)
@@ -115,7 +116,7 @@ def generate(
             ],
         )
         _jsonl(tmp / "demonstrations.jsonl", demos)
-        save_resolved(tmp / "steper_settings.json", settings, dataset=dataset)
+        save_resolved(tmp / SETTINGS_FILE, settings, dataset=dataset)
         if demonstrations_path is not None:
             write_jsonl(demonstrations_path, demos)
     sizes = {name: len(split) for name, split in splits.items()} | {

@@ -521,7 +521,7 @@ def train(
             "weights": weighting.effective_weights(),
         }
         if is_main:
-            save_resolved(staging / "steper_settings.json", settings, summary=summary)
+            save_resolved(staging / layout.SETTINGS_FILE, settings, summary=summary)
     if is_main and checkpoints is not None and not settings.training.checkpoint.keep_after_finish:
         checkpoints.remove()
     log.info("trained %d steps (%d supervised tokens), final loss %.4f -> %s",

@@ -43,7 +43,7 @@ def resolve_settings(value: str | None) -> dict[str, Any]:
 
 
 def settings_path(output: str | Path) -> Path:
-    return Path(f"{output}.settings.json")
+    return Path(layout.settings_sidecar(output))
 
 
 def _run(args: argparse.Namespace) -> int:

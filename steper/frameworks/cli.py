@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from steper import layout
 from steper.data.download import SUMS_PATH
 from steper.frameworks.demonstrations import convert_annotations, write_demonstrations
 from steper.frameworks.registry import FRAMEWORKS
@@ -43,7 +44,7 @@ def _run(args: argparse.Namespace) -> None:
         framework, generation, demonstrations_path=args.demonstrations, shard=shard,
     )
     save_resolved(
-        f"{args.output}.settings.json",
+        layout.settings_sidecar(args.output),
         {"framework": dataclasses.asdict(framework), "generation": dataclasses.asdict(generation)},
         command="teacher run", framework_name=args.framework, model=args.model_name, shard=shard, summary=summary,
     )

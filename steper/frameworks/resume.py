@@ -43,13 +43,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from steper import layout
 from steper.io import InputError, read_json, write_json
 from steper.settings import config_hash
 
 log = logging.getLogger(__name__)
 
 # What an atomic write of the output or its sidecars leaves when killed: `.<name>.<8 chars>.tmp`.
-_SIDECARS = ("", ".partial", ".summary.json", ".settings.json", ".resume.json")
+_SIDECARS = ("", ".partial", layout.SUMMARY_SUFFIX, layout.SETTINGS_SUFFIX, ".resume.json")
 # How the keys of an identity are named when they change.
 _KINDS = {"model": "model", "model_files": "model", "index_files": "index", "records": "records", "demonstrations": "demonstrations"}
 _FILES = ("model_files", "index_files")

@@ -23,6 +23,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from steper import layout
 from steper.fingerprint import directory_fingerprint
 from steper.frameworks.baselines import rag_k
 from steper.frameworks.chain import PASSAGE_ORDERS, Chain, LoopSettings, run_chains
@@ -188,7 +189,7 @@ def summarize(output_path: str | os.PathLike, seconds: float | None = None) -> d
 
 
 def summary_path(output_path: str | os.PathLike) -> Path:
-    return Path(f"{output_path}.summary.json")
+    return Path(layout.summary_sidecar(output_path))
 
 
 def prompt_budget(backend: Any, generation: GenerationSettings) -> PromptBudget | None:

@@ -20,6 +20,7 @@ from pathlib import Path
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from steper.io import InputError, atomic_dir
+from steper.layout import SETTINGS_FILE
 from steper.models.loading import torch_dtype
 from steper.models.requirement import pip_requirement
 from steper.settings import from_schema, save_resolved
@@ -87,7 +88,7 @@ def convert_gguf(gguf_path: str | os.PathLike, output: str | os.PathLike, settin
     with atomic_dir(output) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        save_resolved(tmp / "steper_settings.json", settings, gguf_sha256=sha256_of(gguf_path))
+        save_resolved(tmp / SETTINGS_FILE, settings, gguf_sha256=sha256_of(gguf_path))
 
 
 def plain_model(model) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from steper.io import InputError, atomic_dir
+from steper.layout import SETTINGS_FILE
 from steper.settings import save_resolved
 
 log = logging.getLogger(__name__)
@@ -48,4 +49,4 @@ def download_model(settings: DownloadSettings, output: str | os.PathLike) -> Non
         shutil.rmtree(Path(tmp) / ".cache", ignore_errors=True)
         if not (Path(tmp) / "config.json").is_file():
             raise InputError(settings.repo_id, "the snapshot has no config.json", field="repo_id")
-        save_resolved(Path(tmp) / "steper_settings.json", settings)
+        save_resolved(Path(tmp) / SETTINGS_FILE, settings)

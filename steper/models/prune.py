@@ -14,6 +14,7 @@ import torch
 from transformers import AutoConfig, AutoModelForCausalLM
 
 from steper.io import InputError, atomic_dir
+from steper.layout import SETTINGS_FILE
 from steper.models.loading import load_tokenizer, torch_dtype
 from steper.settings import from_schema, save_resolved
 
@@ -75,4 +76,4 @@ def prune_layers(base: str | os.PathLike, keep: list[int], output: str | os.Path
     with atomic_dir(output) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        save_resolved(tmp / "steper_settings.json", settings, base_layers=total)
+        save_resolved(tmp / SETTINGS_FILE, settings, base_layers=total)

@@ -18,6 +18,7 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, 
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 from steper.io import InputError, atomic_dir, read_jsonl
+from steper.layout import SETTINGS_FILE
 from steper.models.loading import torch_dtype
 from steper.settings import from_schema, save_resolved
 
@@ -116,4 +117,4 @@ def build_random_model(corpus: list[str | os.PathLike], output: str | os.PathLik
     with atomic_dir(output) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        save_resolved(tmp / "steper_settings.json", settings, corpus=[str(path) for path in corpus], storage_dtype=storage_dtype)
+        save_resolved(tmp / SETTINGS_FILE, settings, corpus=[str(path) for path in corpus], storage_dtype=storage_dtype)

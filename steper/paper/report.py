@@ -14,6 +14,7 @@ from pathlib import Path
 
 from steper.evaluate.abilities import ABILITY_DEFINITIONS
 from steper.io import OwnedFiles
+from steper.layout import SETTINGS_FILE
 from steper.paper.casestudy import case_study
 from steper.paper.claims import HOLDS, INCONCLUSIVE, NOT_TESTED, OPPOSITE, Comparison, evaluate_claims
 from steper.paper.definitions import PaperSettings
@@ -202,7 +203,7 @@ def render(manifest: str | os.PathLike, output_dir: str | os.PathLike, settings:
         render_figures(results, settings, stats, staging / "figures")
         (staging / CASE_STUDY).write_text(case, encoding="utf-8")
         (staging / "REPORT.md").write_text(report_markdown(tables, comparisons, settings, published, results, stats, case), encoding="utf-8")
-        save_resolved(staging / "steper_settings.json", settings, manifest=str(manifest))
+        save_resolved(staging / SETTINGS_FILE, settings, manifest=str(manifest))
         # Only now, with every file rendered, replace the old ones; other files in the directory
         # (e.g. the check rule's CHECK.txt) stay, and a file steper did not write stops the run.
         staged = sorted(p for p in staging.rglob("*") if p.is_file())

@@ -25,7 +25,7 @@ from steper.io import InputError, read_json, read_jsonl
 
 log = logging.getLogger(__name__)
 
-SIDE_FILES = (".settings.json", ".summary.json")
+SIDE_FILES = (layout.SETTINGS_SUFFIX, layout.SUMMARY_SUFFIX)
 # manifest section -> the label keys every entry of it carries (besides "path")
 SECTIONS: dict[str, tuple[str, ...]] = {
     "evals": ("framework", "dataset", "system"),
@@ -253,17 +253,19 @@ def load_manifest(manifest_path: str | os.PathLike) -> Results:
 
 
 def load_eval_dir(results_dir: str | os.PathLike) -> dict[tuple[str, str, str], EvalResult]:
-    """Every evaluation JSON under results/{run}/eval (for `steper paper expected`, which pins a whole run).
+    """Every evaluation JSON of a run's results directory (for `steper paper expected`, which pins a whole run).
 
-    Keyed by the file's stem: an extra seed's file (`layout.seed_system`) is its own entry, while
-    its content names the system it replicates.
+    Keyed by the file's `{system}` segment: an extra seed's file (`layout.seed_system`) is its own
+    entry, while its content names the system it replicates.
     """
-    root = Path(results_dir) / "eval"
-    if not root.is_dir():
-        raise InputError(root, "evaluation directory does not exist")
+    root = Path(results_dir)
     evals: dict[tuple[str, str, str], EvalResult] = {}
-    for path in sorted(p for p in root.glob("*/*/*.json") if p.is_file() and not p.name.endswith(SIDE_FILES)):
-        framework, dataset = path.parts[-3], path.parts[-2]
-        system, _ = layout.split_seed_system(path.stem)
-        evals[(framework, dataset, path.stem)] = read_eval(path, framework, dataset, system)
+    for path in sorted(p for p in root.glob(layout.pattern("eval", parent="results")) if p.is_file() and not p.name.endswith(SIDE_FILES)):
+        names = layout.parse("eval", path.relative_to(root).as_posix(), parent="results")
+        if names is None:
+            continue
+        system, _ = layout.split_seed_system(names["system"])
+        evals[(names["framework"], names["dataset"], names["system"])] = read_eval(path, names["framework"], names["dataset"], system)
+    if not evals:
+        raise InputError(root, f"holds no evaluation ({layout.below('eval', 'results')})")
     return evals

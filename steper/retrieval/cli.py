@@ -26,7 +26,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     settings = parse_settings(args.settings, RetrievalEvalSettings)
     result = evaluate_retrieval(args.records, args.index_dir, args.backends, args.dataset, settings)
     write_json(args.output, result)
-    save_resolved(f"{args.output}.settings.json", settings, dataset=args.dataset, backends=args.backends)
+    save_resolved(layout.settings_sidecar(args.output), settings, dataset=args.dataset, backends=args.backends)
     for backend, scores in result["backends"].items():
         log.info("%s %s recall@k: %s", args.dataset, backend, {k: round(v, 1) for k, v in scores["recall"].items()})
     if result["agreement"]:
