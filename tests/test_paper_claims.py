@@ -1,0 +1,200 @@
+"""The paper's claims (steper.paper.claims) decided on the fixture run, without rendering anything.
+
+The fixture run (tests/fixtures/results/run, written by tests/fixtures/results/per_question.py) has
+per-question rows whose paired differences are worked out in that script's docstring; the committed
+fixture report (tests/fixtures/results/paper/REPORT.md) lists the comparisons they give, and every
+comparison is checked against it field by field.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+from steper.evaluate.bootstrap import Interval, McNemar
+from steper.paper.claims import (
+    HOLDS,
+    INCONCLUSIVE,
+    MATCHED,
+    MATCHED_TEXT,
+    NOT_TESTED,
+    OPPOSITE,
+    ClaimTester,
+    Comparison,
+    describe,
+    describe_seeds,
+    evaluate_claims,
+    verdict,
+)
+from steper.paper.definitions import PaperSettings
+from steper.paper.published import load_published
+from steper.paper.results import EvalResult, TrainLog, load_manifest
+from steper.paper.stats import Paired, SeedDifference, Statistics
+from steper.paper.table import Spread
+from steper.settings import parse_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURE = ROOT / "tests" / "fixtures" / "results"
+
+
+@pytest.fixture(autouse=True)
+def at_repo_root(monkeypatch):
+    monkeypatch.chdir(ROOT)  # the manifest names its files from the repository root
+
+
+def settings_dict() -> dict:
+    return json.loads((FIXTURE / "paper" / "steper_settings.json").read_text())["settings"]
+
+
+def claim_tester(settings: dict | None = None, results=None) -> ClaimTester:
+    parsed = parse_settings(settings or settings_dict(), PaperSettings)
+    return ClaimTester(results or load_manifest(FIXTURE / "run" / "manifest.json"), parsed, Statistics(parsed.bootstrap_settings()), load_published())
+
+
+def committed_rows() -> list[tuple[str, str, str, str, str]]:
+    """(claim, what, score, verdict, evidence) of every row of the committed report's claims table."""
+    lines = (FIXTURE / "paper" / "REPORT.md").read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("## Claims of the paper"))
+    rows = []
+    for line in lines[start:]:
+        if line.startswith("## ") and rows:
+            break
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if line.startswith("| ") and len(cells) == 5 and cells[3].startswith("**"):
+            rows.append((cells[0], cells[1], cells[2], cells[3].strip("*"), cells[4]))
+    return rows
+
+
+def as_row(comparison: Comparison) -> tuple[str, str, str, str, str]:
+    return (comparison.claim, comparison.what, comparison.score, comparison.verdict, comparison.evidence)
+
+
+def test_every_comparison_of_the_fixture_run_is_the_committed_one():
+    parsed = parse_settings(settings_dict(), PaperSettings)
+    results = load_manifest(FIXTURE / "run" / "manifest.json")
+    comparisons = evaluate_claims(results, parsed, Statistics(parsed.bootstrap_settings()), load_published())
+    assert [as_row(c) for c in comparisons] == committed_rows()
+    assert len(comparisons) == 14 and {c.claim_id for c in comparisons} == {
+        "steper_beats_vanilla", "selfask_gains", "learned_weights_best", "step_data_abilities", "scaling", "out_of_domain", "subqa_validity",
+    }
+
+
+def paired(low: float, high: float, mcnemar: McNemar | None = None) -> Paired:
+    return Paired(Interval((low + high) / 2, low, high, 10), mcnemar)
+
+
+def test_verdict_needs_the_whole_interval_on_one_side():
+    assert verdict(None) == NOT_TESTED
+    assert verdict(paired(0.5, 2.0)) == HOLDS
+    assert verdict(paired(-2.0, -0.5)) == OPPOSITE
+    assert verdict(paired(0.0, 2.0)) == INCONCLUSIVE  # an interval touching zero does not exclude it
+    assert verdict(paired(-2.0, 0.0)) == INCONCLUSIVE
+    assert verdict(paired(-1.0, 1.0)) == INCONCLUSIVE
+
+
+def test_evidence_text():
+    assert describe(paired(-1.25, 3.75)) == "Δ +1.2 [-1.2, +3.8] points, n=10"
+    assert describe(paired(1.0, 3.0, McNemar(4, 1, 0.375))) == "Δ +2.0 [+1.0, +3.0] points, n=10; McNemar 4:1 discordant, exact p=0.375"
+    three = SeedDifference(Spread(2.0, 4.0), 3, 2, 0)
+    assert describe_seeds(three, "StepER") == "over 3 seeds (paired by seed): Δ +2.0 ± 4.0 points (mean ± sd), StepER higher in 2 of 3"
+    tied = SeedDifference(Spread(-0.5, 0.7071), 2, 0, 1)
+    assert describe_seeds(tied, "X") == "over 2 seeds (paired by seed): Δ -0.5 ± 0.7 points (mean ± sd), X higher in 0 of 2, 1 tied"
+
+
+def seed_result(acc: float, system: str, seed: int) -> EvalResult:
+    return EvalResult("ircot", "hotpotqa", system, Path(f"{system}-{seed}.json"), {"metrics": {"acc": acc}})
+
+
+def test_seed_level_evidence_is_appended_when_both_systems_have_seeds():
+    claims = claim_tester()
+    claims.results.seeds[("ircot", "hotpotqa", "stu--steper")] = {s: seed_result(a, "stu--steper", s) for s, a in enumerate([36.0, 33.0, 30.0])}
+    claims.results.seeds[("ircot", "hotpotqa", "stu--vanilla_kd")] = {s: seed_result(a, "stu--vanilla_kd", s) for s, a in enumerate([30.0, 31.0, 32.0])}
+    hotpot, musique = claims.steper_beats_vanilla()[:2]
+    assert hotpot.evidence.endswith("; over 3 seeds (paired by seed): Δ +2.0 ± 4.0 points (mean ± sd), StepER higher in 2 of 3")
+    assert hotpot.verdict == HOLDS  # the verdict stays the run seed's paired interval
+    assert "seeds" not in musique.evidence
+    # one seed in common is no seed-level result
+    claims.results.seeds[("ircot", "hotpotqa", "stu--vanilla_kd")] = {5: seed_result(30.0, "stu--vanilla_kd", 5), 0: seed_result(30.0, "stu--vanilla_kd", 0)}
+    assert "seeds" not in claims.steper_beats_vanilla()[0].evidence
+
+
+def with_matched_vanilla(claims: ClaimTester) -> ClaimTester:
+    """The fixture with a Vanilla-KD trained for StepER's steps on IRCoT/hotpotqa (its scores are Vanilla-KD's)."""
+    settings = settings_dict()
+    settings["methods"]["vanilla_matched"] = {"data": "final", "loss": "vanilla", "label": "Vanilla-KD (matched)", "tables": ["main"],
+                                              "match_steps_of": "steper"}
+    results = copy.copy(claims.results)
+    results.evals = dict(results.evals)
+    vanilla = results.evals[("ircot", "hotpotqa", "stu--vanilla_kd")]
+    results.evals[("ircot", "hotpotqa", "stu--vanilla_matched")] = dataclasses.replace(vanilla, system="stu--vanilla_matched", path=Path("m.json"))
+    results.train_logs = [
+        TrainLog("ircot", "hotpotqa", "stu", "steper", Path("s.jsonl"), [{"step": 5}, {"step": 12, "supervised_tokens": {"first": 900, "final": 1100}}]),
+        TrainLog("ircot", "hotpotqa", "stu", "vanilla_matched", Path("v.jsonl"), [{"step": 12, "supervised_tokens": None}, {"note": "end"}]),
+    ]
+    return claim_tester(settings, results)
+
+
+def test_the_matched_control_follows_each_main_comparison_with_both_budgets():
+    claims = with_matched_vanilla(claim_tester())
+    comparisons = claims.steper_beats_vanilla()
+    assert [(c.claim_id, c.what) for c in comparisons] == [
+        ("steper_beats_vanilla", "IRCoT, hotpotqa"), (MATCHED, "IRCoT, hotpotqa"),  # the control only where it was run
+        ("steper_beats_vanilla", "IRCoT, musique"), ("selfask_gains", "Self-Ask, hotpotqa"),
+    ]
+    matched = comparisons[1]
+    assert matched.claim == MATCHED_TEXT and matched.verdict == HOLDS
+    assert matched.evidence == (
+        "StepER 36.0 vs Vanilla-KD (matched) 30.0; Δ +6.0 [+3.0, +9.5] points, n=200; McNemar 12:0 discordant, exact p=0.000488; "
+        "trained: StepER 12 optimizer steps, 2,000 supervised tokens; Vanilla-KD (matched) 12 optimizer steps"
+    )
+    assert "trained" not in comparisons[0].evidence  # the paper's comparison carries no budget
+    # without training logs the control is reported without budgets
+    claims.results.train_logs = []
+    assert "trained" not in claims.steper_beats_vanilla()[1].evidence
+
+
+def test_a_main_table_without_steper_or_vanilla_tests_nothing():
+    settings = settings_dict()
+    settings["methods"] = {name: spec for name, spec in settings["methods"].items() if name != "vanilla_kd"}
+    (only,) = claim_tester(settings).steper_beats_vanilla()
+    assert (only.verdict, only.evidence, only.what, only.score) == (
+        NOT_TESTED, "the config's main table lacks a StepER or a Vanilla-KD method", "–", "acc")
+    assert only.claim == "StepER beats Vanilla-KD on every dataset (average +9.5% accuracy, relative)"
+    settings["methods"] = {name: spec for name, spec in settings_dict()["methods"].items() if name != "steper"}
+    claims = claim_tester(settings)
+    assert [c.verdict for c in claims.steper_beats_vanilla()] == [NOT_TESTED]
+    assert claims.learned_weights_best() == [] and claims.out_of_domain() == [] and claims.subqa_validity() == []
+
+
+def test_scaling_compares_each_student_with_the_next_smaller_one():
+    claims = claim_tester()
+    comparisons = claims.scaling()
+    assert [c.what for c in comparisons] == ["Vanilla-KD, hotpotqa: stu vs stu-s", "StepER, hotpotqa: stu vs stu-s"]
+    # without a parameter count a student cannot be placed by size
+    for key, result in list(claims.results.evals.items()):
+        if key[2].startswith("stu-s--"):
+            claims.results.evals[key] = dataclasses.replace(result, data={k: v for k, v in result.data.items() if k != "n_parameters"})
+    assert claims.scaling() == []
+
+
+def test_missing_systems_are_not_tested_and_nothing_when_neither_ran():
+    claims = claim_tester()
+    for key in [key for key in claims.results.evals if key[1] == "musique" and key[2] == "stu--vanilla_kd"]:
+        del claims.results.evals[key]
+    musique = [c for c in claims.steper_beats_vanilla() if c.what == "IRCoT, musique"]
+    assert [(c.verdict, c.evidence) for c in musique] == [(NOT_TESTED, "no result for Vanilla-KD")]
+    del claims.results.evals[("ircot", "musique", "stu--steper")]
+    assert not [c for c in claims.steper_beats_vanilla() if c.what == "IRCoT, musique"]
+
+
+def test_subquestion_validity_needs_both_systems_sub_results():
+    claims = claim_tester()
+    key = next(key for key in claims.results.subquestions if key[2] == "stu--vanilla_kd")
+    del claims.results.subquestions[key]
+    (comparison,) = claims.subqa_validity()
+    assert (comparison.verdict, comparison.evidence, comparison.score) == (NOT_TESTED, "sub-question results missing", "acc")
+    assert comparison.what == "IRCoT, hotpotqa: share with question and sub-questions right"
