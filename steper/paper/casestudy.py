@@ -14,9 +14,10 @@ from typing import Any
 
 from tqdm import tqdm
 
+from steper import layout
 from steper.evaluate.aggregate import read_traces
 from steper.io import InputError, read_jsonl_numbered
-from steper.paper.definitions import PaperSettings, system_name
+from steper.paper.definitions import PaperSettings
 from steper.paper.results import EvalResult, Results
 
 log = logging.getLogger(__name__)
@@ -72,8 +73,8 @@ def case_study(results: Results, settings: PaperSettings) -> str:
         return "\n".join(lines + ["(not configured: the main table needs a StepER and a Vanilla-KD method, and paper.case_study ≥ 1)", ""])
     shown = 0
     for dataset in settings.datasets:
-        a = results.get("ircot", dataset, system_name(settings.main_student, steper.name))
-        b = results.get("ircot", dataset, system_name(settings.main_student, vanilla.name))
+        a = results.get("ircot", dataset, layout.student_system(settings.main_student, steper.name))
+        b = results.get("ircot", dataset, layout.student_system(settings.main_student, vanilla.name))
         if a is None or b is None:
             continue
         picked = _pick(a, b, settings.case_study)

@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from steper import layout
 from steper.io import InputError, read_json
-from steper.paper.definitions import METRICS, system_name
+from steper.paper.definitions import METRICS
 from steper.paper.published import PUBLISHED_TABLE1, PUBLISHED_TABLE2, Published
 from steper.paper.results import EvalResult, load_eval_dir
 from steper.strict_yaml import load_file
@@ -104,10 +105,10 @@ def published_checks(published: Published, student: str, tolerance: float) -> di
     for row_key, method in PUBLISHED_TABLE1.items():
         for dataset, cells in published.rows("table1_main_ircot_llama8b", row_key).items():
             for metric, value in cells.items():
-                checks.append({"framework": "ircot", "dataset": dataset, "system": system_name(student, method), "metric": metric, "expected": value})
+                checks.append({"framework": "ircot", "dataset": dataset, "system": layout.student_system(student, method), "metric": metric, "expected": value})
     for row_key, method in PUBLISHED_TABLE2.items():
         for dataset, value in published.rows("table2_loss_weighting", row_key).items():
-            entry = {"framework": "ircot", "dataset": dataset, "system": system_name(student, method), "metric": "acc", "expected": value}
+            entry = {"framework": "ircot", "dataset": dataset, "system": layout.student_system(student, method), "metric": "acc", "expected": value}
             if entry not in checks:
                 checks.append(entry)
     return {

@@ -21,7 +21,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from steper.paper.definitions import FRAMEWORK_LABELS, Method, PaperSettings, system_name
+from steper import layout
+from steper.paper.definitions import FRAMEWORK_LABELS, Method, PaperSettings
 from steper.paper.published import Published
 from steper.paper.results import EvalResult, Results
 from steper.paper.stats import Paired, SeedDifference, Statistics, seed_difference
@@ -98,7 +99,7 @@ class ClaimTester:
 
     def _get(self, framework: str, dataset: str, model: str, method: Method | str) -> EvalResult | None:
         name = method if isinstance(method, str) else method.name
-        return self.results.get(framework, dataset, system_name(model, name))
+        return self.results.get(framework, dataset, layout.student_system(model, name))
 
     def _matches(self, method: Method) -> str | None:
         spec = self.settings.methods.get(method.name)
@@ -132,8 +133,8 @@ class ClaimTester:
                     if baseline is matched:
                         comparison = self.with_budgets(comparison, framework, dataset, (steper, baseline))
                     comparisons.append(self.with_seeds(
-                        comparison, (framework, dataset, system_name(student, steper.name)),
-                        (framework, dataset, system_name(student, baseline.name)), steper.label,
+                        comparison, (framework, dataset, layout.student_system(student, steper.name)),
+                        (framework, dataset, layout.student_system(student, baseline.name)), steper.label,
                     ))
         return comparisons
 
@@ -216,9 +217,9 @@ class ClaimTester:
         student = self.settings.main_student
         comparisons = []
         for framework, trained_on, dataset, system in sorted(self.results.transfer):
-            if system != system_name(student, steper.name):
+            if system != layout.student_system(student, steper.name):
                 continue
-            worse = self.results.transfer.get((framework, trained_on, dataset, system_name(student, vanilla.name)))
+            worse = self.results.transfer.get((framework, trained_on, dataset, layout.student_system(student, vanilla.name)))
             comparisons.append(self.compare(
                 "out_of_domain", f"{FRAMEWORK_LABELS[framework]}, {trained_on} → {dataset}",
                 self.results.transfer[(framework, trained_on, dataset, system)], worse, "acc", (steper.label, vanilla.label),
@@ -233,11 +234,11 @@ class ClaimTester:
         comparisons = []
         student = self.settings.main_student
         for framework, dataset, system in sorted(self.results.subquestions):
-            if system != system_name(student, steper.name):
+            if system != layout.student_system(student, steper.name):
                 continue
             shares = {}
             for method in (steper, vanilla):
-                key = (framework, dataset, system_name(student, method.name))
+                key = (framework, dataset, layout.student_system(student, method.name))
                 main, sub = self.results.get(*key), self.results.subquestions.get(key)
                 if main is not None and sub is not None:
                     shares[method.name] = {q: o["both"] for q, o in subquestion_outcomes(main.scores("acc"), sub.scores("acc")).items()}

@@ -24,6 +24,7 @@ TABLES: dict[str, str] = {
     "table_cost": "Cost per stage from Snakemake's benchmark files.",
     "table_benchmarks": "Benchmarks of benchmarks/results/*.json.",
     "table_seeds": "Mean ± sd over training seeds of every system trained with several seeds.",
+    "table_training": "Each student's training budget and StepER's learned weighting.",
 }
 # Rendered only when some system was trained with several seeds.
 SEEDS_TABLE = "table_seeds"

@@ -34,12 +34,6 @@ ABILITY_LABELS: dict[str, str] = {
 }
 METRICS: tuple[str, ...] = ("em", "f1", "acc")
 METRIC_LABELS: dict[str, str] = {"em": "EM", "f1": "F1", "acc": "Acc"}
-FEWSHOT = "fewshot"
-
-
-def system_name(model: str, method: str) -> str:
-    """The eval file stem: '{student}--{method}' or '{model}--fewshot'."""
-    return f"{model}--{method}"
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,10 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
 
+from steper import layout  # noqa: E402
 from steper.distill.kinds import KINDS  # noqa: E402
 from steper.io import atomic_path  # noqa: E402
-from steper.paper.definitions import ABILITIES, ABILITY_LABELS, FEWSHOT, PaperSettings, system_name  # noqa: E402
+from steper.paper.definitions import ABILITIES, ABILITY_LABELS, PaperSettings  # noqa: E402
 from steper.paper.results import Results, TrainLog  # noqa: E402
 from steper.paper.stats import Statistics  # noqa: E402
 from steper.paper.tables import ablation_methods  # noqa: E402
@@ -146,7 +147,7 @@ def fig3_abilities(results: Results, settings: PaperSettings, stats: Statistics)
         for dataset in settings.datasets
         for method in methods
         for ability in ABILITIES
-        if (value := results.value("ircot", dataset, system_name(settings.main_student, method.name), f"abilities.{ability}")) is not None
+        if (value := results.value("ircot", dataset, layout.student_system(settings.main_student, method.name), f"abilities.{ability}")) is not None
     ]
     frame = pd.DataFrame(records, columns=["dataset", "method", "ability", "score"])
     datasets = [dataset for dataset in settings.datasets if dataset in set(frame["dataset"])]
@@ -175,7 +176,7 @@ def fig4_scaling(results: Results, settings: PaperSettings, stats: Statistics) -
     for dataset in settings.datasets:
         for student in students:
             for method in methods:
-                result = results.get("ircot", dataset, system_name(student, method.name))
+                result = results.get("ircot", dataset, layout.student_system(student, method.name))
                 interval = stats.interval(result, "acc")
                 if result is None or interval is None or result.n_parameters is None:
                     continue
@@ -192,7 +193,7 @@ def fig4_scaling(results: Results, settings: PaperSettings, stats: Statistics) -
             line = part[part["method"] == method.label]
             ax.errorbar(line["params"], line["acc"], yerr=[line["acc"] - line["low"], line["high"] - line["acc"]],
                         marker="o", capsize=3, color=colour, label=method.label)
-        teacher = results.value("ircot", dataset, system_name(settings.size_teacher, FEWSHOT), "acc")
+        teacher = results.value("ircot", dataset, layout.fewshot_system(settings.size_teacher), "acc")
         if teacher is not None:
             ax.axhline(teacher, color="black", linestyle="--", linewidth=1, label=f"teacher {settings.size_teacher}")
         _log_axis(ax, _count)
@@ -255,7 +256,7 @@ def fig_transfer(results: Results, settings: PaperSettings, stats: Statistics) -
     for offset, (colour, method) in enumerate(zip(sns.color_palette("deep", len(methods)), methods)):
         xs, ys, low, high = [], [], [], []
         for position, (framework, trained_on, dataset) in enumerate(pairs):
-            interval = stats.interval(results.transfer.get((framework, trained_on, dataset, system_name(settings.main_student, method.name))), "acc")
+            interval = stats.interval(results.transfer.get((framework, trained_on, dataset, layout.student_system(settings.main_student, method.name))), "acc")
             if interval is not None:
                 xs.append(position + (offset - (len(methods) - 1) / 2) * width)
                 ys.append(interval.estimate)

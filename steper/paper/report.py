@@ -15,6 +15,7 @@ from pathlib import Path
 from steper.evaluate.abilities import ABILITY_DEFINITIONS
 from steper.io import OwnedFiles
 from steper.layout import SETTINGS_FILE
+from steper.paper import contents
 from steper.paper.casestudy import case_study
 from steper.paper.claims import HOLDS, INCONCLUSIVE, NOT_TESTED, OPPOSITE, Comparison, evaluate_claims
 from steper.paper.definitions import PaperSettings
@@ -23,49 +24,13 @@ from steper.paper.published import Published, load_published
 from steper.paper.results import Results, load_manifest
 from steper.paper.stats import Statistics
 from steper.paper.table import Table, to_latex, to_markdown
-from steper.paper.tables import make_tables
-from steper.paper.training import NON_UNIFORM_RATIO, budget, learned_weights
+from steper.paper.tables import KIND_COLUMNS, make_tables
+from steper.paper.training import NON_UNIFORM_RATIO, learned_weights
 from steper.settings import save_resolved
 
 log = logging.getLogger(__name__)
 
 CASE_STUDY = "case_study.md"
-# figure -> caption, for REPORT.md and Snakemake's HTML report (workflow/rules/paper.smk)
-FIGURE_CAPTIONS: dict[str, str] = {
-    "fig1a_data_composition": (
-        "Figure 1(a): training examples per step kind for Vanilla-KD (final step only) and StepER (first, mid and final steps), "
-        "from the teacher's kept traces."
-    ),
-    "fig3_abilities": "Figure 3: ability scores (initialization, expansion, aggregation) of the step-data ablation (automatic proxy).",
-    "fig4_scaling": "Figure 4: accuracy vs student size with 95% bootstrap intervals; dashed line: the few-shot teacher.",
-    "fig_sigma": "Learned difficulty σ per step kind during StepER training.",
-    "fig_latency": "Latency vs accuracy of every IRCoT system.",
-    "fig_transfer": "Cross-domain transfer: accuracy with 95% bootstrap intervals of students tested on datasets they were not trained on.",
-}
-
-
-KIND_COLUMNS = (("first", "init"), ("mid", "exp"), ("final", "agg"))
-
-
-def training_table(results: Results, settings: PaperSettings) -> Table:
-    """Each trained student's budget and, for StepER, its learned σ and each kind's share of the weight."""
-    table = Table(
-        "table_training",
-        "Training budget (optimizer steps, supervised completion tokens) and learned weighting at the last logged step",
-        ["Framework", "Dataset", "Student", "Method"],
-        ["Steps", "Supervised tokens", *(f"σ {label}" for _, label in KIND_COLUMNS), *(f"Weight share {label}" for _, label in KIND_COLUMNS)],
-        note=f"A kind's weight share is its 1/(2σ²) over the sum of all kinds': uniform weighting gives every trained kind the "
-             f"same share, and the weights are said to differ from uniform when one kind's share is at least {NON_UNIFORM_RATIO:g}× another's.",
-        digits=3,
-    )
-    for log_ in results.train_logs:
-        spent, weights = budget(log_), learned_weights(log_)
-        row = [log_.framework, log_.dataset, log_.student, settings.label(log_.method)]
-        row += [spent.steps if spent else None, spent.supervised_tokens if spent else None]
-        row += [weights.sigma.get(kind) if weights else None for kind, _ in KIND_COLUMNS]
-        row += [weights.share.get(kind) if weights else None for kind, _ in KIND_COLUMNS]
-        table.rows.append(row)
-    return table
 
 
 def weighting_statement(results: Results, settings: PaperSettings) -> str:
@@ -96,7 +61,7 @@ def _claims_markdown(comparisons: list[Comparison]) -> str:
 
 
 def _figure(name: str) -> str:
-    return f"![{FIGURE_CAPTIONS[name]}](figures/{name}.png)\n\n*{FIGURE_CAPTIONS[name]}*\n"
+    return f"![{contents.FIGURES[name]}](figures/{name}.png)\n\n*{contents.FIGURES[name]}*\n"
 
 
 def report_markdown(tables: list[Table], comparisons: list[Comparison], settings: PaperSettings, published: Published,
@@ -187,7 +152,7 @@ def render(manifest: str | os.PathLike, output_dir: str | os.PathLike, settings:
     results = load_manifest(manifest)
     published = load_published()
     stats = Statistics(settings.bootstrap_settings())
-    tables = [*make_tables(results, settings, stats, published), training_table(results, settings)]
+    tables = make_tables(results, settings, stats, published)
     comparisons = evaluate_claims(results, settings, stats, published)
     case = case_study(results, settings)
     output = Path(output_dir)

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from steper import layout
 from steper.distill.kinds import KINDS
 from steper.io import InputError
 from steper.names import VARIANTS
@@ -18,18 +19,17 @@ from steper.paper import contents
 from steper.paper.definitions import (
     ABILITIES,
     ABILITY_LABELS,
-    FEWSHOT,
     FRAMEWORK_LABELS,
     METRIC_LABELS,
     METRICS,
     Method,
     PaperSettings,
-    system_name,
 )
 from steper.paper.published import PUBLISHED_TABLE1, PUBLISHED_TABLE2, Published
 from steper.paper.results import Artifact, Results
 from steper.paper.stats import Statistics, estimate, seed_values, spread
 from steper.paper.table import Cell, Table
+from steper.paper.training import NON_UNIFORM_RATIO, budget, learned_weights
 
 CI_NOTE = "Cells: mean over questions [95% percentile-bootstrap interval over questions]."
 
@@ -95,12 +95,12 @@ def _not_rerun_rows(published: Published, datasets: list[str]) -> tuple[list[lis
 
 def table1_main(results: Results, settings: PaperSettings, stats: Statistics, published: Published) -> Table:
     specs = [
-        RowSpec((f"{model} ({role})", f"{FRAMEWORK_LABELS[framework]}, few-shot"), framework, system_name(model, FEWSHOT))
+        RowSpec((f"{model} ({role})", f"{FRAMEWORK_LABELS[framework]}, few-shot"), framework, layout.fewshot_system(model))
         for model, role in _fewshot_models(settings)
         for framework in settings.baselines
     ]
     specs += [
-        RowSpec((settings.main_student, f"{method.label} (IRCoT, zero-shot)"), "ircot", system_name(settings.main_student, method.name))
+        RowSpec((settings.main_student, f"{method.label} (IRCoT, zero-shot)"), "ircot", layout.student_system(settings.main_student, method.name))
         for method in settings.in_table("main")
     ]
     table = _metric_table(
@@ -115,11 +115,11 @@ def table1_main(results: Results, settings: PaperSettings, stats: Statistics, pu
 
 def table3_selfask(results: Results, settings: PaperSettings, stats: Statistics, published: Published) -> Table:
     specs = [
-        RowSpec((f"{model} ({role})", "Self-Ask, few-shot"), "selfask", system_name(model, FEWSHOT))
+        RowSpec((f"{model} ({role})", "Self-Ask, few-shot"), "selfask", layout.fewshot_system(model))
         for model, role in reversed(_fewshot_models(settings))
     ]
     specs += [
-        RowSpec((settings.main_student, f"{method.label} (Self-Ask, zero-shot)"), "selfask", system_name(settings.main_student, method.name))
+        RowSpec((settings.main_student, f"{method.label} (Self-Ask, zero-shot)"), "selfask", layout.student_system(settings.main_student, method.name))
         for method in settings.in_table("main")
     ]
     return _metric_table(
@@ -134,7 +134,7 @@ def _acc_with_average(results: Results, settings: PaperSettings, stats: Statisti
 
 def table2_loss_weighting(results: Results, settings: PaperSettings, stats: Statistics, published: Published) -> Table:
     rows = [
-        [method.label, *_acc_with_average(results, settings, stats, system_name(settings.main_student, method.name))]
+        [method.label, *_acc_with_average(results, settings, stats, layout.student_system(settings.main_student, method.name))]
         for method in settings.in_table("weighting")
     ]
     return Table(
@@ -157,7 +157,7 @@ def ablation_methods(settings: PaperSettings) -> list[Method]:
 def table_ablation_steps(results: Results, settings: PaperSettings, stats: Statistics, published: Published) -> Table:
     rows: list[list[Cell]] = []
     for method in ablation_methods(settings):
-        found = [results.get("ircot", dataset, system_name(settings.main_student, method.name)) for dataset in settings.datasets]
+        found = [results.get("ircot", dataset, layout.student_system(settings.main_student, method.name)) for dataset in settings.datasets]
         abilities = [
             estimate(stats.average([r for r in found if stats.interval(r, name) is not None], name)) for name in (*ABILITIES, "supporting_recall")
         ]
@@ -193,7 +193,7 @@ def size_systems(settings: PaperSettings) -> list[tuple[str, Method | None]]:
 
 
 def _system(model: str, method: Method | None) -> str:
-    return system_name(model, FEWSHOT if method is None else method.name)
+    return layout.fewshot_system(model) if method is None else layout.student_system(model, method.name)
 
 
 def table_scaling(results: Results, settings: PaperSettings, stats: Statistics, published: Published) -> Table:
@@ -243,7 +243,7 @@ def table_transfer(results: Results, settings: PaperSettings, stats: Statistics,
     for framework in settings.frameworks:
         for trained_on in settings.datasets:
             for method in settings.in_table("transfer"):
-                system = system_name(settings.main_student, method.name)
+                system = layout.student_system(settings.main_student, method.name)
                 row: list[Cell] = [FRAMEWORK_LABELS[framework], trained_on, method.label]
                 for dataset in settings.datasets:
                     if dataset == trained_on:
@@ -446,7 +446,7 @@ def table_published(results: Results, settings: PaperSettings, stats: Statistics
             for dataset, cells in published.rows(table_key, row_key).items():
                 metric_cells = cells if metric_of is None else {metric_of: cells}
                 for metric, expected in metric_cells.items():
-                    ours = stats.interval(results.get("ircot", dataset, system_name(settings.main_student, method)), metric)
+                    ours = stats.interval(results.get("ircot", dataset, layout.student_system(settings.main_student, method)), metric)
                     delta = None if ours is None else ours.estimate - expected
                     rows.append([table_key.split("_")[0], settings.label(method), dataset, METRIC_LABELS.get(metric, metric), expected, estimate(ours), delta])
     return Table(
@@ -543,6 +543,30 @@ def table_seeds(results: Results, settings: PaperSettings, stats: Statistics, pu
     )
 
 
+KIND_COLUMNS = (("first", "init"), ("mid", "exp"), ("final", "agg"))
+
+
+def table_training(results: Results, settings: PaperSettings, stats: Statistics, published: Published) -> Table:
+    """Each trained student's budget and, for StepER, its learned σ and each kind's share of the weight."""
+    table = Table(
+        "table_training",
+        "Training budget (optimizer steps, supervised completion tokens) and learned weighting at the last logged step",
+        ["Framework", "Dataset", "Student", "Method"],
+        ["Steps", "Supervised tokens", *(f"σ {label}" for _, label in KIND_COLUMNS), *(f"Weight share {label}" for _, label in KIND_COLUMNS)],
+        note=f"A kind's weight share is its 1/(2σ²) over the sum of all kinds': uniform weighting gives every trained kind the "
+             f"same share, and the weights are said to differ from uniform when one kind's share is at least {NON_UNIFORM_RATIO:g}× another's.",
+        digits=3,
+    )
+    for log_ in results.train_logs:
+        spent, weights = budget(log_), learned_weights(log_)
+        row = [log_.framework, log_.dataset, log_.student, settings.label(log_.method)]
+        row += [spent.steps if spent else None, spent.supervised_tokens if spent else None]
+        row += [weights.sigma.get(kind) if weights else None for kind, _ in KIND_COLUMNS]
+        row += [weights.share.get(kind) if weights else None for kind, _ in KIND_COLUMNS]
+        table.rows.append(row)
+    return table
+
+
 # table -> how it is made; which tables a run renders is steper.paper.contents.
 MAKERS = {
     "table1_main": table1_main,
@@ -560,6 +584,7 @@ MAKERS = {
     "table_cost": table_cost,
     "table_benchmarks": table_benchmarks,
     "table_seeds": table_seeds,
+    "table_training": table_training,
 }
 
 
