@@ -34,7 +34,7 @@ from steper.paper.definitions import PaperSettings
 from steper.paper.published import load_published
 from steper.paper.results import EvalResult, TrainLog, load_manifest
 from steper.paper.stats import Paired, SeedDifference, Statistics
-from steper.paper.table import Spread
+from steper.paper.typeset import Spread
 from steper.settings import parse_settings
 
 ROOT = Path(__file__).resolve().parent.parent

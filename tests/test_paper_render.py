@@ -16,7 +16,7 @@ from steper.cli import main
 from steper.io import OWNER_MARKER
 from steper.paper.definitions import PaperSettings
 from steper.paper.figures import sigma_points
-from steper.paper.table import Estimate, Table, to_latex, to_markdown
+from steper.paper.typeset import Estimate, Table, to_latex, to_markdown
 from steper.settings import parse_settings
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -20,7 +20,7 @@ import pytest
 
 from steper import layout
 from steper.cli import main
-from steper.paper.table import Spread, Table, to_latex, to_markdown
+from steper.paper.typeset import Spread, Table, to_latex, to_markdown
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMITTED = ROOT / "tests" / "fixtures" / "results" / "paper"

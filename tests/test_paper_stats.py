@@ -11,7 +11,7 @@ from steper.evaluate.bootstrap import BootstrapSettings
 from steper.io import InputError
 from steper.paper.results import EvalResult
 from steper.paper.stats import TOLERANCE, Statistics, estimate, seed_difference, seed_values, spread
-from steper.paper.table import Spread
+from steper.paper.typeset import Spread
 
 SETTINGS = BootstrapSettings(resamples=2000, level=0.95, seed=0)
 

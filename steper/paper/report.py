@@ -23,9 +23,9 @@ from steper.paper.figures import FIGURES, render_figures
 from steper.paper.published import Published, load_published
 from steper.paper.results import Results, load_manifest
 from steper.paper.stats import Statistics
-from steper.paper.table import Table, to_latex, to_markdown
 from steper.paper.tables import KIND_COLUMNS, make_tables
 from steper.paper.training import NON_UNIFORM_RATIO, learned_weights
+from steper.paper.typeset import Table, to_latex, to_markdown
 from steper.settings import save_resolved
 
 log = logging.getLogger(__name__)

@@ -28,7 +28,7 @@ from steper.evaluate.bootstrap import (
 from steper.io import InputError
 from steper.paper.definitions import METRICS
 from steper.paper.results import EvalResult
-from steper.paper.table import Estimate, Spread
+from steper.paper.typeset import Estimate, Spread
 
 TOLERANCE = 1e-6  # points: per-question mean vs the reported metric
 

@@ -28,8 +28,8 @@ from steper.paper.definitions import (
 from steper.paper.published import PUBLISHED_TABLE1, PUBLISHED_TABLE2, Published
 from steper.paper.results import Artifact, Results
 from steper.paper.stats import Statistics, estimate, seed_values, spread
-from steper.paper.table import Cell, Table
 from steper.paper.training import NON_UNIFORM_RATIO, budget, learned_weights
+from steper.paper.typeset import Cell, Table
 
 CI_NOTE = "Cells: mean over questions [95% percentile-bootstrap interval over questions]."
 

@@ -1,9 +1,9 @@
-"""A small table model rendered to Markdown (REPORT.md) and LaTeX (booktabs, for the paper).
+"""A table's cells and their typesetting in Markdown (REPORT.md) and LaTeX (booktabs, for the paper);
+the paper's tables themselves are built in steper.paper.tables.
 
 Cells are strings (labels), numbers, estimates with their confidence interval or spreads over
-training seeds (mean ± sd); a missing number
-renders as an en dash, so a table always shows which systems were run and which cells are absent
-instead of dropping them silently.
+training seeds (mean ± sd); a missing number renders as an en dash, so a table always shows which
+systems were run and which cells are absent instead of dropping them silently.
 """
 
 from __future__ import annotations
