@@ -13,7 +13,7 @@ from transformers import AutoTokenizer
 from steper.io import InputError
 from steper.models.backends import make_backend
 from steper.models.generation import Generation, GenerationSettings, cut_text, find_cut, token_budgets
-from steper.models.precision import DTYPES, cpu_flags, resolve_dtype, resolve_dtype_name
+from steper.models.precision import DTYPES, cpu_flags, resolve_dtype_name
 from steper.models.prefix_cache import PrefixCache, Segment, common_length
 from steper.models.prompting import Prompt, render
 from steper.models.tiny import RandomModelSettings, build_random_model
@@ -272,7 +272,7 @@ def test_precision_follows_the_cpu_flags():
     assert resolve_dtype_name("auto", "cpu", flags={"avx512_bf16"}, environ=capped) == "float32"
     assert resolve_dtype_name("auto", "cpu", flags={"avx512_bf16"}, environ={"ATEN_CPU_CAPABILITY": "default"}) == "float32"
     assert resolve_dtype_name("auto", "cpu", flags={"avx512_bf16"}, environ={"ONEDNN_MAX_CPU_ISA": "AVX512_CORE_BF16"}) == "bfloat16"
-    assert resolve_dtype("float32", "cpu") == torch.float32
+    assert DTYPES[resolve_dtype_name("float32", "cpu")] == torch.float32
     with pytest.raises(InputError, match="dtype"):
         resolve_dtype_name("fp8", "cpu")
 

@@ -77,11 +77,6 @@ def resolve_dtype_name(name: str, device: str | torch.device = "cpu", flags: set
     return chosen
 
 
-def resolve_dtype(name: str, device: str | torch.device = "cpu", flags: set[str] | None = None, environ: Mapping[str, str] | None = None) -> torch.dtype:
-    """`resolve_dtype_name` as a torch dtype."""
-    return DTYPES[resolve_dtype_name(name, device, flags, environ)]
-
-
 def generation_device(backend: str) -> str:
     """Where a generation backend computes: vLLM on GPUs, transformers on a GPU when there is one."""
     return "cuda" if backend == "vllm" or torch.cuda.is_available() else "cpu"
