@@ -1,6 +1,6 @@
 """What an input directory holds, as a result file must know it: each file's name, size and sha256.
 
-A result file may only ever hold the lines of one model on one index (issue 20), and their names
+A result file may only ever hold the lines of one model on one index, and their names
 do not say which: a student retrained with another learning rate keeps its name, a rebuilt teacher
 or index too. So the resume identity of a run carries this fingerprint of every file of the model
 directory (config, tokenizer, weights, `steper_settings.json`) and of the index directory; hidden

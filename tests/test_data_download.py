@@ -227,7 +227,7 @@ def test_download_rule_uses_the_official_urls_by_default(tmp_path):
         assert "--mirror" not in command and "--sums" not in command, command
 
 
-# --- a server that lies, drops the connection or redirects elsewhere (issue 20 §3) -------------
+# --- a server that lies, drops the connection or redirects elsewhere ---------------------------
 
 class _Hostile(http.server.BaseHTTPRequestHandler):
     """Serves `body` at every path, misbehaving as `mode` says; `requests` logs (path, Range)."""

@@ -183,7 +183,7 @@ def test_run_counts_cuts_and_survives_a_prompt_that_cannot_fit(tmp_path):
     assert lines[0]["prompt_cuts"]["demos_dropped"] == 1 and lines[2]["prompt_cuts"]["overflows"] == 1
 
 
-# ------------------------------------------------------------------ pinned parsing (issue 9 section 3b)
+# ------------------------------------------------------------------ pinned parsing
 
 def test_selfask_reads_the_answer_when_its_line_is_not_first():
     text = "\nIntermediate answer: Mara Quill\nSo the final answer is: St. Albans.\n"

@@ -1,4 +1,4 @@
-"""Config names that would reach the shell or escape results/ are refused before any job runs (issue 14 §1)."""
+"""Config names that would reach the shell or escape results/ are refused before any job runs."""
 
 from __future__ import annotations
 
@@ -80,7 +80,7 @@ def test_pinned_hub_model_downloads_its_commit(tmp_path):
     assert f"--repo-id Org/Model --revision {commit} --output results/smoke/models/hubby" in result.stdout
 
 
-# --- issue 20 §4: one validator, nothing silently accepted -----------------------------------
+# --- one validator, nothing silently accepted -------------------------------------------------
 
 def dry_run_text(tmp_path: Path, text: str) -> subprocess.CompletedProcess:
     """`snakemake -n` on a config file written as given (repeated keys and aliases survive)."""

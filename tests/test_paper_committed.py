@@ -1,4 +1,4 @@
-"""The committed results re-render to the committed paper output (issue 10 §3).
+"""The committed results re-render to the committed paper output.
 
 Each committed render directory (the fixture's tests/fixtures/results/paper, and every paper/<run>/
 whose results manifest is committed) records in steper_settings.json the settings and the manifest

@@ -1,5 +1,5 @@
 """Students trained with several seeds: the seeds table, the seed-level claim evidence, and a one-seed
-run rendering exactly what it did before seeds existed.
+run rendering no seeds table and no seed-level evidence.
 
 The fixture adds hand-written evaluations of extra seeds to tests/fixtures/results/run (metrics only:
 the seed-level numbers use each seed's reported metric, never its per-question rows):

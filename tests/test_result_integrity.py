@@ -1,4 +1,4 @@
-"""One model, one record set and one writer per result file (issue 20 §1), and a trace's token counts.
+"""One model, one record set and one writer per result file, and a trace's token counts.
 
 Each test is a reproduction of a way the runner used to write a wrong or short result file: a
 resume that mixed two models or two versions of the records, a stale partial that shrank a finished

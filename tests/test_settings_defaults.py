@@ -1,4 +1,4 @@
-"""The config schema is the only place a default lives (issue 13 §2).
+"""The config schema is the only place a default lives.
 
 Every settings dataclass of the package is found by walking its modules; each must be mapped to
 the schema keys its fields come from, and every Python default must equal the schema's default

@@ -1,4 +1,4 @@
-"""Every config key reaches the command that uses it, in every tier (issue 21 §1).
+"""Every config key reaches the command that uses it, in every tier.
 
 One dry run per tier (`snakemake -n -p`) gives every job's wildcards, resources and shell command,
 and with it the `--settings` JSON and flags each stage gets. `REACH` says, for every key of the

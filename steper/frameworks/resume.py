@@ -154,7 +154,7 @@ def _read_saved(output: Path) -> _Saved | None:
     saved = read_json(path)
     if not isinstance(saved, dict):
         raise InputError(path, "is not a resume record (a JSON object)")
-    if "hash" in saved:  # one identity for the partial and the output alike (written before issue 20)
+    if "hash" in saved:  # an older record: one identity for the partial and the output alike
         record = {"hash": saved["hash"], "identity": saved.get("identity")}
         return _Saved(record, record)
     records = [saved.get("run"), saved.get("output")]
