@@ -15,6 +15,7 @@ from steper.data.toy_names import pools
 from steper.data.toy_world import Country, Person, Town, Work, build_world
 from steper.finetune.gold_traces import GoldSettings, check_trace, gold_steps, gold_world, missed, needed_titles
 from steper.models.tiny import train_tokenizer
+from steper.names import DATASETS
 
 TOY = {"seed": 3, "n_entities": 150}
 SMALL = GoldSettings(world_seed=5, n_entities=200, n_chains=12, n_distractors=3, toy=TOY,
@@ -50,7 +51,7 @@ def test_gold_steps_are_the_frameworks_chains():
 
 def test_gold_world_shares_no_name_with_the_question_worlds():
     settings = toy.ToySettings(**TOY)
-    taken = set().union(*(toy.world_names(toy.question_world(d, settings)[0]) for d in toy.DATASETS))
+    taken = set().union(*(toy.world_names(toy.question_world(d, settings)[0]) for d in DATASETS))
     world, kept_apart = gold_world(SMALL)
     assert kept_apart == taken
     assert not toy.world_names(world) & taken
@@ -110,7 +111,7 @@ def test_gold_traces_follow_the_loop(gold_dir, framework):
     assert len(lines) == summary[framework]["traces"] == 12 - sum(summary[framework]["dropped"].values())
     assert len(lines) >= 10
     assert len({line["id"] for line in lines}) == len(lines)
-    assert {line["id"].split("-")[2] for line in lines} == set(toy.DATASETS)
+    assert {line["id"].split("-")[2] for line in lines} == set(DATASETS)
     for line in lines:
         assert TRACE_KEYS <= set(line) and line["framework"] == framework and line["model"] == "gold"
         assert line["correct"]["acc"] == 1 and line["n_steps"] == len(line["steps"]) >= 2

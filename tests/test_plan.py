@@ -296,3 +296,11 @@ def test_the_fine_tuned_teachers_data_and_loss_are_its_config():
     assert json.loads(plan.gold_stepwise_settings("big")) == {"target": "step", "filter": "none", "variants": ["first-final"]}
     assert json.loads(plan.finetune_settings("big"))["method"] == {"data": "first-final", "loss": "fixed"}
     assert plan.gold_stepwise("big", "ircot") == "results/t/gold/big/stepwise/ircot/first-final.jsonl"
+
+
+def test_every_dataset_has_its_native_files_and_its_toy_question_types():
+    from steper.data.datasets import DATASETS as NATIVE
+    from steper.data.toy import MIXES
+    from steper.names import DATASETS
+
+    assert list(NATIVE) == list(MIXES) == list(DATASETS)

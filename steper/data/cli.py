@@ -10,9 +10,10 @@ from steper.data.download import SOURCES, SUMS_PATH, download
 from steper.data.prepare import prepare
 from steper.data.readers import FORMATS
 from steper.data.split import SplitSettings, split_files
-from steper.data.toy import DATASETS, ToySettings, generate
+from steper.data.toy import ToySettings, generate
 from steper.io import InputError, owned_files
 from steper.layout import SETTINGS_FILE
+from steper.names import DATASETS
 from steper.settings import parse_settings, save_resolved
 
 log = logging.getLogger(__name__)

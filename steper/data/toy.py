@@ -21,11 +21,10 @@ from steper.data.toy_names import pools
 from steper.data.toy_world import World, build_world
 from steper.io import InputError, atomic_dir, write_jsonl
 from steper.layout import SETTINGS_FILE
+from steper.names import DATASETS
 from steper.settings import from_schema, save_resolved
 
 log = logging.getLogger(__name__)
-
-DATASETS = ("hotpotqa", "2wikimultihopqa", "musique")
 
 # dataset -> [(native type, share of questions, builders)]
 MIXES: dict[str, list[tuple[str, float, list[tq.Builder]]]] = {
