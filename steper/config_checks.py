@@ -15,20 +15,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from steper import layout
+from steper.model_sources import EVERY_SOURCE, MODEL_SOURCES
 
 # Method names that would give a student's evaluation the path of another system's: `{model}--fewshot`
 # is an in-context baseline, `{system}--seed{n}` a replicate trained with another seed.
 RESERVED_METHOD = re.compile(rf"{re.escape(layout.FEWSHOT)}|{re.escape(layout.SEED_PREFIX)}[0-9]+")
-# Keys of a model that only some sources read (source, chat_template and storage_dtype are checked apart).
-SOURCE_KEYS: dict[str, set[str]] = {
-    "hub": {"path", "revision"},
-    "local": {"path"},
-    "gguf": {"package", "file", "sha256"},
-    "prune": {"base", "keep_layers"},
-    "random": {"random"},
-    "finetune": {"base", "gold", "training", "stepwise", "method"},
-}
-EVERY_SOURCE = {"source", "chat_template", "storage_dtype"}
 
 
 def reserved_method_problems(methods: Mapping[str, Any]) -> list[str]:
@@ -42,8 +33,8 @@ def reserved_method_problems(methods: Mapping[str, Any]) -> list[str]:
 def _model_problems(name: str, spec: Mapping[str, Any], students: Mapping[str, Any]) -> list[str]:
     source = spec["source"]
     problems = []
-    for key in sorted(set(spec) - EVERY_SOURCE - SOURCE_KEYS[source]):
-        users = ", ".join(sorted(other for other, keys in SOURCE_KEYS.items() if key in keys))
+    for key in sorted(set(spec) - EVERY_SOURCE - MODEL_SOURCES[source].keys):
+        users = ", ".join(sorted(other for other, known in MODEL_SOURCES.items() if key in known.keys))
         problems.append(f"models.{name}.{key}: has no effect on a model of source '{source}' (only {users} use it)")
     if "storage_dtype" in spec and source in ("hub", "local") and name not in students:
         problems.append(f"models.{name}.storage_dtype: has no effect: a {source} model's files are used as they are, and no student is trained from it")

@@ -12,7 +12,7 @@ from typing import Any
 
 from steper.config_checks import reserved_method_problems
 from steper.frameworks.trace_import import import_problems
-from steper.plan.sources import MODEL_SOURCES
+from steper.model_sources import MODEL_SOURCES
 
 GRID_AXES = ("frameworks", "datasets", "students", "methods")
 

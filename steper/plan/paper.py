@@ -13,11 +13,14 @@ from typing import Any
 
 from steper import layout
 from steper.frameworks.trace_import import traced_key
+from steper.model_sources import MODEL_SOURCES
 from steper.paper import contents
 from steper.plan.plan import Plan
 
 # Manifest sections of evaluations, whose entries carry their predictions file too.
 EVAL_SECTIONS = ("evals", "transfer", "subquestions", "seeds")
+# The fine-tuned teacher's gold traces: its cost row beside its training's.
+FINETUNE_DATA_RULE = "gold_traces"
 PREDICTIONS = {"eval": "predictions", "transfer": "transfer_predictions", "subq": "subq_predictions"}
 
 
@@ -42,9 +45,9 @@ def benchmarks(plan: Plan) -> list[dict[str, str]]:
     entries += [_bench(plan, "index", dataset=d, backend=b) for d in datasets for b in plan.backends]
     entries += [_bench(plan, "retrieval_eval", dataset=d) for d in datasets]
     used = plan.models_in_use()
-    for source, rule in (("hub", "model_download"), ("gguf", "model_gguf"), ("prune", "model_prune"), ("random", "model_random")):
-        entries += [_bench(plan, rule, model=model) for model in plan.models_from(source) if model in used]
-    entries += [_bench(plan, rule, model=m) for m in plan.models_from("finetune") if m in used for rule in ("gold_traces", "model_finetune")]
+    for source, built in MODEL_SOURCES.items():
+        rules = (FINETUNE_DATA_RULE, built.rule) if source == "finetune" else (built.rule,) if built.rule else ()
+        entries += [_bench(plan, rule, model=model) for model in plan.models_from(source) if model in used for rule in rules]
     shards = plan.config["teacher"]["shards"]
     entries += [
         _bench(plan, "teacher_shard", framework=f, dataset=d, model=t, split="train", shard=i, n=shards)
