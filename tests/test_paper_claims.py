@@ -31,7 +31,7 @@ from steper.paper.claims import (
     verdict,
 )
 from steper.paper.definitions import PaperSettings
-from steper.paper.published import load_published
+from steper.paper.published import Published, load_published
 from steper.paper.results import EvalResult, TrainLog, load_manifest
 from steper.paper.stats import Paired, SeedDifference, Statistics
 from steper.paper.typeset import Spread
@@ -161,6 +161,7 @@ def test_a_main_table_without_steper_or_vanilla_tests_nothing():
     settings = settings_dict()
     settings["methods"] = {name: spec for name, spec in settings["methods"].items() if name != "vanilla_kd"}
     (only,) = claim_tester(settings).steper_beats_vanilla()
+    assert only.claim_id == "steper_beats_vanilla"
     assert (only.verdict, only.evidence, only.what, only.score) == (
         NOT_TESTED, "the config's main table lacks a StepER or a Vanilla-KD method", "–", "acc")
     assert only.claim == "StepER beats Vanilla-KD on every dataset (average +9.5% accuracy, relative)"
@@ -196,5 +197,111 @@ def test_subquestion_validity_needs_both_systems_sub_results():
     key = next(key for key in claims.results.subquestions if key[2] == "stu--vanilla_kd")
     del claims.results.subquestions[key]
     (comparison,) = claims.subqa_validity()
+    assert (comparison.claim_id, comparison.claim) == ("subqa_validity", claims.texts["subqa_validity"])
     assert (comparison.verdict, comparison.evidence, comparison.score) == (NOT_TESTED, "sub-question results missing", "acc")
     assert comparison.what == "IRCoT, hotpotqa: share with question and sub-questions right"
+
+
+def test_claim_texts_fall_back_to_the_claim_id():
+    parsed = parse_settings(settings_dict(), PaperSettings)
+    claims = ClaimTester(load_manifest(FIXTURE / "run" / "manifest.json"), parsed, Statistics(parsed.bootstrap_settings()), Published({}))
+    assert {c.claim for c in claims.all()} == {
+        "steper_beats_vanilla", "selfask_gains", "learned_weights_best", "step_data_abilities", "scaling", "out_of_domain", "subqa_validity"}
+    settings = settings_dict()
+    settings["methods"] = {name: spec for name, spec in settings["methods"].items() if name != "vanilla_kd"}
+    parsed = parse_settings(settings, PaperSettings)
+    lacking = ClaimTester(load_manifest(FIXTURE / "run" / "manifest.json"), parsed, Statistics(parsed.bootstrap_settings()), Published({}))
+    assert lacking.steper_beats_vanilla()[0].claim == ""
+
+
+def test_compare_without_results_or_common_questions():
+    claims = claim_tester()
+    comparison = claims.compare("scaling", "x", None, None, "acc", ("A", "B"))
+    assert (comparison.claim_id, comparison.verdict, comparison.evidence) == ("scaling", NOT_TESTED, "no result for A and B")
+    steper = claims.results.evals[("ircot", "hotpotqa", "stu--steper")]
+
+    def expansion_on(name, ids):
+        rows = [{"id": qid, "expansion": 1.0} for qid in ids]
+        return EvalResult("ircot", "hotpotqa", name, Path(f"{name}.json"), {"metrics": {}, "abilities": {"expansion": 100.0}, "per_question": rows})
+
+    disjoint = claims.compare("step_data_abilities", "y", expansion_on("a", ["q1"]), expansion_on("b", ["q2"]), "expansion", ("A", "B"))
+    assert disjoint == Comparison("step_data_abilities", claims.texts["step_data_abilities"], "y", "expansion", NOT_TESTED,
+                                  "no question where both define expansion")
+    assert claims.compare("unknown_claim", "z", steper, steper, "acc", ("A", "B")).claim == "unknown_claim"
+
+
+def test_scaling_students_are_the_size_study_s_in_config_order_for_equal_sizes():
+    settings = settings_dict()
+    settings["scaling_students"] = ["stu"]
+    assert claim_tester(settings).scaling() == []  # one student of the size study: nothing to compare
+    settings["scaling_students"] = []
+    assert len(claim_tester(settings).scaling()) == 2  # none named: every student
+    claims = claim_tester()
+    for key, result in list(claims.results.evals.items()):
+        if key[2].startswith("stu-s--"):
+            size = claims.results.evals[(key[0], key[1], key[2].replace("stu-s--", "stu--"))].n_parameters
+            claims.results.evals[key] = dataclasses.replace(result, data={**result.data, "n_parameters": size})
+    # equal sizes keep the order of scaling_students (stu-s, stu): stu is the "larger"
+    assert [c.what for c in claims.scaling()] == ["Vanilla-KD, hotpotqa: stu vs stu-s", "StepER, hotpotqa: stu vs stu-s"]
+
+
+def without_method(name: str) -> dict:
+    settings = settings_dict()
+    settings["methods"] = {method: spec for method, spec in settings["methods"].items() if method != name}
+    return settings
+
+
+def test_each_data_ablation_step_needs_both_of_its_methods():
+    assert claim_tester(without_method("final_plus_first")).step_data_abilities() == []
+    # without Vanilla-KD's final-step data only the mid-step comparison remains
+    settings = settings_dict()
+    settings["methods"]["vanilla_kd"]["tables"] = ["main"]
+    comparisons = claim_tester(settings).step_data_abilities()
+    assert [c.what for c in comparisons] == ["Final + first + mid-step data vs Final + first-step data, hotpotqa"]
+
+
+def test_a_dataset_where_neither_system_ran_is_skipped_and_the_next_one_still_compared():
+    claims = claim_tester()
+    for system in ("stu--final_plus_first", "stu--vanilla_kd"):
+        claims.results.evals.pop(("ircot", "hotpotqa", system), None)
+    assert [c.what for c in claims.step_data_abilities()] == [
+        "Final + first-step data vs Vanilla-KD, musique", "Final + first + mid-step data vs Final + first-step data, hotpotqa"]
+    claims = claim_tester()
+    for system in ("stu--steper", "stu--vanilla_kd"):
+        del claims.results.evals[("ircot", "hotpotqa", system)]
+    assert [c.what for c in claims.steper_beats_vanilla()] == ["IRCoT, musique", "Self-Ask, hotpotqa"]
+
+
+def test_a_missing_steper_is_not_tested_against_a_vanilla_that_ran():
+    claims = claim_tester()
+    del claims.results.evals[("ircot", "musique", "stu--steper")]
+    musique = [c for c in claims.steper_beats_vanilla() if c.what == "IRCoT, musique"]
+    assert [(c.verdict, c.evidence) for c in musique] == [(NOT_TESTED, "no result for StepER")]
+
+
+def test_seed_evidence_needs_seeds_of_both_systems():
+    claims = claim_tester()
+    claims.results.seeds[("ircot", "hotpotqa", "stu--steper")] = {s: seed_result(a, "stu--steper", s) for s, a in enumerate([36.0, 33.0])}
+    assert "seeds" not in claims.steper_beats_vanilla()[0].evidence
+
+
+def sub_result(system: str, dataset: str, ids: list[str]) -> EvalResult:
+    rows = [{"id": f"{qid}#{hop}", "acc": 1.0} for qid in ids for hop in (1, 2)]
+    return EvalResult("ircot", dataset, system, Path(f"{dataset}-{system}-sub.json"), {"metrics": {"acc": 100.0}, "per_question": rows})
+
+
+def test_subquestion_validity_per_dataset_and_without_common_questions():
+    claims = claim_tester()
+    subs = claims.results.subquestions
+    # another system's sub-questions, sorted before StepER's, are not a comparison of their own
+    subs[("ircot", "hotpotqa", "stu--aaa")] = sub_result("stu--aaa", "hotpotqa", ["q000"])
+    for system in ("stu--steper", "stu--vanilla_kd"):
+        claims.results.evals[("ircot", "musique", system)] = dataclasses.replace(
+            claims.results.evals[("ircot", "hotpotqa", system)], dataset="musique")
+    subs[("ircot", "musique", "stu--steper")] = sub_result("stu--steper", "musique", ["q000", "q001"])
+    subs[("ircot", "musique", "stu--vanilla_kd")] = sub_result("stu--vanilla_kd", "musique", ["q100", "q101"])
+    del subs[("ircot", "hotpotqa", "stu--vanilla_kd")]
+    hotpot, musique = claims.subqa_validity()
+    assert (hotpot.claim_id, hotpot.claim, hotpot.verdict) == ("subqa_validity", claims.texts["subqa_validity"], NOT_TESTED)
+    assert musique == Comparison("subqa_validity", claims.texts["subqa_validity"], "IRCoT, musique: share with question and sub-questions right",
+                                 "both right", NOT_TESTED, "no question in common")

@@ -185,3 +185,37 @@ def test_another_seed_moves_the_interval_but_not_the_estimate():
     two = Statistics(BootstrapSettings(resamples=500, level=0.9, seed=2)).interval(result(50.0, rows), "acc")
     assert one.estimate == two.estimate
     assert (one.low, one.high) != (two.low, two.high)
+
+
+def test_a_win_is_any_positive_difference():
+    difference = seed_difference(seeds(30.5, 31.0), seeds(30.0, 31.0), "acc")
+    assert (difference.wins, difference.ties) == (1, 1)
+
+
+def test_the_tolerance_itself_passes():
+    zeros = {"q1": 0.0, "q2": 0.0}
+    assert Statistics(SETTINGS).interval(result(TOLERANCE, zeros), "acc").estimate == 0.0
+    with pytest.raises(InputError) as error:
+        Statistics(SETTINGS).interval(result(2 * TOLERANCE, zeros, name="off"), "acc")
+    assert str(error.value) == "off.json: field 'per_question' per-question acc averages 0.0000, the file reports 0.0000"
+
+
+def test_stratified_average_of_varying_datasets():
+    a = result(50.0, {"q1": 1.0, "q2": 0.0}, name="a")
+    b = result(200 / 3, {"q1": 1.0, "q2": 1.0, "q3": 0.0}, name="b")
+    average = Statistics(SETTINGS).average([a, b], "acc")
+    assert average.estimate == pytest.approx((50.0 + 200 / 3) / 2, abs=1e-12) and average.n == 5
+    assert average.low < average.estimate < average.high
+
+
+def test_paired_refusal_names_both_files():
+    a = result(50.0, {"q1": 1.0, "q2": 0.0}, name="a")
+    b = result(50.0, {"q1": 1.0, "q3": 0.0}, name="b")
+    with pytest.raises(InputError) as error:
+        Statistics(SETTINGS).paired(a, b, "acc")
+    assert str(error.value) == "a.json: field 'per_question' was scored on other questions than b.json: a paired test needs the same questions"
+
+
+def test_mcnemar_only_when_both_sides_are_zero_one():
+    assert Statistics(SETTINGS).paired_values([1.0, 0.0], [0.5, 1.0]).mcnemar is None
+    assert Statistics(SETTINGS).paired_values([0.5, 1.0], [1.0, 0.0]).mcnemar is None
