@@ -204,3 +204,137 @@ def test_two_paragraphs_under_one_title_give_one_supporting_paragraph(tmp_path):
     assert read.supporting[1] == {"title": "Ed Wood", "text": "Ed Wood is also a 1994 film by Tim Burton."}
     assert [s["title"] for s in read.supporting] == ["Scott Derrickson", "Ed Wood"]
     assert sum(c["is_supporting"] for c in read.contexts) == len(read.supporting) == 2
+
+
+# ------------------------------------------------------------------ bad native records, message by message
+
+OFFICIAL = {"_id": "a", "question": "Q?", "answer": "A", "type": "bridge", "supporting_facts": [["T1", 0]],
+            "context": [["T1", [" One.", " Two."]], ["T2", ["Three."]]]}
+HUB = {"id": "h", "question": "Q?", "answer": "A", "supporting_facts": {"title": ["T1"], "sent_id": [0]},
+       "context": {"title": ["T1", "T2"], "sentences": [[" One."], ["Three."]]}}
+WIKI = {**OFFICIAL, "_id": "w", "evidences": [["T1", "educated at", "ETH Zurich"]]}
+MUSIQUE_RECORD = {"id": "2hop__1_2", "question": "Q?", "answer": "A", "answer_aliases": ["Ay"], "question_decomposition": [
+    {"question": "q1", "answer": "a1"}], "paragraphs": [{"title": "T1", "paragraph_text": "One.", "is_supporting": True}, {"title": "T2", "paragraph_text": "Two."}]}
+
+
+def lines_file(tmp_path: Path, rows: list, name: str = "in.jsonl") -> Path:
+    path = tmp_path / name
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return path
+
+
+def first_error(fmt: str, path: Path, **kwargs) -> str:
+    with pytest.raises(InputError) as error:
+        list(read_records(fmt, path, "ds", **kwargs))
+    return str(error.value)
+
+
+@pytest.mark.parametrize(
+    "fmt, record, message",
+    [
+        ("hotpotqa", {**OFFICIAL, "answer": " "}, "field 'answer' is empty"),
+        ("hotpotqa", {**OFFICIAL, "answer": 5}, "field 'answer' must be str, got int"),
+        ("hotpotqa", {**OFFICIAL, "question": ["Q?"]}, "field 'question' must be str, got list"),
+        ("hotpotqa", {k: v for k, v in OFFICIAL.items() if k != "_id"}, "field '_id' is missing (neither '_id' nor 'id' present)"),
+        ("hotpotqa", {**OFFICIAL, "context": HUB["context"]},
+         "field 'context' does not match the record's schema (official: '_id' + list; Hugging Face: 'id' + dict)"),
+        ("hotpotqa", {**OFFICIAL, "context": [["T1"]]}, "field 'context[0]' must be [title, [sentences]]"),
+        ("hotpotqa", {**OFFICIAL, "context": ["ab"]}, "field 'context[0]' must be [title, [sentences]]"),
+        ("hotpotqa", {**OFFICIAL, "context": [["T1", ["One."]], [5, ["x"]]]},
+         "field 'context[1]' must hold a title string and a list of sentence strings"),
+        ("hotpotqa", {**OFFICIAL, "context": [["T1", "One."]]}, "field 'context[0]' must hold a title string and a list of sentence strings"),
+        ("hotpotqa", {**OFFICIAL, "context": [["T1", [1]]]}, "field 'context[0]' must hold a title string and a list of sentence strings"),
+        ("hotpotqa", {**OFFICIAL, "supporting_facts": "T1"}, "field 'supporting_facts' must be list or dict, got str"),
+        ("hotpotqa", {**OFFICIAL, "supporting_facts": [["T1", 0], ["T2"]]}, "field 'supporting_facts[1]' must be [title, sentence_id]"),
+        ("hotpotqa", {**OFFICIAL, "supporting_facts": [[5, 0]]}, "field 'supporting_facts[0]' must be [title, sentence_id]"),
+        ("hotpotqa", {**HUB, "supporting_facts": {"title": "T1"}}, "field 'title' must be list, got str"),
+        ("hotpotqa", {**HUB, "context": {"title": "T1", "sentences": [[" One."]]}}, "field 'title' must be list, got str"),
+        ("hotpotqa", {**HUB, "context": {"title": ["T1"], "sentences": "One."}}, "field 'sentences' must be list, got str"),
+        ("hotpotqa", {**HUB, "context": {"title": ["T1", "T2"], "sentences": [[" One."]]}},
+         "field 'context' 'title' and 'sentences' differ in length"),
+        ("2wikimultihopqa", {**WIKI, "answer": 5}, "field 'answer' must be str, got int"),
+        ("2wikimultihopqa", {**WIKI, "evidences": [["T1", "educated at"]]}, "field 'evidences[0]' must be [subject, relation, object]"),
+        ("2wikimultihopqa", {**WIKI, "evidences": [WIKI["evidences"][0], [1, "b", "c"]]}, "field 'evidences[1]' must be [subject, relation, object]"),
+        ("musique", {**MUSIQUE_RECORD, "id": ["x"]}, "field 'id' must be str or int, got list"),
+        ("musique", {**MUSIQUE_RECORD, "answer": 5}, "field 'answer' must be str, got int"),
+        ("musique", {**MUSIQUE_RECORD, "answer": "", "answer_aliases": [" "]}, "field 'answer' is empty"),
+        ("musique", {**MUSIQUE_RECORD, "answer_aliases": "Ay"}, "field 'answer_aliases' must be a list"),
+        ("musique", {**MUSIQUE_RECORD, "question": 5}, "field 'question' must be str, got int"),
+        ("musique", {**MUSIQUE_RECORD, "paragraphs": "T1"}, "field 'paragraphs' must be list, got str"),
+        ("musique", {**MUSIQUE_RECORD, "paragraphs": ["T1"]}, "field 'paragraphs[0]' must be an object"),
+        ("musique", {**MUSIQUE_RECORD, "paragraphs": [{"title": "T1"}]}, "field 'paragraphs[0].paragraph_text' is missing or not a string"),
+        ("musique", {**MUSIQUE_RECORD, "question_decomposition": "q1"}, "field 'question_decomposition' must be list, got str"),
+        ("musique", {**MUSIQUE_RECORD, "question_decomposition": ["q1"]}, "field 'question_decomposition[0]' must have string 'question' and 'answer'"),
+        ("musique", {**MUSIQUE_RECORD, "question_decomposition": [{"question": 5, "answer": "a"}]},
+         "field 'question_decomposition[0]' must have string 'question' and 'answer'"),
+        ("musique", {**MUSIQUE_RECORD, "question_decomposition": [{"question": "q", "answer": 5}]},
+         "field 'question_decomposition[0]' must have string 'question' and 'answer'"),
+    ],
+)
+def test_a_bad_native_record_is_named_by_file_line_and_field(tmp_path, fmt, record, message):
+    good = {"hotpotqa": OFFICIAL, "2wikimultihopqa": WIKI, "musique": MUSIQUE_RECORD}[fmt]
+    path = lines_file(tmp_path, [good, record])
+    assert first_error(fmt, path) == f"{path}, line 2: {message}"
+
+
+def test_records_carry_dataset_question_type_and_joined_text(tmp_path):
+    official = next(read_records("hotpotqa", lines_file(tmp_path, [{k: v for k, v in OFFICIAL.items() if k != "type"}]), "mine"))
+    assert (official.dataset, official.question, official.type) == ("mine", "Q?", "")
+    assert official.contexts[0] == {"title": "T1", "text": "One. Two.", "is_supporting": True}
+    wiki = next(read_records("2wikimultihopqa", lines_file(tmp_path, [WIKI], "w.jsonl"), "wiki"))
+    assert (wiki.dataset, wiki.contexts[0]["text"]) == ("wiki", "One.  Two.")  # 2Wiki joins its sentences with a space
+    assert wiki.decomposition == [{"question": "What is the educated at of T1?", "answer": "ETH Zurich"}]
+    musique = list(read_records("musique", lines_file(tmp_path, [{**MUSIQUE_RECORD, "id": "single"}], "m.jsonl"), "mq"))[0]
+    assert (musique.dataset, musique.type, musique.question) == ("mq", "", "Q?")
+    assert [c["is_supporting"] for c in musique.contexts] == [True, False]
+
+
+def test_musique_skips_every_unanswerable_record_wherever_it_is(tmp_path, caplog):
+    rows = [{**MUSIQUE_RECORD, "id": "u1", "answerable": False}, MUSIQUE_RECORD, {**MUSIQUE_RECORD, "id": "u2", "answerable": False}]
+    assert [r.id for r in read_records("musique", lines_file(tmp_path, rows), "m")] == ["2hop__1_2"]
+    assert "skipped 2 unanswerable records" in caplog.text
+
+
+def test_context_paragraphs_of_every_format(tmp_path):
+    from steper.data import hotpotqa, musique, twowiki
+
+    assert list(hotpotqa.context_paragraphs(lines_file(tmp_path, [OFFICIAL, HUB]))) == [
+        ("T1", "One. Two."), ("T2", "Three."), ("T1", "One."), ("T2", "Three.")]
+    assert list(twowiki.context_paragraphs(lines_file(tmp_path, [WIKI]))) == [("T1", "One.  Two."), ("T2", "Three.")]
+    assert list(musique.context_paragraphs(lines_file(tmp_path, [MUSIQUE_RECORD]))) == [("T1", "One."), ("T2", "Two.")]
+    bad = lines_file(tmp_path, [OFFICIAL, {**OFFICIAL, "context": "T1"}], "bad.jsonl")
+    with pytest.raises(InputError) as error:
+        list(hotpotqa.context_paragraphs(bad))
+    assert str(error.value) == f"{bad}, line 2: field 'context' must be list or dict, got str"
+
+
+@pytest.mark.parametrize(
+    "lines, expected",
+    [
+        ([{"Q_id": "Q1", "aliases": ["A"], "demonyms": ["Ab"]}], {"Q1": ["A", "Ab"]}),  # one line is JSON lines, not a mapping
+        ([{"Q_id": "Q1", "aliases": ["A"]}, {"Q_id": "Q2", "aliases": [], "demonyms": None}], {"Q1": ["A"], "Q2": []}),
+    ],
+)
+def test_2wiki_alias_lines(tmp_path, lines, expected):
+    from steper.data.twowiki import load_aliases
+
+    assert load_aliases(lines_file(tmp_path, lines)) == expected
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ('{"Q3": ["Gosia", 5]}', "field 'Q3' must map an id to a list of strings"),
+        ('{"Q3": "Gosia"}', "field 'Q3' must map an id to a list of strings"),
+        ('{"Q_id": 5, "aliases": []}\n{"Q_id": "Q2", "aliases": []}\n', "line 1: field 'Q_id' must be str, got int"),
+        ('{"Q_id": "Q1", "aliases": []}\n{"Q_id": "Q2", "aliases": "A"}\n', "line 2: field 'aliases' must be list, got str"),
+    ],
+)
+def test_2wiki_alias_errors(tmp_path, content, message):
+    from steper.data.twowiki import load_aliases
+
+    path = tmp_path / "aliases.json"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(InputError) as error:
+        load_aliases(path)
+    assert str(error.value) == f"{path}{', ' if message.startswith('line') else ': '}{message}"
