@@ -239,9 +239,14 @@ def fig_sigma(results: Results, settings: PaperSettings, stats: Statistics) -> p
         kinds += sorted(set(frame["kind"]) - set(kinds))
         sns.lineplot(data=frame, x="step", y="sigma", hue="kind", hue_order=kinds, ax=ax, errorbar=None)
         ax.set_title(f"{log_.framework}/{log_.dataset}/{log_.student}")
-        ax.set_ylabel("σ")
+        # log scale: a kind's weight is 1/(2σ²), so equal gaps between lines are equal weight ratios
+        ax.set_yscale("log")
+        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        ax.set_ylabel("σ (log scale)")
     _figure_legend(fig, axes, ncol=3)
-    fig.suptitle("Learned difficulty σ per step kind during StepER training")
+    fig.suptitle("Learned σ per step kind (StepER)")
     return fig
 
 
