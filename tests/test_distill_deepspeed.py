@@ -5,6 +5,7 @@ Skipped without DeepSpeed (the default test environment); CI installs it into th
 environment with `DS_BUILD_OPS=0 pip install deepspeed==0.19.8` (nothing compiled at install).
 """
 
+import contextlib
 import json
 import signal
 import subprocess
@@ -103,16 +104,18 @@ def test_zero3_two_processes_killed_mid_epoch_resume_to_the_same_weights(tmp_pat
     try:
         deadline = time.monotonic() + 900
         while time.monotonic() < deadline and process.poll() is None:
-            tree = [psutil.Process(process.pid), *psutil.Process(process.pid).children(recursive=True)]
+            with contextlib.suppress(psutil.NoSuchProcess):
+                tree = [psutil.Process(process.pid), *psutil.Process(process.pid).children(recursive=True)]
             if (checkpoints / "checkpoint-8" / MARKER).exists():  # step 8 of 12: in the second epoch
                 for member in tree:
-                    member.send_signal(signal.SIGKILL)
+                    with contextlib.suppress(psutil.NoSuchProcess, ProcessLookupError):  # a short-lived child may be gone
+                        member.send_signal(signal.SIGKILL)
                 break
             time.sleep(0.05)
         process.wait(timeout=60)
     finally:
         for member in tree:
-            if member.is_running():
+            with contextlib.suppress(psutil.NoSuchProcess, ProcessLookupError):
                 member.send_signal(signal.SIGKILL)
     assert process.returncode == -signal.SIGKILL and not output.exists()
     psutil.wait_procs(tree, timeout=60)
