@@ -27,19 +27,23 @@ from steper.models.tiny import RandomModelSettings, build_random_model
 pytest.importorskip("deepspeed")
 
 
-def test_zero3_cli_trains_and_saves_a_loadable_student(tmp_path):
-    model_dir = tmp_path / "student"
+def _job(root: Path, n_questions: int) -> tuple[Path, Path]:
+    model_dir, data = root / "base", root / "first-mid-final.jsonl"
     corpus = Path(__file__).parent / "fixtures" / "distill" / "corpus.jsonl"
     build_random_model([corpus], model_dir, RandomModelSettings(hidden_size=32, intermediate_size=64, vocab_size=512))
-    data = tmp_path / "first-mid-final.jsonl"
     lines = []
-    for i in range(4):
+    for i in range(n_questions):
         for kind, completion in (("first", " Tamsin Everhart wrote it."), ("mid", " She was born in Brackenford."),
                                  ("final", " So the answer is: Brackenford.")):
             context = f"Q: Where was the author of book {i} born?\nA:"
             lines.append({"id": f"q{i}", "kind": kind, "step": 1, "prompt": context, "completion": completion,
                           "context": context, "continuation": ""})
     data.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    return model_dir, data
+
+
+def test_zero3_cli_trains_and_saves_a_loadable_student(tmp_path):
+    model_dir, data = _job(tmp_path, n_questions=4)
     out = tmp_path / "out"
     # fp32 compute saved as bf16 (student.dtype's default), as on CPUs without native bf16: the saved
     # weights' dtype then differs from the parameters' dtype under ZeRO-3, and config.json must follow the weights.
@@ -59,21 +63,6 @@ def test_zero3_cli_trains_and_saves_a_loadable_student(tmp_path):
     student = AutoModelForCausalLM.from_pretrained(out)
     assert student.dtype == torch.bfloat16
     assert json.loads((out / "steper_settings.json").read_text())["settings"]["training"]["deepspeed"] == "zero3"
-
-
-def _job(root: Path, n_questions: int) -> tuple[Path, Path]:
-    model_dir, data = root / "base", root / "first-mid-final.jsonl"
-    corpus = Path(__file__).parent / "fixtures" / "distill" / "corpus.jsonl"
-    build_random_model([corpus], model_dir, RandomModelSettings(hidden_size=32, intermediate_size=64, vocab_size=512))
-    lines = []
-    for i in range(n_questions):
-        for kind, completion in (("first", " Tamsin Everhart wrote it."), ("mid", " She was born in Brackenford."),
-                                 ("final", " So the answer is: Brackenford.")):
-            context = f"Q: Where was the author of book {i} born?\nA:"
-            lines.append({"id": f"q{i}", "kind": kind, "step": 1, "prompt": context, "completion": completion,
-                          "context": context, "continuation": ""})
-    data.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
-    return model_dir, data
 
 
 def test_zero3_two_processes_killed_mid_epoch_resume_to_the_same_weights(tmp_path):
