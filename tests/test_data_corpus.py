@@ -9,6 +9,8 @@ import json
 import tarfile
 from pathlib import Path
 
+import pytest
+
 from steper.cli import main
 from steper.data.prepare import prepare
 
@@ -119,3 +121,25 @@ def test_corpus_from_extracted_abstracts_directory(tmp_path):
     corpus("--dataset", "hotpotqa", "--wiki-abstracts", tmp_path / "dump", "--output", from_dir)
     corpus("--dataset", "hotpotqa", "--wiki-abstracts", archive, "--output", from_tar)
     assert from_dir.read_bytes() == from_tar.read_bytes()
+
+
+@pytest.mark.parametrize(
+    "payload, reason",
+    [(b"BZh91AY&SY not a bz2 stream", "not a readable bz2 file"), (bz2.compress(b'{"title": "\xff\xfe"}\n'), "not a readable bz2 file of UTF-8")],
+    ids=["corrupt-bz2", "non-utf8"],
+)
+def test_unreadable_abstracts_member_is_named(tmp_path, capsys, payload, reason):
+    archive = tmp_path / "enwiki-abstracts.tar.bz2"
+    with tarfile.open(archive, "w:bz2") as tar:
+        info = tarfile.TarInfo("abstracts/AA/wiki_00.bz2")
+        info.size = len(payload)
+        tar.addfile(info, io.BytesIO(payload))
+    folder = tmp_path / "extracted" / "AA"
+    folder.mkdir(parents=True)
+    (folder / "wiki_00.bz2").write_bytes(payload)
+    for source, member in ((archive, "abstracts/AA/wiki_00.bz2"), (tmp_path / "extracted", "wiki_00.bz2")):
+        out = tmp_path / "hotpot.jsonl"
+        assert corpus("--dataset", "hotpotqa", "--wiki-abstracts", source, "--output", out) == 2
+        err = capsys.readouterr().err
+        assert member in err and reason in err and "Traceback" not in err
+        assert not out.exists()

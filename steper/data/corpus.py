@@ -59,8 +59,11 @@ def wiki_abstracts(path: str | os.PathLike) -> Iterator[tuple[str, str]]:
     path = Path(path)
     if path.is_dir():
         for member in sorted(path.rglob("*.bz2")):
-            with bz2.open(member, "rt", encoding="utf-8") as handle:
-                yield from _abstract_lines(handle, f"{path}:{member.relative_to(path)}")
+            try:
+                with bz2.open(member, "rt", encoding="utf-8") as handle:
+                    yield from _abstract_lines(handle, f"{path}:{member.relative_to(path)}")
+            except (OSError, EOFError, UnicodeDecodeError) as error:
+                raise InputError(member, f"not a readable bz2 file of UTF-8 JSON lines ({error})") from None
         return
     if not path.exists():
         raise InputError(path, "does not exist")
@@ -70,7 +73,10 @@ def wiki_abstracts(path: str | os.PathLike) -> Iterator[tuple[str, str]]:
                 if not (member.isfile() and member.name.endswith(".bz2")):
                     continue
                 # members are small (a few MB each); a streamed tar member cannot be wrapped lazily
-                text = bz2.decompress(archive.extractfile(member).read()).decode("utf-8")
+                try:
+                    text = bz2.decompress(archive.extractfile(member).read()).decode("utf-8")
+                except (OSError, EOFError, UnicodeDecodeError) as error:
+                    raise InputError(f"{path}:{member.name}", f"not a readable bz2 file of UTF-8 JSON lines ({error})") from None
                 yield from _abstract_lines(text.splitlines(), f"{path}:{member.name}")
     except (tarfile.TarError, OSError, EOFError) as error:
         raise InputError(path, f"not a readable tar.bz2 of bz2 JSON-lines files ({error})") from None
