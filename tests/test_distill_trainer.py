@@ -136,6 +136,15 @@ def test_warmup_is_a_ratio_of_the_optimizer_steps(model_dir, data_path, tmp_path
     assert [r["lr"] for r in records] == pytest.approx([0.0, 2.5e-4, 5e-4, 7.5e-4])
 
 
+def test_the_last_step_is_logged_whatever_log_every(model_dir, data_path, tmp_path):
+    """The report reads a method's budget (steps, supervised tokens) from its log's last line."""
+    out = tmp_path / "odd"
+    summary = train(data_path, model_dir, out, _settings("vanilla", max_steps=3, log_every=2))
+    records = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [1, 2, 3]
+    assert records[-1]["supervised_tokens"] == summary["supervised_tokens"]
+
+
 def test_weight_decay_never_reaches_sigma(model_dir, tmp_path):
     settings = _settings("difficulty_aware", weight_decay=0.5, lr=0.1, sigma_lr=0.1)
     student = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)

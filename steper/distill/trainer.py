@@ -156,6 +156,15 @@ class _SamplerEpoch(TrainerCallback):
         return control
 
 
+class _LogLastStep(TrainerCallback):
+    """Logs the last step whatever `log_every` is, so the log's last line holds the whole run's budget."""
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step >= state.max_steps:
+            control.should_log = True
+        return control
+
+
 class StepwiseTrainer(Trainer):
     """Adds the kind-mixing sampler, a separate lr for the weighting, warm-up as a ratio, train_log.jsonl,
     supervised-token counts, and checkpoints that are marked complete only once every process wrote its part."""
@@ -181,6 +190,7 @@ class StepwiseTrainer(Trainer):
         self._tokens_before = {kind: int((tokens_before or {}).get(kind, 0)) for kind in kinds}
         if sampler is not None:
             self.add_callback(_SamplerEpoch(sampler))
+        self.add_callback(_LogLastStep())
 
     def _get_train_sampler(self, train_dataset=None):
         return self.kind_sampler
