@@ -11,7 +11,7 @@ import pytest
 from steper.io import InputError
 from steper.retrieval import Passage, build_index, read_corpus
 from steper.retrieval.corpus import sort_hits
-from steper.retrieval.evaluation import RetrievalEvalSettings, evaluate_retrieval, found, match_keys, passage_id, read_questions
+from steper.retrieval.evaluation import RetrievalEvalSettings, evaluate_retrieval, found, match_keys, overlap, passage_id, read_questions
 from steper.settings import config_hash, git_revision
 
 FIXTURES = Path(__file__).parent / "fixtures" / "retrieval"
@@ -151,3 +151,13 @@ def test_sort_hits_orders_ties_by_id_and_keeps_k():
     hits = [Passage("c", "", "", 1.0), Passage("a", "", "", 2.0), Passage("b", "", "", 1.0), Passage("d", "", "", 0.5)]
     assert [hit.id for hit in sort_hits(hits, 3)] == ["a", "b", "c"]
     assert sort_hits(hits, 0) == []
+
+
+def test_overlap_is_the_shared_fraction_of_the_longer_list():
+    def hits(*ids: str) -> list[Passage]:
+        return [Passage(i, "", "") for i in ids]
+
+    assert overlap(hits("a", "b", "c", "d"), hits("d", "a", "x", "y")) == 0.5
+    assert overlap(hits("a", "b"), hits("a")) == 0.5
+    assert overlap(hits("a"), hits("b")) == 0.0 and overlap(hits("a"), hits("a")) == 1.0
+    assert overlap(hits(), hits()) == 1.0 and overlap(hits("a"), hits()) == 0.0
