@@ -39,13 +39,13 @@ import torch
 from tqdm import tqdm
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from steper.distill.batching import collate, encode_example, mixed_batches
-from steper.distill.kinds import KINDS
-from steper.distill.losses import DifficultyAwareWeighting, ObjectiveScale
-from steper.distill.trainer import StepwiseModel
 from steper.io import setup_logging, write_json
 from steper.models.precision import bf16_caps, cpu_flags, resolve_dtype_name
 from steper.models.prune import prune_layers
+from steper.stepwise.kinds import KINDS
+from steper.train.batching import collate, encode_example, mixed_batches
+from steper.train.losses import DifficultyAwareWeighting, ObjectiveScale
+from steper.train.trainer import StepwiseModel
 
 log = logging.getLogger("train_throughput")
 

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from steper.cli import main
-from steper.distill.stepwise import stepwise_prompts
 from steper.frameworks.runner import FrameworkSettings, run_framework
 from steper.models.generation import GenerationSettings
 from steper.models.tiny import RandomModelSettings, build_random_model
 from steper.retrieval import build_index, open_retriever
+from steper.stepwise.build import stepwise_prompts
 
 FIXTURES = Path(__file__).parent / "fixtures" / "frameworks"
 

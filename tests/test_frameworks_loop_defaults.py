@@ -21,7 +21,6 @@ from pathlib import Path
 import pytest
 from scripted_components import RankedRetriever, ScriptedBackend
 
-from steper.distill.stepwise import build_examples, stepwise_prompts
 from steper.frameworks.chain import LoopSettings, run_chains
 from steper.frameworks.demonstrations import load_demonstrations
 from steper.frameworks.fitting import PromptBudget
@@ -30,6 +29,7 @@ from steper.frameworks.registry import make_strategy
 from steper.frameworks.runner import FrameworkSettings, run_framework
 from steper.models.generation import GenerationSettings
 from steper.retrieval import Passage
+from steper.stepwise.build import build_examples, stepwise_prompts
 
 FIXTURES = Path(__file__).parent / "fixtures" / "frameworks"
 DEFAULTS = FrameworkSettings()

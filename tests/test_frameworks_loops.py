@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from steper.distill.stepwise import stepwise_prompts
 from steper.frameworks.baselines import Direct, Rag
 from steper.frameworks.chain import LoopSettings, run_chains
 from steper.frameworks.ircot import IRCoT
@@ -22,6 +21,7 @@ from steper.io import InputError
 from steper.models.generation import Generation, GenerationSettings
 from steper.models.prompting import Prompt
 from steper.retrieval import Passage
+from steper.stepwise.build import stepwise_prompts
 
 
 class ScriptedGenerator:

@@ -4,7 +4,6 @@ from dataclasses import dataclass
 
 import pytest
 
-from steper.distill.stepwise import stepwise_prompts
 from steper.frameworks.answers import ircot_answer, selfask_answer
 from steper.frameworks.demonstrations import Demonstration
 from steper.frameworks.fitting import join_demos
@@ -16,6 +15,7 @@ from steper.frameworks.prompts import (
 from steper.frameworks.registry import make_strategy
 from steper.frameworks.selfask import selfask_step_end
 from steper.frameworks.sentences import first_sentence, step_end
+from steper.stepwise.build import stepwise_prompts
 
 
 @dataclass

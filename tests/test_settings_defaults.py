@@ -30,12 +30,12 @@ SCHEMA_KEYS: dict[str, tuple[str, dict[str, str | None]]] = {
     "steper.models.gguf.GGUFSettings": ("models.*", {"wheel": None}),
     "steper.models.hub.DownloadSettings": ("models.*", {"repo_id": "models.*.path"}),
     "steper.models.prune.PruneSettings": ("models.*", {}),
-    "steper.distill.train_settings.MethodSettings": ("methods.*", {}),
-    "steper.distill.train_settings.TrainingSettings": ("training", {"seed": "seed", "gpus": "training.resources.gpus"}),
-    "steper.distill.train_settings.StudentSettings": ("models.*", {"dtype": "models.*.storage_dtype"}),
-    "steper.distill.train_settings.CheckpointSettings": ("training.checkpoint", {}),
-    "steper.distill.train_settings.TrainSettings": ("", {}),  # sections only
-    "steper.distill.stepwise.StepwiseSettings": ("stepwise", {"variants": None}),
+    "steper.train.settings.MethodSettings": ("methods.*", {}),
+    "steper.train.settings.TrainingSettings": ("training", {"seed": "seed", "gpus": "training.resources.gpus"}),
+    "steper.train.settings.StudentSettings": ("models.*", {"dtype": "models.*.storage_dtype"}),
+    "steper.train.settings.CheckpointSettings": ("training.checkpoint", {}),
+    "steper.train.settings.TrainSettings": ("", {}),  # sections only
+    "steper.stepwise.build.StepwiseSettings": ("stepwise", {"variants": None}),
     "steper.paper.definitions.PaperSettings": (
         "paper", {"run": "run", "datasets": "datasets", "frameworks": "frameworks", "methods": None, "students": None,
                   "baselines": "evaluation.baselines", "teacher": None, "scaling_teacher": None}),

@@ -14,9 +14,9 @@ import pytest
 from safetensors.torch import load_file
 
 from steper import layout
-from steper.distill.checkpoints import MARKER, CheckpointSchedule, CheckpointStore
 from steper.io import InputError
 from steper.models.tiny import RandomModelSettings, build_random_model
+from steper.train.checkpoints import MARKER, CheckpointSchedule, CheckpointStore
 
 CORPUS = Path(__file__).parent / "fixtures" / "distill" / "corpus.jsonl"
 COMPLETIONS = {

@@ -23,12 +23,12 @@ import seaborn as sns  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
 
 from steper import layout  # noqa: E402
-from steper.distill.kinds import KINDS  # noqa: E402
 from steper.io import atomic_path  # noqa: E402
 from steper.paper.definitions import ABILITIES, ABILITY_LABELS, PaperSettings  # noqa: E402
 from steper.paper.results import Results, TrainLog  # noqa: E402
 from steper.paper.stats import Statistics  # noqa: E402
 from steper.paper.tables import ablation_methods  # noqa: E402
+from steper.stepwise.kinds import KINDS  # noqa: E402
 
 log = logging.getLogger(__name__)
 # PDF font subsetting logs every glyph at INFO; it says nothing about our results.

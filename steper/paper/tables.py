@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from steper import layout
-from steper.distill.kinds import KINDS
 from steper.io import InputError
 from steper.names import VARIANTS
 from steper.paper import contents
@@ -30,6 +29,7 @@ from steper.paper.results import Artifact, Results
 from steper.paper.stats import Statistics, estimate, seed_values, spread
 from steper.paper.training import NON_UNIFORM_RATIO, budget, learned_weights
 from steper.paper.typeset import Cell, Table
+from steper.stepwise.kinds import KINDS
 
 CI_NOTE = "Cells: mean over questions [95% percentile-bootstrap interval over questions]."
 

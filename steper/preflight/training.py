@@ -24,7 +24,7 @@ from steper.preflight.processes import kill_group, kill_tree
 
 STEPS = 8
 CHECKPOINT = {"every_steps": 1, "every_minutes": None, "keep": 1}
-MARKER = "steper_checkpoint.json"  # what steper.distill.checkpoints writes last into a complete checkpoint
+MARKER = "steper_checkpoint.json"  # what steper.train.checkpoints writes last into a complete checkpoint
 LOSS_TOLERANCE = 0.05  # relative, per step
 TIMEOUT = 600  # seconds, one training run
 

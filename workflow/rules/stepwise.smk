@@ -1,4 +1,4 @@
-"""Teacher traces -> first / mid / final step-wise examples, per data variant (code: steper/distill/stepwise.py).
+"""Teacher traces -> first / mid / final step-wise examples, per data variant (code: steper/stepwise/).
 
 The directory holds the target and filter settings (the step-wise tag), so changing either builds new files.
 """

@@ -1,4 +1,4 @@
-"""Step-wise data -> students, one per training identity x student x dataset x framework x seed (code: steper/distill/).
+"""Step-wise data -> students, one per training identity x student x dataset x framework x seed (code: steper/train/).
 
 Methods that are the same computation (same kinds, same weighting, same step budget;
 steper/plan/grid.py) share one job and one directory, named after the first of them in the config;

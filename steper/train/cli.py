@@ -13,9 +13,9 @@ import logging
 import os
 import subprocess
 
-from steper.distill.launch import launch_command, needs_launch
-from steper.distill.train_settings import parse_train_settings
 from steper.settings import settings_dict
+from steper.train.launch import launch_command, needs_launch
+from steper.train.settings import parse_train_settings
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ def run_train(args: argparse.Namespace) -> int:
         command = launch_command(train_args, training.processes)
         log.info("re-launching under torchrun: %s", " ".join(command[:8]))
         return subprocess.run(command, check=False).returncode
-    from steper.distill.trainer import train  # heavy (torch, transformers): only in the training process
+    from steper.train.trainer import train  # heavy (torch, transformers): only in the training process
 
     train(args.data, args.model, args.output, settings, threads=args.threads, match_data=args.match_data)
     return 0

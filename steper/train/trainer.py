@@ -3,7 +3,7 @@
 A thin `transformers.Trainer` subclass, so DeepSpeed ZeRO-3, mixed precision, gradient
 accumulation and multi-GPU come from the HF integration. The model the Trainer sees is
 `StepwiseModel`: the student plus the kind-weighting module, with one forward that returns the
-objective of `steper.distill.losses`. Keeping the weighting inside the trained module is what lets
+objective of `steper.train.losses`. Keeping the weighting inside the trained module is what lets
 DeepSpeed treat the log-sigmas like any other parameter; only the student is saved at the end.
 
 The compute dtype is `training.dtype` resolved by `steper.models.precision` (fp32 on CPUs without
@@ -12,9 +12,9 @@ and saved in the settings sidecar. `threads` caps torch's threads so that parall
 oversubscribe the cores Snakemake gave them.
 
 A killed training resumes: `training.checkpoint` has the Trainer write checkpoints beside the
-student (steper.distill.checkpoints), and a rerun of the same job continues from the latest complete
+student (steper.train.checkpoints), and a rerun of the same job continues from the latest complete
 one, with the data order, σ and RNG states where they were. A method with `match_steps_of` trains
-for the optimizer steps of another method's data (steper.distill.steps). Every log line and the
+for the optimizer steps of another method's data (steper.train.steps). Every log line and the
 summary count the supervised (completion) tokens trained on, the budget two methods are compared at.
 """
 
@@ -36,11 +36,15 @@ from tqdm import tqdm
 from transformers import Trainer, TrainerCallback, TrainingArguments, get_cosine_schedule_with_warmup, set_seed
 
 from steper import layout
-from steper.distill.batching import Features, KindMixingSampler, collate, encode_example
-from steper.distill.checkpoints import TRAIN_LOG, CheckpointSchedule, CheckpointStore, directory_digest, file_digest
-from steper.distill.kinds import KINDS
-from steper.distill.launch import resolve_deepspeed
-from steper.distill.losses import (
+from steper.io import InputError, append_jsonl, atomic_dir, read_jsonl_numbered
+from steper.models.loading import load_causal_lm, load_tokenizer, torch_dtype
+from steper.models.precision import resolve_dtype_name
+from steper.settings import save_resolved
+from steper.stepwise.kinds import KINDS
+from steper.train.batching import Features, KindMixingSampler, collate, encode_example
+from steper.train.checkpoints import TRAIN_LOG, CheckpointSchedule, CheckpointStore, directory_digest, file_digest
+from steper.train.launch import resolve_deepspeed
+from steper.train.losses import (
     IGNORE_INDEX,
     KindWeighting,
     ObjectiveScale,
@@ -50,12 +54,8 @@ from steper.distill.losses import (
     make_weighting,
     token_losses,
 )
-from steper.distill.steps import optimizer_steps
-from steper.distill.train_settings import MethodSettings, TrainSettings, checkpoint_identity, trained_kinds
-from steper.io import InputError, append_jsonl, atomic_dir, read_jsonl_numbered
-from steper.models.loading import load_causal_lm, load_tokenizer, torch_dtype
-from steper.models.precision import resolve_dtype_name
-from steper.settings import save_resolved
+from steper.train.settings import MethodSettings, TrainSettings, checkpoint_identity, trained_kinds
+from steper.train.steps import optimizer_steps
 
 log = logging.getLogger(__name__)
 

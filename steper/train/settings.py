@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from steper.distill.kinds import KINDS, VARIANTS
-from steper.distill.launch import resolve_deepspeed
 from steper.io import InputError
 from steper.settings import from_schema, parse_settings, settings_dict
+from steper.stepwise.kinds import KINDS, VARIANTS
+from steper.train.launch import resolve_deepspeed
 
 LOSSES: tuple[str, ...] = ("difficulty_aware", "uniform", "fixed", "vanilla")
 DTYPE_NAMES: tuple[str, ...] = ("bfloat16", "float16", "float32")

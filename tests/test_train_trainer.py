@@ -9,13 +9,13 @@ import torch.nn.functional as F
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from steper.cli import main
-from steper.distill.batching import Features, KindMixingSampler, collate, encode_example, mixed_batches
-from steper.distill.launch import deepspeed_config, launch_command, needs_launch, resolve_deepspeed
-from steper.distill.losses import DifficultyAwareWeighting, ObjectiveScale, UniformWeighting
-from steper.distill.train_settings import parse_train_settings
-from steper.distill.trainer import StepwiseModel, StepwiseTrainer, load_examples, objective_scale, train, training_arguments
 from steper.io import InputError
 from steper.models.tiny import RandomModelSettings, build_random_model
+from steper.train.batching import Features, KindMixingSampler, collate, encode_example, mixed_batches
+from steper.train.launch import deepspeed_config, launch_command, needs_launch, resolve_deepspeed
+from steper.train.losses import DifficultyAwareWeighting, ObjectiveScale, UniformWeighting
+from steper.train.settings import parse_train_settings
+from steper.train.trainer import StepwiseModel, StepwiseTrainer, load_examples, objective_scale, train, training_arguments
 
 CORPUS = Path(__file__).parent / "fixtures" / "distill" / "corpus.jsonl"
 # The schema's training defaults are the paper's GPU recipe (ZeRO-3, checkpointing, a log line every 10 steps).

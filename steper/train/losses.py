@@ -45,8 +45,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from steper.distill.kinds import KINDS
-from steper.distill.train_settings import LOSSES
+from steper.stepwise.kinds import KINDS
+from steper.train.settings import LOSSES
 
 IGNORE_INDEX = -100
 

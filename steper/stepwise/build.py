@@ -1,6 +1,6 @@
 """Step-wise distillation datasets from teacher traces.
 
-Every kept trace of S steps yields one example per step (see `steper.distill.kinds`). Prompts are
+Every kept trace of S steps yields one example per step (see `steper.stepwise.kinds`). Prompts are
 rebuilt from the trace's retrieved doc ids with the framework's own prompt code, so training and
 inference prompts cannot drift apart. What an example asks the student to write is the setting
 `target`:
@@ -35,7 +35,6 @@ from typing import Any
 
 from tqdm import tqdm
 
-from steper.distill.kinds import KINDS, VARIANTS, kind_of
 from steper.frameworks.chain import Chain
 from steper.frameworks.prompts import HasText
 from steper.frameworks.registry import make_strategy
@@ -44,6 +43,7 @@ from steper.metrics import score
 from steper.models.prompting import Prompt
 from steper.retrieval import Passage, read_corpus
 from steper.settings import from_schema
+from steper.stepwise.kinds import KINDS, VARIANTS, kind_of
 
 log = logging.getLogger(__name__)
 

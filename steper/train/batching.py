@@ -4,7 +4,7 @@ The sampler spreads each kind evenly over the epoch, so every window of batches 
 proportion and sigma sees every kind often. With length grouping (the default) the examples of a
 window of batches are sorted by length before being cut into batches, so a batch pads to little
 more than its own length; a batch may then hold fewer kinds, which leaves the objective of
-`steper.distill.losses` unbiased: each batch's estimate E/(K·n)·(1/B)·Σ ℓ_e is exact summed over the
+`steper.train.losses` unbiased: each batch's estimate E/(K·n)·(1/B)·Σ ℓ_e is exact summed over the
 epoch, however the examples are grouped, and so is the gradient of each log σ_j (a batch without
 kind j lowers σ_j, the batches with it raise it by proportionally more). What grouping changes is
 the noise of that gradient, which makes Adam's steps on σ smaller; `group_by_length: false` keeps
@@ -24,8 +24,8 @@ from typing import Any
 import torch
 from torch.utils.data import Sampler
 
-from steper.distill.losses import IGNORE_INDEX
 from steper.models.prompting import Prompt, encode
+from steper.train.losses import IGNORE_INDEX
 
 log = logging.getLogger(__name__)
 

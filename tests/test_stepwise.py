@@ -12,12 +12,12 @@ import pytest
 from transformers import AutoTokenizer
 
 from steper.cli import main
-from steper.distill.kinds import VARIANTS, kind_of
-from steper.distill.stepwise import StepwiseSettings, build_examples, compute_stats, load_corpus, stats_markdown, variant_examples
-from steper.distill.trainer import load_examples
 from steper.io import InputError
 from steper.models.tiny import corpus_texts, train_tokenizer
 from steper.settings import parse_settings
+from steper.stepwise.build import StepwiseSettings, build_examples, compute_stats, load_corpus, stats_markdown, variant_examples
+from steper.stepwise.kinds import VARIANTS, kind_of
+from steper.train.trainer import load_examples
 
 FIXTURES = Path(__file__).parent / "fixtures" / "distill"
 CORPUS = FIXTURES / "corpus.jsonl"

@@ -20,9 +20,9 @@ from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM
 
 from steper import layout
-from steper.distill.checkpoints import MARKER
-from steper.distill.steps import optimizer_steps
 from steper.models.tiny import RandomModelSettings, build_random_model
+from steper.train.checkpoints import MARKER
+from steper.train.steps import optimizer_steps
 
 pytest.importorskip("deepspeed")
 

@@ -1,4 +1,4 @@
-"""steper.distill.stepwise: every refusal word for word, and the statistics of a hand-counted data set."""
+"""steper.stepwise.build: every refusal word for word, and the statistics of a hand-counted data set."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from steper.distill.stepwise import StepwiseData, StepwiseSettings, build_examples, compute_stats, passes, stats_markdown, token_lengths
 from steper.io import InputError
 from steper.retrieval import Passage
+from steper.stepwise.build import StepwiseData, StepwiseSettings, build_examples, compute_stats, passes, stats_markdown, token_lengths
 
 CORPUS = {"a": Passage("a", "Quiet Harbor", "Quiet Harbor is a novel by Mara Quill."), "b": Passage("b", "Mara Quill", "Mara Quill was born in St. Albans.")}
 TRACE = {

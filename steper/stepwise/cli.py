@@ -6,10 +6,10 @@ import argparse
 import logging
 from pathlib import Path
 
-from steper.distill.stepwise import FRAMEWORKS, StepwiseSettings, build_examples, compute_stats, load_corpus, stats_markdown, variant_examples
 from steper.io import atomic_path, owned_files, write_json, write_jsonl
 from steper.layout import SETTINGS_FILE
 from steper.settings import parse_settings, save_resolved
+from steper.stepwise.build import FRAMEWORKS, StepwiseSettings, build_examples, compute_stats, load_corpus, stats_markdown, variant_examples
 
 log = logging.getLogger(__name__)
 

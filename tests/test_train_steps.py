@@ -14,11 +14,11 @@ from test_workflow import snakemake, write_config
 from torch import nn
 from transformers import Trainer, TrainingArguments
 
-from steper.distill.steps import optimizer_steps
-from steper.distill.train_settings import parse_train_settings
-from steper.distill.trainer import matched_steps, train
 from steper.io import InputError
 from steper.models.tiny import RandomModelSettings, build_random_model
+from steper.train.settings import parse_train_settings
+from steper.train.steps import optimizer_steps
+from steper.train.trainer import matched_steps, train
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "tests" / "fixtures" / "distill" / "corpus.jsonl"

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from steper.distill.losses import (
+from steper.train.losses import (
     DifficultyAwareWeighting,
     FixedWeighting,
     ObjectiveScale,
