@@ -103,6 +103,8 @@ def test_a_shared_student_is_trained_once_under_the_first_methods_name():
         ({"retrieval": {"backend": "pyserini", "compare": ["bm25s"]}}, "retrieval.backend: 'pyserini' must be listed in retrieval.compare"),
         ({"paper": {"main_student": "big"}}, "paper.main_student: 'big' is not a key of students"),
         ({"evaluation": {"framework": {}, "generation": {}, "baseline_models": ["ghost"]}}, "evaluation.baseline_models: 'ghost' is not a key of models"),
+        ({"models": {"big": {"source": "prune", "base": "small", "keep_layers": [0]}, "small": {"source": "finetune", "base": "big"}}},
+         "models.big.base: a loop of bases (big -> small -> big)"),
     ],
 )
 def test_dangling_references_are_named_by_their_key(change, problem):
@@ -223,6 +225,26 @@ def test_only_the_models_a_run_uses_are_built():
     stages_of = {entry["stage"] for entry in paper.benchmarks(plan)}
     assert {"models/random/root", "models/prune/small"} <= stages_of
     assert "models/random/unused" not in stages_of
+
+
+def test_a_teachers_tokenizer_is_its_bases_and_a_teacher_whose_traces_are_all_imported_is_never_built():
+    """The step-wise stage counts tokens with the teacher's tokenizer: read from the model that
+    brought it, so importing the traces of a fine-tuned teacher never fine-tunes it."""
+    config = small_config(
+        models={"root": {"source": "random"}, "big": {"source": "finetune", "base": "root"}, "small": {"source": "prune", "base": "root", "keep_layers": [0]}},
+        evaluation={"framework": {}, "generation": {}, "resources": {}, "baseline_models": ["small"]},
+    )
+    plan = Plan(config)
+    assert plan.tokenizer_dir("big") == plan.model_dir("root") == "results/t/models/root"
+    assert plan.models_in_use() == {"root", "big", "small"}
+    config["teacher"]["imports"] = [
+        {"framework": "ircot", "dataset": dataset, "teacher": "big", "path": f"{dataset}.jsonl", "sha256": "a" * 64} for dataset in ("hotpotqa", "musique")
+    ]
+    plan = Plan(config)
+    assert plan.models_in_use() == {"root", "small"}
+    assert not {entry["stage"] for entry in paper.benchmarks(plan)} & {"models/finetune/big", "models/gold/big"}
+    config["teacher"]["imports"].pop()  # musique's traces are made by this run: its teacher is built
+    assert Plan(config).models_in_use() == {"root", "big", "small"}
 
 
 def test_a_tier_answers_for_what_it_states_not_for_what_it_inherits(tmp_path):

@@ -34,6 +34,7 @@ from steper.frameworks.trace_import import (
 )
 from steper.plan import paper
 from steper.plan.plan import Plan
+from steper.plan.tiers import tier_config
 
 ROOT = Path(__file__).resolve().parent.parent
 SMOKE = ROOT / "config" / "smoke.yaml"
@@ -336,3 +337,39 @@ def test_the_smoke_tier_imports_its_fixture_instead_of_running_the_teacher(tmp_p
     planned = dry_run(tmp_path, config)
     assert not jobs(planned, "teacher_import") and len(jobs(planned, "teacher_merge")) == 4
     assert trace in " ".join(jobs(planned, "teacher_merge"))
+
+
+def job_counts(output: str) -> dict[str, int]:
+    """The dry run's "Job stats" table: jobs planned per rule."""
+    table = output.split("Job stats:", 1)[1].split("\n\n", 1)[0]
+    return {rule: int(count) for rule, count in re.findall(r"^(\w+)\s+(\d+)$", table, re.M) if rule != "total"}
+
+
+# The rules that make or run a teacher: a run whose every trace is imported plans none of them.
+TEACHER_RULES = {"gold_traces", "gold_stepwise", "gold_examples", "model_finetune", "teacher_shard", "teacher_merge"}
+
+
+def test_a_fine_tuned_teacher_whose_every_trace_is_imported_is_never_built(tmp_path):
+    """The smoke tier with its fine-tuned teacher distilled: the step-wise stage counts tokens with
+    the tokenizer of the teacher's base model, so no job fine-tunes or runs the teacher. A dry run
+    reads no trace file: every import names the shipped fixture."""
+    config = yaml.safe_load(SMOKE.read_text(encoding="utf-8"))
+    config["students"] = {"tiny": {"teacher": "tiny-teacher"}}
+    config["evaluation"]["baseline_models"] = ["tiny"]
+    fixture = config["teacher"]["imports"][0]["path"]
+    config["teacher"]["imports"] = []
+    (tmp_path / "tier.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    full = tier_config(ROOT, [tmp_path / "tier.yaml"])
+    validate_config(full)
+    traced = Plan(full).traced
+    assert len(traced) == 4 and {t for _, _, t in traced} == {"tiny-teacher"}
+    built = job_counts(dry_run(tmp_path, config))
+    assert {rule: built.get(rule) for rule in ("model_finetune", "teacher_merge")} == {"model_finetune": 1, "teacher_merge": 4}
+
+    config["teacher"]["imports"] = [{"framework": f, "dataset": d, "teacher": t, "path": fixture, "sha256": SHA} for f, d, t in traced]
+    planned = dry_run(tmp_path, config)
+    counts = job_counts(planned)
+    assert not TEACHER_RULES & set(counts), counts
+    assert counts["teacher_import"] == 4 and counts["stepwise"] == 4 and counts["model_random"] == 1
+    assert "results/smoke/models/tiny-teacher" not in planned
+    assert all("--tokenizer results/smoke/models/tiny " in job for job in jobs(planned, "stepwise"))

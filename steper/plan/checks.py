@@ -12,7 +12,7 @@ from typing import Any
 
 from steper.config_checks import reserved_method_problems
 from steper.frameworks.trace_import import import_problems
-from steper.model_sources import MODEL_SOURCES
+from steper.model_sources import MODEL_SOURCES, tokenizer_model
 
 GRID_AXES = ("frameworks", "datasets", "students", "methods")
 
@@ -27,9 +27,15 @@ def reference_problems(config: Mapping[str, Any]) -> list[str]:
             problems.append(f"students.{student}: not a key of models")
         if spec["teacher"] not in models:
             problems.append(f"students.{student}.teacher: '{spec['teacher']}' is not a key of models")
+    derived = [name for name, spec in models.items() if MODEL_SOURCES[spec["source"]].derived]
+    dangling = [name for name in derived if models[name].get("base") not in models]
+    problems += [f"models.{name}.base: '{models[name].get('base')}' is not a key of models" for name in dangling]
+    for name in derived if not dangling else []:
+        try:
+            tokenizer_model(models, name)
+        except ValueError as loop:
+            problems.append(f"models.{name}.base: {loop}")
     for name, spec in models.items():
-        if MODEL_SOURCES[spec["source"]].derived and spec.get("base") not in models:
-            problems.append(f"models.{name}.base: '{spec.get('base')}' is not a key of models")
         for key in MODEL_SOURCES[spec["source"]].needs:
             if spec.get(key) is None:
                 problems.append(f"models.{name}.{key}: required for source '{spec['source']}'")

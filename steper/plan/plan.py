@@ -20,6 +20,7 @@ from steper.config_validation import ConfigError
 from steper.data.datasets import DATASETS as KNOWN_DATASETS
 from steper.data.datasets import WIKI_ABSTRACTS, WIKI_ABSTRACTS_DOWNLOAD
 from steper.frameworks.trace_import import imported, traced_key, unused_imports
+from steper.model_sources import tokenizer_model
 from steper.names import DISTILLED, VARIANTS
 from steper.plan import stages
 from steper.plan.checks import reference_problems
@@ -144,11 +145,18 @@ class Plan:
         """Names of the models built from `source`."""
         return [name for name, spec in self.models.items() if spec["source"] == source]
 
+    def tokenizer_dir(self, model: str) -> str:
+        """The directory of the model whose tokenizer `model` has (steper.model_sources.tokenizer_model)."""
+        return self.model_dir(tokenizer_model(self.models, model))
+
     def models_in_use(self) -> set[str]:
-        """The models some job of this run reads (its cells' students and teachers, the baselines'
+        """The models some job of this run reads (its cells' students, the teachers of the traces
+        it makes, the models whose tokenizer its step-wise data is counted with, the baselines'
         models) and those they are made from. A model of the config that none of them is, like
-        those of the paper config an overlay keeps, is never built: its cost row would fetch it."""
-        used = {c.student for c in self.cells} | {self.students[c.student]["teacher"] for c in self.cells}
+        those of the paper config an overlay keeps, or a teacher whose every trace is imported,
+        is never built: its cost row would build it."""
+        used = {c.student for c in self.cells} | {tokenizer_model(self.models, teacher) for _, _, teacher in self.traced}
+        used |= {teacher for framework, dataset, teacher in self.traced if traced_key(framework, dataset, teacher) not in self.imported}
         used |= {model for _, _, model in self.fewshot_evals}
         todo = list(used)
         while todo:

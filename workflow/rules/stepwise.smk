@@ -8,7 +8,8 @@ rule stepwise:
     input:
         traces=P("traces", model="{teacher}", split="train"),
         corpus=P("corpus"),
-        tokenizer=lambda w: plan.model_dir(w.teacher),
+        # only token counts: the tokenizer the teacher keeps from its base, so imported traces need no teacher built
+        tokenizer=lambda w: plan.tokenizer_dir(w.teacher),
     output:
         examples=expand(P("stepwise", stepwise_tag=plan.stepwise_tag), variant=plan.variants, allow_missing=True),
         stats=P("stepwise_stats", stepwise_tag=plan.stepwise_tag),
