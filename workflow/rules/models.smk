@@ -1,6 +1,6 @@
 """Base models: downloaded (paper), converted from GGUF (demo), layer-pruned, or tiny random (smoke) (code: steper/models/).
 
-One rule per model source (steper/plan/sources.py); the fine-tuned teacher has its own stage (finetune.smk).
+One rule per model source (steper/model_sources.py); the fine-tuned teacher has its own stage (finetune.smk).
 """
 
 
