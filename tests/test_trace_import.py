@@ -345,6 +345,16 @@ def job_counts(output: str) -> dict[str, int]:
     return {rule: int(count) for rule, count in re.findall(r"^(\w+)\s+(\d+)$", table, re.M) if rule != "total"}
 
 
+def imports_of_every_trace(tmp_path: Path, tier: dict) -> list[dict]:
+    """`teacher.imports` of every (framework, dataset, teacher) the tier traces, each naming the
+    shipped fixture: a dry run reads no trace file."""
+    (tmp_path / "tier.yaml").write_text(yaml.safe_dump(tier), encoding="utf-8")
+    config = tier_config(ROOT, [tmp_path / "tier.yaml"])
+    validate_config(config)
+    fixture = "tests/fixtures/trace_import/smoke-ircot-2wikimultihopqa-tiny.jsonl"
+    return [{"framework": f, "dataset": d, "teacher": t, "path": fixture, "sha256": SHA} for f, d, t in Plan(config).traced]
+
+
 # The rules that make or run a teacher: a run whose every trace is imported plans none of them.
 TEACHER_RULES = {"gold_traces", "gold_stepwise", "gold_examples", "model_finetune", "teacher_shard", "teacher_merge"}
 
@@ -356,20 +366,33 @@ def test_a_fine_tuned_teacher_whose_every_trace_is_imported_is_never_built(tmp_p
     config = yaml.safe_load(SMOKE.read_text(encoding="utf-8"))
     config["students"] = {"tiny": {"teacher": "tiny-teacher"}}
     config["evaluation"]["baseline_models"] = ["tiny"]
-    fixture = config["teacher"]["imports"][0]["path"]
     config["teacher"]["imports"] = []
-    (tmp_path / "tier.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
-    full = tier_config(ROOT, [tmp_path / "tier.yaml"])
-    validate_config(full)
-    traced = Plan(full).traced
-    assert len(traced) == 4 and {t for _, _, t in traced} == {"tiny-teacher"}
     built = job_counts(dry_run(tmp_path, config))
     assert {rule: built.get(rule) for rule in ("model_finetune", "teacher_merge")} == {"model_finetune": 1, "teacher_merge": 4}
 
-    config["teacher"]["imports"] = [{"framework": f, "dataset": d, "teacher": t, "path": fixture, "sha256": SHA} for f, d, t in traced]
+    config["teacher"]["imports"] = imports_of_every_trace(tmp_path, config)
     planned = dry_run(tmp_path, config)
     counts = job_counts(planned)
     assert not TEACHER_RULES & set(counts), counts
     assert counts["teacher_import"] == 4 and counts["stepwise"] == 4 and counts["model_random"] == 1
     assert "results/smoke/models/tiny-teacher" not in planned
     assert all("--tokenizer results/smoke/models/tiny " in job for job in jobs(planned, "stepwise"))
+
+
+def test_demo_full_with_its_teacher_traces_imported_plans_no_teacher_job(tmp_path):
+    """How demo-full is assembled in parts: after the part that made the teacher's traces, the
+    others import them and no job fine-tunes or runs the teacher again."""
+    config = yaml.safe_load((ROOT / "config" / "demo-full.yaml").read_text(encoding="utf-8"))
+    built = job_counts(dry_run(tmp_path, config))
+    assert TEACHER_RULES <= set(built) and built["teacher_merge"] == 6
+
+    config["teacher"]["imports"] = imports_of_every_trace(tmp_path, config)
+    planned = dry_run(tmp_path, config)
+    counts = job_counts(planned)
+    assert not TEACHER_RULES & set(counts), counts
+    assert counts["teacher_import"] == 6 and counts["stepwise"] == 6
+    assert {rule: counts[rule] for rule in ("train", "evaluate_student", "evaluate_student_seed")} == {
+        rule: built[rule] for rule in ("train", "evaluate_student", "evaluate_student_seed")
+    }
+    assert "results/demo-full/models/smollm2-135m-teacher" not in planned
+    assert all("--tokenizer results/demo-full/models/smollm2-135m " in job for job in jobs(planned, "stepwise"))
