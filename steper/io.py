@@ -307,6 +307,7 @@ class OwnedFiles:
         ownership = read_ownership(self.directory) if self.directory.is_dir() else None
         self.known = ownership.files if ownership is not None and _made_here(ownership, self.directory) else set()
         self.claimed: list[str] = []
+        self.removed: set[str] = set()
 
     def path(self, name: str) -> Path:
         """The path to write `name` to, once it is known to replace nothing that is not steper's."""
@@ -327,11 +328,18 @@ class OwnedFiles:
         self.claimed.append(name)
         return target
 
+    def remove(self, name: str) -> None:
+        """Delete `name` if steper wrote it here before (a table a run no longer renders); the
+        marker stops listing it. A file steper did not write is never touched."""
+        if name in self.known:
+            (self.directory / name).unlink(missing_ok=True)
+            self.removed.add(name)
+
     def record(self) -> None:
         """List every claimed file that now exists in the marker (also after a failure: what was
         already renamed into place is steper's)."""
         written = {name for name in self.claimed if (self.directory / name).exists()}
-        if not written:
+        if not written and not self.removed:
             return
         descriptor = os.open(self.directory, os.O_RDONLY)
         try:
@@ -339,7 +347,7 @@ class OwnedFiles:
             ownership = read_ownership(self.directory)
             if ownership is None or not _made_here(ownership, self.directory):
                 ownership = Ownership(_marker_name(self.directory), self.made_here, set())
-            ownership.files |= written
+            ownership.files = (ownership.files - self.removed) | written
             _write_ownership(self.directory, ownership)
         finally:
             os.close(descriptor)

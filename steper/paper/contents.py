@@ -7,6 +7,9 @@ module imports nothing heavy: the Snakefile reads it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 # table -> its line in Snakemake's HTML report (the rendered table carries its own, fuller caption)
 TABLES: dict[str, str] = {
     "table1_main": "Table 1: in-context baselines (incl. ITER-RETGEN, ReAct when configured), distilled students, and cited KD rows (not re-run).",
@@ -26,8 +29,25 @@ TABLES: dict[str, str] = {
     "table_seeds": "Mean ± sd over training seeds of every system trained with several seeds.",
     "table_training": "Each student's training budget and StepER's learned weighting.",
 }
-# Rendered only when some system was trained with several seeds.
-SEEDS_TABLE = "table_seeds"
+# The part of the experiments a table or figure shows when the config may leave it out; the others
+# show the main evaluation, which every run has. Rendering an empty table or a figure with nothing
+# to compare would say nothing, so a run renders only the parts it ran.
+NEEDS: dict[str, str] = {
+    "table3_selfask": "selfask",
+    "table4_subquestions": "subquestions",
+    "table_transfer": "transfer",
+    "fig_transfer": "transfer",
+    "fig4_scaling": "sizes",
+    "table_seeds": "seeds",
+}
+# How REPORT.md's one line names a part the run left out, in the paper's order. Several seeds are
+# an addition some runs make, not a part of the paper a tier leaves out, so they are not named.
+NOT_RUN: dict[str, str] = {
+    "selfask": "Table 3 (Self-Ask)",
+    "transfer": "transfer",
+    "subquestions": "sub-questions",
+    "sizes": "Figure 4 (needs two student sizes)",
+}
 
 # figure -> caption, in REPORT.md and Snakemake's HTML report
 FIGURES: dict[str, str] = {
@@ -46,6 +66,39 @@ REPORT_CAPTION = "The reproduction report: claims with their intervals, every ta
 REPORT_CATEGORY = "StepER reproduction"
 
 
-def table_names(several_seeds: bool) -> list[str]:
-    """The tables a run renders: every one, and the seeds table only when some system has several seeds."""
-    return [name for name in TABLES if several_seeds or name != SEEDS_TABLE]
+@dataclass(frozen=True)
+class Contents:
+    """The parts of the experiments one run ran (keys of NOT_RUN and 'seeds'), hence what it renders."""
+
+    parts: frozenset[str]
+
+    @property
+    def tables(self) -> list[str]:
+        return [name for name in TABLES if NEEDS.get(name, "main") in self.parts | {"main"}]
+
+    @property
+    def figures(self) -> list[str]:
+        return [name for name in FIGURES if NEEDS.get(name, "main") in self.parts | {"main"}]
+
+    @property
+    def not_run(self) -> str:
+        """The one line naming what the run did not do; empty when it ran every part."""
+        missing = [label for part, label in NOT_RUN.items() if part not in self.parts]
+        return f"Not run in this tier: {', '.join(missing)}." if missing else ""
+
+
+def run_contents(*, frameworks: Sequence[str], baselines: Sequence[str], size_study: Sequence[str],
+                 transfer: bool, subquestions: bool, several_seeds: bool) -> Contents:
+    """What a run renders, from what its config asks for: its frameworks and baselines, the students
+    of the size study it trains and evaluates (IRCoT, a `scaling` method), and whether its manifest
+    lists transfer, sub-question and several-seed evaluations. The workflow declares the paper rule's
+    outputs and `steper paper render` writes them with this one function."""
+    ran = {
+        "selfask": "selfask" in [*frameworks, *baselines],
+        "transfer": transfer,
+        "subquestions": subquestions,
+        # Figure 4 draws accuracy against student size: one size is a point, not a comparison.
+        "sizes": len(set(size_study)) > 1,
+        "seeds": several_seeds,
+    }
+    return Contents(frozenset(part for part, yes in ran.items() if yes))

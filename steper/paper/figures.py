@@ -310,11 +310,12 @@ FIGURES: dict[str, Callable[[Results, PaperSettings, Statistics], plt.Figure]] =
 }
 
 
-def render_figures(results: Results, settings: PaperSettings, stats: Statistics, directory: str | os.PathLike) -> list[Path]:
+def render_figures(results: Results, settings: PaperSettings, stats: Statistics, directory: str | os.PathLike, names: list[str]) -> list[Path]:
+    """The figures `names`, those the paper rule declares (`steper.paper.contents.run_contents`)."""
     written: list[Path] = []
     with plt.rc_context(RC):
         sns.set_theme(context="paper", style="whitegrid", rc=RC)
-        for name, make in FIGURES.items():
-            written += save_figure(make(results, settings, stats), Path(directory) / name)
+        for name in names:
+            written += save_figure(FIGURES[name](results, settings, stats), Path(directory) / name)
             log.info("figure %s", name)
     return written

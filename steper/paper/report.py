@@ -12,6 +12,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from steper import layout
 from steper.evaluate.abilities import ABILITY_DEFINITIONS
 from steper.io import OwnedFiles
 from steper.layout import SETTINGS_FILE
@@ -19,7 +20,7 @@ from steper.paper import contents
 from steper.paper.casestudy import case_study
 from steper.paper.claims import HOLDS, INCONCLUSIVE, NOT_TESTED, OPPOSITE, Comparison, evaluate_claims
 from steper.paper.definitions import PaperSettings
-from steper.paper.figures import FIGURES, render_figures
+from steper.paper.figures import render_figures
 from steper.paper.published import Published, load_published
 from steper.paper.results import Results, load_manifest
 from steper.paper.stats import Statistics
@@ -60,13 +61,43 @@ def _claims_markdown(comparisons: list[Comparison]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def run_contents(results: Results, settings: PaperSettings) -> contents.Contents:
+    """What this run renders, from its settings and its manifest's sections, with the function the
+    workflow declares the paper rule's outputs with (steper/plan/paper.py)."""
+    size_study = [
+        student for student in settings.scaling_students or settings.students
+        if any(results.get("ircot", dataset, layout.student_system(student, method.name)) is not None
+               for dataset in settings.datasets for method in settings.in_table("scaling"))
+    ]
+    return contents.run_contents(
+        frameworks=settings.frameworks, baselines=settings.baselines, size_study=size_study,
+        transfer=bool(results.transfer), subquestions=bool(results.subquestions),
+        several_seeds=any(len(by_seed) > 1 for by_seed in results.seeds.values()),
+    )
+
+
 def _figure(name: str) -> str:
     return f"![{contents.FIGURES[name]}](figures/{name}.png)\n\n*{contents.FIGURES[name]}*\n"
 
 
+def _transfer_heading(shown: contents.Contents) -> list[str]:
+    subquestions, transfer = "table4_subquestions" in shown.tables, "table_transfer" in shown.tables
+    if not (subquestions or transfer):
+        return []
+    both = "Rationale validity on sub-questions and cross-domain transfer"
+    return [f"## {both if subquestions and transfer else 'Rationale validity on sub-questions' if subquestions else 'Cross-domain transfer'}", ""]
+
+
 def report_markdown(tables: list[Table], comparisons: list[Comparison], settings: PaperSettings, published: Published,
-                    results: Results, stats: Statistics, case: str) -> str:
+                    results: Results, stats: Statistics, case: str, shown: contents.Contents) -> str:
     by_name = {table.name: table for table in tables}
+
+    def table(name: str) -> list[str]:
+        return [to_markdown(by_name[name])] if name in by_name else []
+
+    def figure(name: str) -> list[str]:
+        return [_figure(name)] if name in shown.figures else []
+
     b = stats.settings
     seeds = by_name.get("table_seeds")
     seeds_claims = (
@@ -84,6 +115,7 @@ def report_markdown(tables: list[Table], comparisons: list[Comparison], settings
         f"`{settings.teacher}`, datasets {', '.join(settings.datasets) or '(none)'}. EM/F1/Acc in %; "
         "– marks a system or cell that was not run.",
         "",
+        *([shown.not_run, ""] if shown.not_run else []),
         f"Every EM/F1/Acc cell is the mean over the test questions with its {100 * b.level:g}% percentile-bootstrap "
         f"interval over questions ({b.resamples} resamples, seed {b.seed}), computed from each system's per-question "
         "scores. Comparisons of two systems are paired (the same questions, the same resamples); for 0/1 scores the "
@@ -100,7 +132,7 @@ def report_markdown(tables: list[Table], comparisons: list[Comparison], settings
         "## Main results",
         "",
         to_markdown(by_name["table1_main"]),
-        to_markdown(by_name["table3_selfask"]),
+        *table("table3_selfask"),
         *seeds_section,
         "## Loss weighting and step-data ablation",
         "",
@@ -111,14 +143,13 @@ def report_markdown(tables: list[Table], comparisons: list[Comparison], settings
         "",
         ABILITY_DEFINITIONS,
         "",
-        "## Rationale validity on sub-questions and cross-domain transfer",
-        "",
-        to_markdown(by_name["table4_subquestions"]),
-        to_markdown(by_name["table_transfer"]),
-        _figure("fig_transfer"),
+        *_transfer_heading(shown),
+        *table("table4_subquestions"),
+        *table("table_transfer"),
+        *figure("fig_transfer"),
         "## Scaling, latency and training",
         "",
-        _figure("fig4_scaling"),
+        *figure("fig4_scaling"),
         to_markdown(by_name["table_scaling"]),
         _figure("fig_latency"),
         to_markdown(by_name["table_latency"]),
@@ -127,7 +158,7 @@ def report_markdown(tables: list[Table], comparisons: list[Comparison], settings
         "",
         weighting_statement(results, settings),
         to_markdown(by_name["table_training"]),
-        "Figures as PDF: " + ", ".join(f"[{name}](figures/{name}.pdf)" for name in FIGURES),
+        "Figures as PDF: " + ", ".join(f"[{name}](figures/{name}.pdf)" for name in shown.figures),
         "",
         "## Teacher and distillation data",
         "",
@@ -152,7 +183,8 @@ def render(manifest: str | os.PathLike, output_dir: str | os.PathLike, settings:
     results = load_manifest(manifest)
     published = load_published()
     stats = Statistics(settings.bootstrap_settings())
-    tables = make_tables(results, settings, stats, published)
+    shown = run_contents(results, settings)
+    tables = make_tables(results, settings, stats, published, shown.tables)
     comparisons = evaluate_claims(results, settings, stats, published)
     case = case_study(results, settings)
     output = Path(output_dir)
@@ -165,9 +197,9 @@ def render(manifest: str | os.PathLike, output_dir: str | os.PathLike, settings:
         for table in tables:
             (staging / "tables" / f"{table.name}.md").write_text(to_markdown(table), encoding="utf-8")
             (staging / "tables" / f"{table.name}.tex").write_text(to_latex(table), encoding="utf-8")
-        render_figures(results, settings, stats, staging / "figures")
+        render_figures(results, settings, stats, staging / "figures", shown.figures)
         (staging / CASE_STUDY).write_text(case, encoding="utf-8")
-        (staging / "REPORT.md").write_text(report_markdown(tables, comparisons, settings, published, results, stats, case), encoding="utf-8")
+        (staging / "REPORT.md").write_text(report_markdown(tables, comparisons, settings, published, results, stats, case, shown), encoding="utf-8")
         save_resolved(staging / SETTINGS_FILE, settings, manifest=str(manifest))
         # Only now, with every file rendered, replace the old ones; other files in the directory
         # (e.g. the check rule's CHECK.txt) stay, and a file steper did not write stops the run.
@@ -176,6 +208,11 @@ def render(manifest: str | os.PathLike, output_dir: str | os.PathLike, settings:
         for path, target in zip(staged, written, strict=True):
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(path, target)
+        # A table or figure of an earlier render that this run does not produce would read as its result.
+        rendered = {path.relative_to(staging).as_posix() for path in staged}
+        for name in sorted(files.known - rendered):
+            if name.startswith(("tables/", "figures/")):
+                files.remove(name)
     finally:
         files.record()
         shutil.rmtree(staging, ignore_errors=True)

@@ -14,7 +14,6 @@ from typing import Any
 from steper import layout
 from steper.io import InputError
 from steper.names import VARIANTS
-from steper.paper import contents
 from steper.paper.definitions import (
     ABILITIES,
     ABILITY_LABELS,
@@ -567,7 +566,7 @@ def table_training(results: Results, settings: PaperSettings, stats: Statistics,
     return table
 
 
-# table -> how it is made; which tables a run renders is steper.paper.contents.
+# table -> how it is made; which tables a run renders is steper.paper.contents.run_contents.
 MAKERS = {
     "table1_main": table1_main,
     "table2_loss_weighting": table2_loss_weighting,
@@ -588,7 +587,6 @@ MAKERS = {
 }
 
 
-def make_tables(results: Results, settings: PaperSettings, stats: Statistics, published: Published) -> list[Table]:
-    """The tables the paper rule declares: the seeds table only when some system was trained with several seeds."""
-    several_seeds = any(len(by_seed) > 1 for by_seed in results.seeds.values())
-    return [MAKERS[name](results, settings, stats, published) for name in contents.table_names(several_seeds)]
+def make_tables(results: Results, settings: PaperSettings, stats: Statistics, published: Published, names: list[str]) -> list[Table]:
+    """The tables `names`, those the paper rule declares (`steper.paper.contents.run_contents`)."""
+    return [MAKERS[name](results, settings, stats, published) for name in names]

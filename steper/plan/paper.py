@@ -21,6 +21,8 @@ from steper.plan.plan import Plan
 EVAL_SECTIONS = ("evals", "transfer", "subquestions", "seeds")
 # The fine-tuned teacher's gold traces: its cost row beside its training's.
 FINETUNE_DATA_RULE = "gold_traces"
+# Measurements of benchmarks/ (not a stage's): the last table of the report.
+BENCHMARK_RESULTS = "benchmarks/results"
 PREDICTIONS = {"eval": "predictions", "transfer": "transfer_predictions", "subq": "subq_predictions"}
 
 
@@ -68,6 +70,11 @@ def benchmarks(plan: Plan) -> list[dict[str, str]]:
     entries += [_bench(plan, "subquestions", dataset=d) for d in sorted({c.dataset for c in plan.subquestions})]
     entries += [_bench(plan, "evaluate_subquestions", framework=f, dataset=d, student=s, method=m) for f, d, s, m in plan.subquestions]
     return entries
+
+
+def benchmark_results(basedir: str | Path = ".") -> list[str]:
+    """The JSON files of benchmarks/results, relative to the workflow's directory `basedir`."""
+    return sorted(str(path.relative_to(basedir)) for path in Path(basedir).glob(f"{BENCHMARK_RESULTS}/*.json"))
 
 
 def manifest(plan: Plan, benchmark_results: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
@@ -134,15 +141,30 @@ def settings(plan: Plan) -> dict[str, Any]:
     }
 
 
+def run_contents(plan: Plan) -> contents.Contents:
+    """The tables and figures of this run: those of the parts its config asks for, decided from the
+    same facts the manifest's sections are built from (`steper paper render` reads them there)."""
+    size_students = plan.config["paper"]["scaling_students"] or list(plan.students)
+    size_study = {c.student for c in plan.cells if c.framework == "ircot" and "scaling" in plan.methods[c.method]["tables"]}
+    return contents.run_contents(
+        frameworks=plan.frameworks, baselines=plan.baselines, size_study=[s for s in size_students if s in size_study],
+        transfer=bool(plan.transfer), subquestions=bool(plan.subquestions), several_seeds=bool(plan.multi_seed),
+    )
+
+
 def tables(plan: Plan) -> list[str]:
-    return contents.table_names(several_seeds=bool(plan.multi_seed))
+    return run_contents(plan).tables
+
+
+def figures(plan: Plan) -> list[str]:
+    return run_contents(plan).figures
 
 
 def outputs(plan: Plan) -> list[str]:
     """Every file the paper rule writes (target of `all`)."""
     return (
         [plan.path("table", table=t, ext=ext) for t in tables(plan) for ext in ("md", "tex")]
-        + [plan.path("figure", figure=f, ext=ext) for f in contents.FIGURES for ext in ("pdf", "png")]
+        + [plan.path("figure", figure=f, ext=ext) for f in figures(plan) for ext in ("pdf", "png")]
         + [plan.path("case_study"), plan.path("report")]
     )
 

@@ -5,8 +5,9 @@ one is, to a JSON manifest that `steper paper render` reads instead of globbing 
 stale student or evaluation from older settings never enters a table or figure (steper/plan/paper.py).
 """
 
-MANIFEST = paper_plan.manifest(plan, sorted(str(path) for path in Path("benchmarks/results").glob("*.json")))
+MANIFEST = paper_plan.manifest(plan, paper_plan.benchmark_results())
 TABLES = paper_plan.tables(plan)
+FIGURES = paper_plan.figures(plan)
 
 
 rule paper_manifest:
@@ -29,8 +30,8 @@ rule paper:
     output:
         [reported(P("table", table=t, ext="md"), contents.TABLES[t]) for t in TABLES]
         + [P("table", table=t, ext="tex") for t in TABLES]
-        + [reported(P("figure", figure=name, ext="png"), caption) for name, caption in contents.FIGURES.items()]
-        + [P("figure", figure=name, ext="pdf") for name in contents.FIGURES]
+        + [reported(P("figure", figure=name, ext="png"), contents.FIGURES[name]) for name in FIGURES]
+        + [P("figure", figure=name, ext="pdf") for name in FIGURES]
         + [reported(P("case_study"), contents.CASE_STUDY_CAPTION)],
         report=reported(P("report"), contents.REPORT_CAPTION),
     log:
