@@ -1,11 +1,13 @@
 """The committed fixture results re-render to the committed paper output (the demo: test_paper_render_committed).
 
 The fixture's render directory, tests/fixtures/results/paper, records in steper_settings.json the
-settings and the manifest it was rendered from, and is written, after a change of what a render
-shows, by rendering them again into it (from the repository root):
+settings and the manifest it was rendered from. After a change of what a render shows, it is
+written by rendering them again into a new directory and copying the compared files and the
+settings record over (from the repository root; the figures are not committed):
 
-    steper paper render --manifest tests/fixtures/results/run/manifest.json --output-dir tests/fixtures/results/paper \
+    steper paper render --manifest tests/fixtures/results/run/manifest.json --output-dir /tmp/fixture-paper \
         --settings "$(jq -c .settings tests/fixtures/results/paper/steper_settings.json)"
+    cp -r /tmp/fixture-paper/{tables,REPORT.md,case_study.md,steper_settings.json} tests/fixtures/results/paper/
 
 Rendering them again must give the same tables, REPORT.md and case study byte for byte: every
 number is computed from committed files with a seeded bootstrap. Figures are not compared as bytes
