@@ -112,6 +112,13 @@ def pattern(kind: str, parent: str | None = None) -> str:
     return _FIELD.sub("*", below(kind, parent) if parent else TEMPLATES[kind])
 
 
+def backend_index(index_dir: str | os.PathLike, backend: str) -> str:
+    """The `index` of `backend` in an `index_dir`: every stage that searches (the teacher, the
+    evaluation, the retrieval evaluation) is given the dataset's `index_dir` and finds the index of
+    the backend it is configured with here."""
+    return os.path.join(index_dir, below("index", "index_dir").replace("{backend}", backend))
+
+
 def settings_sidecar(artifact: str | os.PathLike) -> str:
     """The resolved-settings file written beside a file artifact."""
     return f"{artifact}{SETTINGS_SUFFIX}"

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from steper import layout
 from steper.cli import main
 
 FIXTURES = Path(__file__).parent / "fixtures" / "results" / "predictions"
@@ -76,9 +77,19 @@ def test_unknown_settings_key_is_an_error(tmp_path, capsys):
     assert "topk" in capsys.readouterr().err
 
 
-def test_run_with_a_tiny_random_model(tmp_path):
+def test_run_with_a_tiny_random_model(tmp_path, monkeypatch):
     from steper.models.tiny import RandomModelSettings, build_random_model
     from steper.retrieval import build_index
+    from steper.retrieval.bm25s_backend import Bm25sRetriever
+
+    opened = []
+    open_index = Bm25sRetriever.__init__
+
+    def counting(self, *args, **kwargs):
+        opened.append(args[0])
+        open_index(self, *args, **kwargs)
+
+    monkeypatch.setattr(Bm25sRetriever, "__init__", counting)
 
     corpus = FRAMEWORK_FIXTURES / "corpus.jsonl"
     model = tmp_path / "model"
@@ -94,6 +105,8 @@ def test_run_with_a_tiny_random_model(tmp_path):
         "--predictions", str(predictions), "--output", str(output), "--settings", json.dumps(settings),
     ]
     assert main(argv) == 0
+    # one index, opened once: the run's retrieval and the scoring's passage look-ups share it
+    assert [Path(path) for path in opened] == [tmp_path / "index" / "bm25s"]
     result = json.loads(output.read_text())
     assert result["metrics"]["n"] == 3
     assert 1 <= result["metrics"]["mean_steps"] <= 2
@@ -102,7 +115,7 @@ def test_run_with_a_tiny_random_model(tmp_path):
     from transformers import AutoModelForCausalLM
 
     assert result["n_parameters"] == AutoModelForCausalLM.from_pretrained(model).num_parameters()
-    assert Path(f"{output}.settings.json").exists()
+    assert Path(layout.settings_sidecar(output)).exists()
     # Resumable: a second run reuses every prediction and gives the same metrics.
     before = predictions.read_text()
     shutil.copy(output, tmp_path / "first.json")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from steper import layout
 from steper.cli import main
 from steper.frameworks.runner import FrameworkSettings, run_framework
 from steper.models.generation import GenerationSettings
@@ -37,13 +38,13 @@ def test_run_framework_end_to_end(world, tmp_path, framework):
     if framework == "ircot":  # through the command line, as the Snakemake rule runs it
         code = main([
             "teacher", "run", "--framework", framework, "--records", str(FIXTURES / "records.jsonl"),
-            "--index", str(world / "index" / "bm25s"), "--model", str(world / "model"), "--model-name", "tiny",
+            "--index-dir", str(world / "index"), "--model", str(world / "model"), "--model-name", "tiny",
             "--output", str(output), "--demonstrations", str(FIXTURES / "demonstrations.jsonl"),
             "--settings", json.dumps({"framework": asdict(settings), "generation": asdict(generation)}),
         ])
         assert code == 0
-        summary = json.loads(Path(f"{output}.summary.json").read_text())
-        saved = json.loads(Path(f"{output}.settings.json").read_text())
+        summary = json.loads(Path(layout.summary_sidecar(output)).read_text())
+        saved = json.loads(Path(layout.settings_sidecar(output)).read_text())
         assert saved["settings"]["framework"]["top_k"] == 2
     else:
         summary = run_framework(

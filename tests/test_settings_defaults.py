@@ -1,8 +1,10 @@
 """The config schema is the only place a default lives.
 
 Every settings dataclass of the package is found by walking its modules; each must be mapped to
-the schema keys its fields come from, and every Python default must equal the schema's default
-for that key. A stage run by hand then does the same science as the stage run by Snakemake.
+the schema keys its fields come from, and every Python default must be read from the schema
+(`steper.settings.from_schema`) under that key: a literal default, even one equal to the schema's
+today, is a second copy that drifts. A stage run by hand then does the same science as the stage
+run by Snakemake.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import pkgutil
 import pytest
 
 import steper
-from steper.settings import schema_default
+from steper.settings import SCHEMA_KEY, schema_default
 
 # class -> (schema section of its fields, {field: schema key elsewhere}); None = a field with no schema key.
 SCHEMA_KEYS: dict[str, tuple[str, dict[str, str | None]]] = {
@@ -39,12 +41,17 @@ SCHEMA_KEYS: dict[str, tuple[str, dict[str, str | None]]] = {
     "steper.paper.definitions.PaperSettings": (
         "paper", {"run": "run", "datasets": "datasets", "frameworks": "frameworks", "methods": None, "students": None,
                   "baselines": "evaluation.baselines", "teacher": None, "scaling_teacher": None}),
-    "steper.evaluate.cli.EvaluateSettings": ("", {"framework": "teacher.framework", "generation": "evaluation.generation"}),
     "steper.evaluate.bootstrap.BootstrapSettings": ("paper.bootstrap", {}),
     "steper.frameworks.chain.LoopSettings": ("teacher.framework", {}),
-    "steper.frameworks.cli.TeacherSettings": ("", {"framework": "teacher.framework", "generation": "teacher.generation"}),
+    "steper.frameworks.runner.RunSettings": ("", {}),  # slices only
     "steper.finetune.gold_traces.GoldSettings": (
-        "models.*.gold", {"datasets": "datasets", "frameworks": "frameworks", "toy": "data.toy", "framework": "teacher.framework"}),
+        "models.*.gold", {"datasets": "datasets", "frameworks": "frameworks", "toy": "data.toy", "framework": None}),
+}
+
+# Fields whose literal default is not a copy of a schema default, and why.
+LITERAL_DEFAULTS: dict[str, str] = {
+    "steper.train.settings.MethodSettings.match_steps_of":
+        "the {data, loss} of the matched method, resolved by the workflow from the config's method name (a string there)",
 }
 
 OPTIONAL_IMPORTS = {"vllm", "deepspeed"}
@@ -83,6 +90,26 @@ def schema_value(key: str):
         return "<no default in the schema>"
 
 
+def schema_key(path: str, field: dataclasses.Field) -> str | None:
+    section, keys = SCHEMA_KEYS[path]
+    return keys.get(field.name, f"{section}.{field.name}" if section else field.name)
+
+
+def literal_defaults(path: str) -> list[str]:
+    """Fields whose default is written in Python instead of read from the schema under their key."""
+    problems = []
+    for field in dataclasses.fields(CLASSES[path]):
+        default = python_default(field)
+        if default is dataclasses.MISSING or dataclasses.is_dataclass(default) or f"{path}.{field.name}" in LITERAL_DEFAULTS:
+            continue
+        read_from = field.metadata.get(SCHEMA_KEY)
+        if read_from is None:
+            problems.append(f"{field.name}: literal default {default!r}, not from_schema({schema_key(path, field)!r})")
+        elif read_from != schema_key(path, field):
+            problems.append(f"{field.name}: default read from {read_from}, but the class is mapped to {schema_key(path, field)}")
+    return problems
+
+
 def mismatches(path: str) -> list[str]:
     section, keys = SCHEMA_KEYS[path]
     problems = []
@@ -108,3 +135,25 @@ def test_every_settings_class_is_mapped_to_the_schema():
 @pytest.mark.parametrize("path", sorted(CLASSES))
 def test_python_defaults_are_the_schema_defaults(path):
     assert mismatches(path) == []
+
+
+@pytest.mark.parametrize("path", sorted(CLASSES))
+def test_python_defaults_are_read_from_the_schema(path):
+    assert literal_defaults(path) == []
+
+
+def test_a_literal_default_equal_to_the_schema_is_caught():
+    """A copy of the schema's value passes the comparison but is still a second spelling."""
+    k1 = schema_default("retrieval.k1")
+    probe = dataclasses.make_dataclass("ProbeSettings", [("k1", float, dataclasses.field(default=k1))])
+    CLASSES["probe.ProbeSettings"], SCHEMA_KEYS["probe.ProbeSettings"] = probe, ("retrieval", {})
+    try:
+        assert mismatches("probe.ProbeSettings") == []
+        assert literal_defaults("probe.ProbeSettings") == [f"k1: literal default {k1!r}, not from_schema('retrieval.k1')"]
+    finally:
+        del CLASSES["probe.ProbeSettings"], SCHEMA_KEYS["probe.ProbeSettings"]
+
+
+def test_every_literal_default_exemption_names_a_field():
+    fields = {f"{path}.{field.name}" for path, cls in CLASSES.items() for field in dataclasses.fields(cls)}
+    assert sorted(set(LITERAL_DEFAULTS) - fields) == []

@@ -9,49 +9,23 @@ from __future__ import annotations
 
 import argparse
 import logging
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 from steper import layout
 from steper.evaluate.result import build_result
-from steper.frameworks.registry import FRAMEWORKS, RETRIEVING
+from steper.frameworks.registry import FRAMEWORKS
+from steper.frameworks.runner import add_run_options, open_index, parse_run_settings, run_framework
 from steper.io import write_json
-from steper.settings import parse_settings, save_resolved, settings_dict
+from steper.settings import save_resolved, settings_dict
 
 log = logging.getLogger(__name__)
 
 
-
-@dataclass
-class EvaluateSettings:
-    """The same two slices `steper teacher run` takes: framework loop and generation backend."""
-
-    framework: dict[str, Any] = field(default_factory=dict)
-    generation: dict[str, Any] = field(default_factory=dict)
-
-
-def resolve_settings(value: str | None) -> dict[str, Any]:
-    """Validate both slices against the runner's dataclasses and return them with defaults filled in."""
-    from steper.frameworks.runner import FrameworkSettings
-    from steper.models.generation import GenerationSettings
-
-    raw = parse_settings(value, EvaluateSettings)
-    framework = parse_settings(raw.framework, FrameworkSettings, source="--settings framework")
-    generation = parse_settings(raw.generation, GenerationSettings, source="--settings generation")
-    return {"framework": settings_dict(framework), "generation": settings_dict(generation)}
-
-
-def settings_path(output: str | Path) -> Path:
-    return Path(layout.settings_sidecar(output))
-
-
 def _run(args: argparse.Namespace) -> int:
-    from steper.frameworks.runner import FrameworkSettings, run_framework
-    from steper.models.generation import GenerationSettings
     from steper.models.precision import precision_record
 
-    settings = resolve_settings(args.settings)
+    settings = parse_run_settings(args.settings)
+    # one retriever for the run and for the scoring (supporting recall looks up the passages each prediction retrieved)
+    retriever = open_index(args.index_dir, args.framework, settings.framework)
     summary = run_framework(
         args.framework,
         args.records,
@@ -59,17 +33,12 @@ def _run(args: argparse.Namespace) -> int:
         args.model,
         args.system,
         args.index_dir,
-        FrameworkSettings(**settings["framework"]),
-        GenerationSettings(**settings["generation"]),
+        settings.framework,
+        settings.generation,
         demonstrations_path=args.demonstrations,
+        retriever=retriever,
     )
     log.info("framework run finished: %s", summary)
-    retriever = None
-    if args.framework in RETRIEVING:
-        from steper.retrieval import open_retriever
-
-        backend = settings["framework"]["retrieval_backend"]
-        retriever = open_retriever(Path(args.index_dir) / backend, backend, k1=settings["framework"]["k1"], b=settings["framework"]["b"])
     result = build_result(
         system=args.system,
         framework=args.framework,
@@ -77,18 +46,18 @@ def _run(args: argparse.Namespace) -> int:
         predictions_path=args.predictions,
         records_path=args.records,
         model_dir=args.model,
-        settings=settings,
+        settings=settings_dict(settings),
         retriever=retriever,
     )
     # the model's storage dtype and the compute dtype ("auto" resolved on this machine), apart
-    result["precision"] = precision_record(args.model, settings["generation"]["dtype"], settings["generation"]["backend"])
+    result["precision"] = precision_record(args.model, settings.generation.dtype, settings.generation.backend)
     write_json(args.output, result)
-    save_resolved(settings_path(args.output), settings, system=args.system, framework=args.framework, dataset=args.dataset)
+    save_resolved(layout.settings_sidecar(args.output), settings, system=args.system, framework=args.framework, dataset=args.dataset)
     return 0
 
 
 def _score(args: argparse.Namespace) -> int:
-    settings = resolve_settings(args.settings) if args.settings else None
+    settings = settings_dict(parse_run_settings(args.settings)) if args.settings else None
     result = build_result(
         system=args.system,
         framework=args.framework,
@@ -127,7 +96,9 @@ def _subquestions(args: argparse.Namespace) -> int:
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--framework", required=True, choices=FRAMEWORKS)
     parser.add_argument("--dataset", required=True, help="dataset name (recorded in the output)")
-    parser.add_argument("--system", required=True, help="'{student}--{method}' or '{model}--fewshot'")
+    parser.add_argument(
+        "--system", required=True, help=f"'{layout.student_system('{student}', '{method}')}' or '{layout.fewshot_system('{model}')}'"
+    )
     parser.add_argument("--records", required=True, help="unified records (test.jsonl) with gold answers")
     parser.add_argument(
         "--predictions", required=True,
@@ -139,10 +110,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
 def register(subparsers: argparse._SubParsersAction) -> None:
     run = subparsers.add_parser("run", help="run a framework with a model on test records, then score it")
     _common(run)
-    run.add_argument("--index-dir", required=True, help=layout.TEMPLATES["index_dir"])
     run.add_argument("--model", required=True, help="model directory (HF format)")
-    run.add_argument("--demonstrations", default=None, help="demonstrations.jsonl for few-shot prompts")
-    run.add_argument("--settings", default=None, help='JSON or JSON/YAML path: {"framework": {...}, "generation": {...}}')
+    add_run_options(run)
     run.set_defaults(func=_run)
 
     subquestions = subparsers.add_parser("subquestions", help="the sub-questions of test records, as records of their own (Table 4)")

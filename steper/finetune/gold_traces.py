@@ -24,6 +24,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from steper import layout
 from steper.data import toy
 from steper.data import toy_questions as tq
 from steper.data.corpus import write_corpus
@@ -35,7 +36,6 @@ from steper.frameworks.prompts import IRCOT_FORCE, SELFASK_FORCE, selfask_chain
 from steper.frameworks.registry import make_strategy
 from steper.frameworks.runner import FrameworkSettings, loop_settings, trace_line
 from steper.io import InputError, atomic_dir, write_json, write_jsonl
-from steper.layout import SETTINGS_FILE
 from steper.models.generation import Generation
 from steper.models.prompting import encode
 from steper.names import DATASETS, DISTILLED
@@ -53,10 +53,12 @@ class GoldSettings:
     n_entities: int = from_schema("models.*.gold.n_entities")
     n_chains: int = from_schema("models.*.gold.n_chains")  # questions per framework, shared out over the datasets' type mixes
     n_distractors: int = from_schema("models.*.gold.n_distractors")
-    datasets: list[str] = field(default_factory=lambda: list(DATASETS))
-    frameworks: list[str] = field(default_factory=lambda: list(DISTILLED))
-    toy: dict[str, Any] = field(default_factory=dict)  # the question worlds' ToySettings
-    framework: dict[str, Any] = field(default_factory=dict)  # the teacher's FrameworkSettings
+    datasets: list[str] = from_schema("datasets")
+    frameworks: list[str] = from_schema("frameworks")
+    toy: dict[str, Any] = from_schema("data.toy")  # the question worlds' ToySettings
+    # The teacher's FrameworkSettings with the retrieval section's backend, k1 and b: no schema node
+    # holds that mapping, so it has no default and the workflow always passes it.
+    framework: dict[str, Any] = field(kw_only=True)
 
 
 @dataclass
@@ -221,10 +223,11 @@ def make_gold_traces(output_dir: str | os.PathLike, tokenizer_dir: str | os.Path
         corpus_path = tmp / "corpus.jsonl"
         summary["corpus"] = write_corpus(((t, world.passage(t).text) for t in titles), corpus_path, "gold")["count"]
         backend = framework_settings.retrieval_backend
-        build_index(corpus_path, tmp / "index" / backend, backend, framework_settings.k1, framework_settings.b, threads=1)
+        index = layout.backend_index(tmp / "index", backend)
+        build_index(corpus_path, index, backend, framework_settings.k1, framework_settings.b, threads=1)
         passages = {p.title: p for p in read_corpus(corpus_path)}
         titles_of = {p.id: p.title for p in passages.values()}
-        real = open_retriever(tmp / "index" / backend, backend, k1=framework_settings.k1, b=framework_settings.b, threads=1)
+        real = open_retriever(index, backend, k1=framework_settings.k1, b=framework_settings.b, threads=1)
         for framework in settings.frameworks:
             retriever = GoldRetriever(real, passages, framework_settings.top_k, random.Random(f"gold-ranks-{settings.world_seed}-{framework}"))
             strategy = make_strategy(framework, framework_settings.passage_words, framework_settings.query_cleaning)
@@ -257,5 +260,5 @@ def make_gold_traces(output_dir: str | os.PathLike, tokenizer_dir: str | os.Path
             log.info("gold %s: %d traces, %d steps, %d passages put in the top-k, dropped %s",
                      framework, len(lines), sum(n_steps), misses, dict(dropped))
         write_json(tmp / "summary.json", summary)
-        save_resolved(tmp / SETTINGS_FILE, settings, tokenizer=str(tokenizer_dir))
+        save_resolved(tmp / layout.SETTINGS_FILE, settings, tokenizer=str(tokenizer_dir))
     return summary

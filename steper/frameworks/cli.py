@@ -3,61 +3,35 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 from steper import layout
 from steper.data.download import SUMS_PATH
 from steper.frameworks.demonstrations import convert_annotations, write_demonstrations
 from steper.frameworks.registry import FRAMEWORKS
-from steper.frameworks.runner import FrameworkSettings, merge, run_framework
+from steper.frameworks.runner import add_run_options, merge, parse_run_settings, run_framework
 from steper.frameworks.trace_import import import_traces
 from steper.io import InputError
-from steper.models.generation import GenerationSettings
-from steper.settings import parse_settings, save_resolved
+from steper.settings import save_resolved
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class TeacherSettings:
-    """The `--settings` of `steper teacher run`: the framework's and the generation backend's."""
-
-    framework: dict[str, Any] = field(default_factory=dict)
-    generation: dict[str, Any] = field(default_factory=dict)
-
-
 def _run(args: argparse.Namespace) -> None:
-    raw = parse_settings(args.settings, TeacherSettings)
-    framework = parse_settings(raw.framework, FrameworkSettings, source="--settings framework")
-    generation = parse_settings(raw.generation, GenerationSettings, source="--settings generation")
+    settings = parse_run_settings(args.settings)
     shard = None
     if args.shard is not None or args.num_shards is not None:
         if args.shard is None or args.num_shards is None:
             raise InputError("--shard", "--shard and --num-shards go together")
         shard = (args.shard, args.num_shards)
     summary = run_framework(
-        args.framework, args.records, args.output, args.model, args.model_name, _index_dir(args.index, framework.retrieval_backend),
-        framework, generation, demonstrations_path=args.demonstrations, shard=shard,
+        args.framework, args.records, args.output, args.model, args.model_name, args.index_dir,
+        settings.framework, settings.generation, demonstrations_path=args.demonstrations, shard=shard,
     )
     save_resolved(
-        layout.settings_sidecar(args.output),
-        {"framework": dataclasses.asdict(framework), "generation": dataclasses.asdict(generation)},
+        layout.settings_sidecar(args.output), settings,
         command="teacher run", framework_name=args.framework, model=args.model_name, shard=shard, summary=summary,
     )
-
-
-def _index_dir(index: str | None, backend: str) -> Path | None:
-    """The directory holding one index per backend, from the configured backend's index (the rule's input)."""
-    if index is None:
-        return None
-    path = Path(index)
-    if path.name != backend:
-        raise InputError(index, f"is not an index of the configured retrieval backend '{backend}'", field="--index")
-    return path.parent
 
 
 def _merge(args: argparse.Namespace) -> None:
@@ -80,7 +54,6 @@ def register(subparsers) -> None:
     run = subparsers.add_parser("run", help="run a framework few-shot (teacher) or zero-shot over a records file")
     run.add_argument("--framework", required=True, choices=FRAMEWORKS)
     run.add_argument("--records", required=True, help="unified records (JSON lines)")
-    run.add_argument("--index", default=None, help="the retrieval backend's index directory: results/{run}/index/{dataset}/{backend}")
     run.add_argument("--model", required=True, help="model directory")
     run.add_argument("--model-name", required=True, help="name recorded in every trace line")
     run.add_argument(
@@ -88,10 +61,9 @@ def register(subparsers) -> None:
         help="trace file (JSON lines); resumed if the same run (model files, records, settings, demonstrations) wrote it, "
         "started over otherwise; one process writes it at a time",
     )
-    run.add_argument("--demonstrations", default=None, help="annotation file (needed when shots > 0)")
     run.add_argument("--shard", type=int, default=None, help="this job's shard index (0-based)")
     run.add_argument("--num-shards", type=int, default=None)
-    run.add_argument("--settings", default=None, help='JSON or file: {"framework": {...}, "generation": {...}}')
+    add_run_options(run)
     run.set_defaults(func=_run)
 
     join = subparsers.add_parser("merge", help="merge shard outputs in the records' order")

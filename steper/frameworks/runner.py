@@ -11,13 +11,14 @@ resume record says they were run on those records under one identity.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import hashlib
 import json
 import logging
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ from steper.frameworks.chain import PASSAGE_ORDERS, Chain, LoopSettings, run_cha
 from steper.frameworks.demonstrations import demo_contexts, load_demonstrations, select_demonstrations
 from steper.frameworks.fitting import PromptBudget
 from steper.frameworks.passages import NEW_PASSAGES
-from steper.frameworks.registry import MULTI_STEP, make_strategy
+from steper.frameworks.registry import MULTI_STEP, RETRIEVING, make_strategy
 from steper.frameworks.resume import (
     Resume,
     clean_stale_temporaries,
@@ -44,7 +45,8 @@ from steper.io import InputError, append_jsonl, read_jsonl, read_jsonl_numbered,
 from steper.metrics import score
 from steper.models.generation import GenerationSettings
 from steper.models.prompting import encode
-from steper.settings import from_schema
+from steper.retrieval.corpus import Retriever
+from steper.settings import from_schema, parse_settings
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +89,53 @@ class FrameworkSettings:
     new_passages: str = from_schema("teacher.framework.new_passages")
     query_cleaning: str = from_schema("teacher.framework.query_cleaning")
     iter_retgen_iterations: int = from_schema("teacher.framework.iter_retgen_iterations")
+
+
+@dataclass
+class RunSettings:
+    """The `--settings` of a framework run, the teacher's (`steper teacher run`) and a system's under
+    evaluation (`steper evaluate run`): the loop's slice and the generation backend's."""
+
+    framework: FrameworkSettings = field(default_factory=FrameworkSettings)
+    generation: GenerationSettings = field(default_factory=GenerationSettings)
+
+
+def parse_run_settings(value: str | dict[str, Any] | None) -> RunSettings:
+    """`--settings` -> RunSettings; an unknown key or a value the schema does not allow, in either
+    slice, is an InputError naming the slice and the field."""
+    top = parse_settings(value, RunSettings)
+    return RunSettings(
+        framework=_slice(top.framework, FrameworkSettings, "framework"),
+        generation=_slice(top.generation, GenerationSettings, "generation"),
+    )
+
+
+def _slice(value: Any, cls: type, name: str) -> Any:
+    return value if isinstance(value, cls) else parse_settings(value, cls, source=f"--settings {name}")
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    """The options every stage that runs a framework takes alike: its index, demonstrations and settings."""
+    parser.add_argument(
+        "--index-dir", default=None,
+        help=f"{layout.TEMPLATES['index_dir']}: the run searches the index of framework.retrieval_backend in it "
+        f"({layout.TEMPLATES['index']}); needed by the frameworks that retrieve",
+    )
+    parser.add_argument("--demonstrations", default=None, help="demonstrations (JSON lines) for few-shot prompts; needed when framework.shots > 0")
+    parser.add_argument("--settings", default=None, help='JSON or a JSON/YAML file: {"framework": {...}, "generation": {...}}')
+
+
+def open_index(index_dir: str | os.PathLike | None, framework: str, settings: FrameworkSettings) -> Retriever | None:
+    """The retriever a run of `framework` searches (None for a framework that does not retrieve): the
+    `retrieval_backend`'s index in `index_dir`, scored with BM25(k1, b) of the settings."""
+    if framework not in RETRIEVING:
+        return None
+    if index_dir is None:
+        raise InputError("--index-dir", f"{framework} retrieves and needs an index")
+    from steper.retrieval import open_retriever
+
+    backend = settings.retrieval_backend
+    return open_retriever(layout.backend_index(index_dir, backend), backend, k1=settings.k1, b=settings.b)
 
 
 def loop_settings(framework: str, settings: FrameworkSettings) -> LoopSettings:
@@ -225,9 +274,11 @@ def run_framework(
 ) -> dict[str, Any]:
     """Run `framework` on every (remaining) question; return the summary written beside the output.
 
-    `backend` and `retriever` are normally opened here from `model_dir` and `index_dir`; passing
-    them lets a caller reuse already-loaded ones across several runs. `budget` defaults to the
-    backend's own (see `prompt_budget`).
+    `index_dir` holds one index per retrieval backend (layout's `index_dir`); the run searches the
+    settings' `retrieval_backend` one. `backend` and `retriever` are normally opened here from
+    `model_dir` and `index_dir`, and only when a question is left to run; passing them lets a caller
+    use ones it has already loaded (the evaluation scores with the same retriever). `budget`
+    defaults to the backend's own (see `prompt_budget`).
     """
     strategy = make_strategy(framework, settings.passage_words, settings.query_cleaning)
     loop = loop_settings(framework, settings)
@@ -245,7 +296,7 @@ def run_framework(
     output.parent.mkdir(parents=True, exist_ok=True)
     with exclusive_writer(output):
         clean_stale_temporaries(output)
-        index = Path(index_dir) / settings.retrieval_backend if index_dir is not None and strategy.retrieves else None
+        index = layout.backend_index(index_dir, settings.retrieval_backend) if index_dir is not None and strategy.retrieves else None
         identity = {
             "framework": framework,
             "model": model_name,
@@ -260,12 +311,8 @@ def run_framework(
         resume = plan_resume(output, identity, {record["id"] for record in records}, line_check(framework, model_name))
         todo = [record for record in records if record["id"] not in resume.done]
         log.info("%s on %s: %d questions, %d already done, %d to run", framework, records_path, len(records), len(records) - len(todo), len(todo))
-        if todo and retriever is None and strategy.retrieves:
-            if index_dir is None:
-                raise InputError("--index-dir", f"{framework} retrieves and needs an index")
-            from steper.retrieval import open_retriever
-
-            retriever = open_retriever(index, settings.retrieval_backend, k1=settings.k1, b=settings.b)
+        if todo and retriever is None:
+            retriever = open_index(index_dir, framework, settings)
         if todo and backend is None:
             from steper.models.backends import make_backend
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from steper.io import InputError, atomic_dir
 from steper.layout import SETTINGS_FILE
-from steper.settings import save_resolved
+from steper.settings import from_schema, save_resolved
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 @dataclass
 class DownloadSettings:
     repo_id: str
-    revision: str | None = None
+    revision: str | None = from_schema("models.*.revision")
 
 
 def snapshot_request(settings: DownloadSettings, local_dir: str | os.PathLike) -> dict[str, Any]:

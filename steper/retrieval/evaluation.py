@@ -14,11 +14,11 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
+from steper import layout
 from steper.io import InputError, read_jsonl_numbered
 from steper.retrieval.corpus import Passage, Retriever, passage_id
 from steper.retrieval.index import BACKENDS, open_retriever
@@ -107,7 +107,7 @@ def evaluate_retrieval(records_path: str | os.PathLike, index_dir: str | os.Path
     rankings: dict[str, list[list[Passage]]] = {}
     results: dict[str, Any] = {}
     for backend in backends:
-        retriever = open_retriever(Path(index_dir) / backend, backend, settings.k1, settings.b)
+        retriever = open_retriever(layout.backend_index(index_dir, backend), backend, settings.k1, settings.b)
         log.info("%s: searching %d questions (top %d)", backend, len(questions), depth)
         rankings[backend] = retriever.batch_search([q.question for q in questions], depth)
         recall = {k: 0.0 for k in ks}

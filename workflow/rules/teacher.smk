@@ -27,10 +27,11 @@ rule teacher_shard:
     resources:
         **plan.resources("teacher"),
     params:
+        index_dir=lambda w: plan.index_dir(w.dataset),
         settings=lambda w: plan.teacher_settings(w.model),
     shell:
         "OMP_NUM_THREADS={threads} steper teacher run --framework {wildcards.framework:q}"
-        " --records {input.records:q} --index {input.index:q} --model {input.model:q}"
+        " --records {input.records:q} --index-dir {params.index_dir:q} --model {input.model:q}"
         " --model-name {wildcards.model:q} --demonstrations {input.demonstrations:q}"
         " --shard {wildcards.shard:q} --num-shards {wildcards.n:q} --output {output:q}"
         " --settings {params.settings:q} 2> {log:q}"
