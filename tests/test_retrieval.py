@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import pytest
 
 from steper.io import InputError, read_json
+from steper.layout import SETTINGS_FILE
 from steper.retrieval import BACKENDS, Passage, build_index, open_retriever, read_corpus
 from steper.retrieval.analyzer import EnglishAnalyzer, available_stemmer
 from steper.retrieval.java import ensure_java, find_java_home
@@ -107,7 +109,7 @@ def test_backends_agree_on_the_fixture(indexes):
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_settings_file_records_backend_k1_b_and_count(tmp_path, backend):
     build_index(CORPUS, tmp_path / backend, backend, k1=1.2, b=0.75)
-    info = read_json(tmp_path / backend / "steper_settings.json")
+    info = read_json(tmp_path / backend / SETTINGS_FILE)
     assert info["backend"] == backend
     assert info["n_docs"] == 15
     assert (info["settings"]["k1"], info["settings"]["b"]) == (1.2, 0.75)
@@ -162,7 +164,7 @@ def test_missing_or_foreign_index_is_a_clear_error(tmp_path, indexes):
     with pytest.raises(InputError, match="does not exist"):
         open_retriever(tmp_path / "nowhere", "pyserini")
     (tmp_path / "half").mkdir()
-    with pytest.raises(InputError, match="steper_settings.json"):
+    with pytest.raises(InputError, match=re.escape(SETTINGS_FILE)):
         open_retriever(tmp_path / "half", "bm25s")
     with pytest.raises(InputError, match="built by 'bm25s'"):
         open_retriever(indexes / "bm25s", "pyserini")
@@ -190,7 +192,7 @@ def test_rebuild_replaces_the_previous_index(tmp_path):
     small = tmp_path / "small.jsonl"
     small.write_text("\n".join(CORPUS.read_text(encoding="utf-8").splitlines()[:4]) + "\n", encoding="utf-8")
     build_index(small, out, "bm25s", 0.9, 0.4)
-    assert read_json(out / "steper_settings.json")["n_docs"] == 4
+    assert read_json(out / SETTINGS_FILE)["n_docs"] == 4
     assert open_retriever(out, "bm25s", 0.9, 0.4).search("piano", 5) == []
 
 

@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 def run_index(args: argparse.Namespace) -> int:
     settings = parse_settings(args.settings, IndexSettings)
-    # build_index writes the resolved settings to <output>/steper_settings.json itself
+    # build_index writes the resolved settings into the index itself
     build_index(args.corpus, args.output, args.backend, settings.k1, settings.b, threads=settings.threads)
     return 0
 
@@ -38,7 +38,7 @@ def register(subparsers) -> None:
     index = subparsers.add_parser("index", help="build a BM25 index of a corpus (one backend)")
     index.add_argument("--corpus", required=True, help="corpus JSON lines {id, title, contents}")
     index.add_argument("--backend", choices=BACKENDS, default="pyserini")
-    index.add_argument("--output", required=True, type=Path, help="index directory, e.g. results/{run}/index/{dataset}/{backend}")
+    index.add_argument("--output", required=True, type=Path, help=f"index directory: {layout.TEMPLATES['index']}")
     index.add_argument("--settings", default=None, help="IndexSettings as JSON or a JSON/YAML file: k1, b, threads")
     index.set_defaults(func=run_index)
 

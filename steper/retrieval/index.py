@@ -1,9 +1,10 @@
 """Build and open BM25 indexes; one entry point for both backends.
 
-`index_dir` is the backend's own directory (results/{run}/index/{dataset}/{backend}). It is built
-in a temporary sibling and renamed into place only when complete, so an interrupted build never
-looks finished. Its `steper_settings.json` records the backend, k1, b and passage count, which lets
-`open_retriever` refuse an index of the wrong backend and lets readers report the BM25 parameters.
+`index_dir` is the backend's own directory (layout's `index`, which `layout.backend_index` finds in
+a dataset's `index_dir`). It is built in a temporary sibling and renamed into place only when
+complete, so an interrupted build never looks finished. Its settings file (`layout.SETTINGS_FILE`)
+records the backend, k1, b and passage count, which lets `open_retriever` refuse an index of the
+wrong backend and lets readers report the BM25 parameters.
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ def build_index(corpus_path: str | os.PathLike, index_dir: str | os.PathLike, ba
 
 
 def read_index_settings(index_dir: str | os.PathLike) -> dict[str, Any]:
-    """The index's `steper_settings.json`; a missing or incomplete index is one clear InputError."""
+    """The index's settings file; a missing or incomplete index is one clear InputError."""
     index_dir = Path(index_dir)
     path = index_dir / SETTINGS_FILE
     if not index_dir.is_dir():
