@@ -166,3 +166,35 @@ def test_kind_means_for_the_log():
     losses = torch.tensor([2.0, 0.5, 2.0, 2.0])
     assert kind_means(losses, torch.tensor([0, 1, 1, 2]), KINDS) == {"first": 2.0, "mid": 1.25, "final": 2.0}
     assert kind_means(losses[:1], torch.tensor([0]), KINDS) == {"first": 2.0}
+
+
+def test_an_example_without_completion_tokens_is_an_error():
+    with pytest.raises(ValueError) as error:
+        example_losses(torch.tensor([1.0, 2.0]), torch.tensor([0, 0]), 2)
+    assert str(error.value) == "an example has no completion token"
+
+
+def test_each_method_keeps_the_kinds_it_was_given():
+    kinds = ("first", "final")
+    assert make_weighting("uniform", kinds=kinds).effective_weights() == {"first": 1.0, "final": 1.0}
+    assert UniformWeighting(kinds).kinds == kinds
+    # a kind the fixed weights leave out gets weight 0, not 1
+    assert make_weighting("fixed", {"first": 2.0}, kinds=kinds).effective_weights() == {"first": 2.0, "final": 0.0}
+    assert DifficultyAwareWeighting(kinds).sigmas() == pytest.approx({"first": 1.0, "final": 1.0})  # the default σ is 1
+
+
+def test_bad_methods_and_batches_are_refused_with_their_exact_message():
+    def message(call, *args, **kwargs) -> str:
+        with pytest.raises(ValueError) as error:
+            call(*args, **kwargs)
+        return str(error.value)
+
+    assert message(make_weighting, "fixed", None) == "loss 'fixed' needs weights, e.g. {'first': 1.5, 'mid': 1, 'final': 0.5}"
+    assert message(make_weighting, "kendall") == "unknown loss 'kendall'; expected one of difficulty_aware, uniform, fixed, vanilla"
+    uniform = UniformWeighting()
+    assert message(uniform, {}) == "no kind has a loss in this batch"
+    assert message(uniform, {"last": torch.tensor(1.0)}) == "unknown kinds ['last']; expected a subset of ('first', 'mid', 'final')"
+    assert message(ObjectiveScale, 0, 1, 1).startswith("the objective needs examples, traces and kinds, got ObjectiveScale(")
+    for sizes in ((0, 1, 1), (1, 0, 1), (1, 1, 0)):
+        with pytest.raises(ValueError, match="the objective needs examples, traces and kinds"):
+            ObjectiveScale(*sizes)
