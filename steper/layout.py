@@ -82,20 +82,25 @@ def fields(kind: str) -> list[str]:
     return _FIELD.findall(TEMPLATES[kind])
 
 
+def _fill(kind: str, template: str, values: dict[str, Any]) -> str:
+    unknown = set(values) - set(_FIELD.findall(template))
+    if unknown:
+        raise KeyError(f"{kind}: no field(s) {', '.join(sorted(unknown))} in {template!r}")
+    return _FIELD.sub(lambda match: str(values[match[1]]) if match[1] in values else match[0], template)
+
+
 def path(kind: str, **values: Any) -> str:
     """The template of `kind` with the given names filled; the others stay `{name}` wildcards."""
-    unknown = set(values) - set(fields(kind))
-    if unknown:
-        raise KeyError(f"{kind}: no field(s) {', '.join(sorted(unknown))} in {TEMPLATES[kind]!r}")
-    return _FIELD.sub(lambda match: str(values[match[1]]) if match[1] in values else match[0], TEMPLATES[kind])
+    return _fill(kind, TEMPLATES[kind], values)
 
 
-def below(kind: str, parent: str) -> str:
-    """The template of `kind` relative to the directory of `parent` (an evaluation within results/{run}, say)."""
+def below(kind: str, parent: str, **values: Any) -> str:
+    """The template of `kind` relative to the directory of `parent` (an evaluation within results/{run},
+    a gold trace file within its directory), with the given names filled."""
     prefix = f"{TEMPLATES[parent]}/"
     if not TEMPLATES[kind].startswith(prefix):
         raise KeyError(f"{kind}: {TEMPLATES[kind]!r} is not under {parent} ({TEMPLATES[parent]!r})")
-    return TEMPLATES[kind][len(prefix):]
+    return _fill(kind, TEMPLATES[kind][len(prefix):], values)
 
 
 def parse(kind: str, text: str, parent: str | None = None) -> dict[str, str] | None:
@@ -116,7 +121,7 @@ def backend_index(index_dir: str | os.PathLike, backend: str) -> str:
     """The `index` of `backend` in an `index_dir`: every stage that searches (the teacher, the
     evaluation, the retrieval evaluation) is given the dataset's `index_dir` and finds the index of
     the backend it is configured with here."""
-    return os.path.join(index_dir, below("index", "index_dir").replace("{backend}", backend))
+    return os.path.join(index_dir, below("index", "index_dir", backend=backend))
 
 
 def settings_sidecar(artifact: str | os.PathLike) -> str:

@@ -50,6 +50,15 @@ def test_the_backend_index_is_the_layouts():
     assert layout.backend_index(f"{index_dir}/", "bm25s") == layout.path("index", run="demo", dataset="hotpotqa", backend="bm25s")
 
 
+def test_a_path_below_its_directory_is_filled_like_a_whole_one():
+    gold_dir = layout.path("gold_dir", run="demo", model="teacher")
+    relative = layout.below("gold_traces", "gold_dir", gold_framework="ircot")
+    assert f"{gold_dir}/{relative}" == layout.path("gold_traces", run="demo", model="teacher", gold_framework="ircot")
+    assert layout.below("gold_traces", "gold_dir") == "{gold_framework}.jsonl"
+    with pytest.raises(KeyError, match="dataset"):
+        layout.below("gold_traces", "gold_dir", dataset="hotpotqa")
+
+
 def test_a_framework_that_retrieves_needs_the_backends_index(tmp_path):
     settings = FrameworkSettings(retrieval_backend="bm25s")
     assert open_index(None, "direct", settings) is None

@@ -220,7 +220,7 @@ def make_gold_traces(output_dir: str | os.PathLike, tokenizer_dir: str | os.Path
     summary: dict[str, Any] = {"world_entities": len(world.passages), "names_kept_apart": len(taken), "names_shared": 0}
     with atomic_dir(output_dir) as tmp:
         titles = [t for entries in questions.values() for q in entries for t in q.titles]
-        corpus_path = tmp / "corpus.jsonl"
+        corpus_path = tmp / layout.below("gold_corpus", "gold_dir")
         summary["corpus"] = write_corpus(((t, world.passage(t).text) for t in titles), corpus_path, "gold")["count"]
         backend = framework_settings.retrieval_backend
         index = layout.backend_index(tmp / "index", backend)
@@ -247,7 +247,7 @@ def make_gold_traces(output_dir: str | os.PathLike, tokenizer_dir: str | os.Path
                 misses += missed(line, retriever.promoted, titles_of)
                 kept_by[f"{gold.dataset}/{gold.type}"] += 1
                 lines.append(line)
-            write_jsonl(tmp / f"{framework}.jsonl", lines)
+            write_jsonl(tmp / layout.below("gold_traces", "gold_dir", gold_framework=framework), lines)
             n_steps = [line["n_steps"] for line in lines]
             summary[framework] = {
                 "traces": len(lines),
@@ -259,6 +259,6 @@ def make_gold_traces(output_dir: str | os.PathLike, tokenizer_dir: str | os.Path
             }
             log.info("gold %s: %d traces, %d steps, %d passages put in the top-k, dropped %s",
                      framework, len(lines), sum(n_steps), misses, dict(dropped))
-        write_json(tmp / "summary.json", summary)
+        write_json(tmp / layout.below("gold_summary", "gold_dir"), summary)
         save_resolved(tmp / layout.SETTINGS_FILE, settings, tokenizer=str(tokenizer_dir))
     return summary
