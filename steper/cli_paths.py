@@ -18,7 +18,7 @@ from steper.io import InputError, same_path
 
 # Options whose value is a path (or a list of paths) read or written by the command.
 PATH_OPTIONS = frozenset({
-    "aliases", "base", "chains", "corpus", "data", "demonstrations", "dev", "expected", "followups", "index",
+    "aliases", "base", "chains", "corpus", "data", "demonstrations", "dev", "expected", "followups",
     "index_dir", "input", "inputs", "manifest", "match_data", "model", "output", "output_dir", "predictions", "records",
     "results_dir", "settings", "subqa", "sums", "tokenizer", "traces", "train", "wheel", "wiki_abstracts",
     "workdir", "profile",

@@ -143,6 +143,12 @@ def student_system(student: str, method: str) -> str:
     return f"{student}{SYSTEM_SEPARATOR}{method}"
 
 
+def split_system(system: str) -> tuple[str, str]:
+    """(student or model, method or FEWSHOT) of a system name."""
+    model, _, method = system.partition(SYSTEM_SEPARATOR)
+    return model, method
+
+
 def fewshot_system(model: str) -> str:
     return f"{model}{SYSTEM_SEPARATOR}{FEWSHOT}"
 

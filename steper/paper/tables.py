@@ -297,7 +297,7 @@ def table4_subquestions(results: Results, settings: PaperSettings, stats: Statis
     """Table 4: is a right answer backed by right answers to the question's sub-questions?"""
     rows: list[list[Cell]] = []
     for framework, dataset, system in sorted(results.subquestions):
-        model, _, method = system.partition("--")
+        model, method = layout.split_system(system)
         main = results.get(framework, dataset, system)
         if main is None:
             raise InputError(results.subquestions[(framework, dataset, system)].path, f"has no main evaluation of {system} on {dataset} to pair with")
@@ -523,7 +523,7 @@ def table_seeds(results: Results, settings: PaperSettings, stats: Statistics, pu
     for (framework, dataset, system), by_seed in results.seeds.items():
         if len(by_seed) < 2:
             continue
-        model, _, method = system.partition("--")
+        model, method = layout.split_system(system)
         row: list[Cell] = [FRAMEWORK_LABELS.get(framework, framework), dataset, model, settings.label(method)]
         row += [", ".join(str(seed) for seed in sorted(by_seed)), len(by_seed)]
         for metric in METRICS:
