@@ -94,6 +94,16 @@ def mutmut(dest: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "mutmut", *args], cwd=dest, capture_output=True, text=True)
 
 
+def results(dest: Path) -> dict[str, str]:
+    """mutmut's status of every mutant."""
+    statuses = {}
+    for line in mutmut(dest, "results", "--all", "true").stdout.splitlines():
+        match = RESULT.match(line)
+        if match:
+            statuses[match.group(1)] = match.group(2)
+    return statuses
+
+
 def run_group(name: str, group: dict, config: dict, rev: str, workdir: Path, max_children: int) -> dict:
     equivalent = config.get("equivalent", {})
     dest = workdir / name
@@ -101,14 +111,18 @@ def run_group(name: str, group: dict, config: dict, rev: str, workdir: Path, max
     tests = configure(dest, group, config.get("do_not_mutate_patterns", []))
     started = time.perf_counter()
     run = mutmut(dest, "run", "--max-children", str(max_children))
-    seconds = time.perf_counter() - started
     if run.returncode != 0:
         raise SystemExit(f"mutmut run failed in {dest}:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}")
-    statuses = {}
-    for line in mutmut(dest, "results", "--all", "true").stdout.splitlines():
-        match = RESULT.match(line)
-        if match:
-            statuses[match.group(1)] = match.group(2)
+    statuses = results(dest)
+    # A forked child can inherit a lock another thread of mutmut's fork server held at the fork and
+    # hang until its wall-clock limit, which mutmut reports as a timeout (= killed); once started,
+    # such hangs repeat for every later mutant. Each timeout is rerun once on a fresh fork server.
+    timeouts = sorted(m for m, status in statuses.items() if status == "timeout")
+    for start in range(0, len(timeouts), 50):
+        mutmut(dest, "run", "--max-children", str(max_children), *timeouts[start : start + 50])
+    if timeouts:
+        statuses = results(dest)
+    seconds = time.perf_counter() - started
     mine = {mutant: reason for mutant, reason in equivalent.items() if mutant in statuses}
     killed_equivalent = sorted(m for m in mine if statuses[m] in KILLED)
     counted = {m: s for m, s in statuses.items() if m not in mine and s != "skipped"}
@@ -123,6 +137,8 @@ def run_group(name: str, group: dict, config: dict, rev: str, workdir: Path, max
         "skipped": sum(status == "skipped" for status in statuses.values()),
         "counted": len(counted),
         "killed": killed,
+        "timeouts": sum(status == "timeout" for status in counted.values()),
+        "timeouts_rerun": len(timeouts),
         "score": round(100 * killed / len(counted), 1) if counted else None,
         "survivors": {m: {"status": s, "diff": mutmut(dest, "show", m).stdout} for m, s in sorted(survivors.items())},
         "equivalent_but_killed": killed_equivalent,
@@ -151,7 +167,8 @@ def main() -> None:
         result["command"] = " ".join(["nice -n 15 python benchmarks/mutation.py", "--rev", args.rev, "--group", name])
         results["groups"][name] = result
         print(f"{name} ({result['rev']}): {result['killed']}/{result['counted']} killed = {result['score']}% "
-              f"({result['mutants']} mutants, {result['equivalent']} equivalent, {result['skipped']} skipped, {result['seconds']} s)", flush=True)
+              f"({result['mutants']} mutants, {result['equivalent']} equivalent, {result['skipped']} skipped, "
+              f"{result['timeouts']} timeouts after rerunning {result['timeouts_rerun']}, {result['seconds']} s)", flush=True)
         for mutant, survivor in result["survivors"].items():
             print(f"  {survivor['status']}: {mutant}")
         if args.output:
