@@ -91,7 +91,11 @@ def configure(dest: Path, group: dict, patterns: list[str]) -> list[str]:
 
 
 def mutmut(dest: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mutmut", *args], cwd=dest, capture_output=True, text=True)
+    """mutmut with progress bars off: a mutant that breaks a bar's display raises inside tqdm's
+    refresh, which holds tqdm's process-shared lock and never releases it, so every later test
+    process that draws a bar hangs until its time limit (counted as a timeout, i.e. killed)."""
+    env = {**os.environ, "TQDM_DISABLE": "1"}
+    return subprocess.run([sys.executable, "-m", "mutmut", *args], cwd=dest, capture_output=True, text=True, env=env)
 
 
 def results(dest: Path) -> dict[str, str]:
@@ -114,9 +118,8 @@ def run_group(name: str, group: dict, config: dict, rev: str, workdir: Path, max
     if run.returncode != 0:
         raise SystemExit(f"mutmut run failed in {dest}:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}")
     statuses = results(dest)
-    # A forked child can inherit a lock another thread of mutmut's fork server held at the fork and
-    # hang until its wall-clock limit, which mutmut reports as a timeout (= killed); once started,
-    # such hangs repeat for every later mutant. Each timeout is rerun once on a fresh fork server.
+    # A test process that hangs on a lock a killed one left held (see `mutmut`) would pass for a
+    # kill: each timeout is rerun once, by a fresh mutmut with fresh locks.
     timeouts = sorted(m for m, status in statuses.items() if status == "timeout")
     for start in range(0, len(timeouts), 50):
         mutmut(dest, "run", "--max-children", str(max_children), *timeouts[start : start + 50])
