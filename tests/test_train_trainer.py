@@ -1,6 +1,7 @@
 """Student training on a tiny random Llama: loss goes down, logs, outputs, methods, batching."""
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -10,12 +11,24 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from steper.cli import main
 from steper.io import InputError
+from steper.models.precision import resolve_dtype_name
 from steper.models.tiny import RandomModelSettings, build_random_model
 from steper.train.batching import Features, KindMixingSampler, collate, encode_example, mixed_batches
 from steper.train.launch import deepspeed_config, launch_command, needs_launch, resolve_deepspeed
 from steper.train.losses import DifficultyAwareWeighting, ObjectiveScale, UniformWeighting
 from steper.train.settings import parse_train_settings
-from steper.train.trainer import StepwiseModel, StepwiseTrainer, load_examples, objective_scale, train, training_arguments
+from steper.train.trainer import (
+    StepwiseModel,
+    StepwiseTrainer,
+    compute_dtype,
+    load_examples,
+    matched_steps,
+    objective_scale,
+    remove_stale_staging,
+    set_threads,
+    train,
+    training_arguments,
+)
 
 CORPUS = Path(__file__).parent / "fixtures" / "distill" / "corpus.jsonl"
 # The schema's training defaults are the paper's GPU recipe (ZeRO-3, checkpointing, a log line every 10 steps).
@@ -344,3 +357,81 @@ def test_bad_example_names_line_and_field(tmp_path):
     with pytest.raises(InputError) as error:
         load_examples(path, ("first", "mid", "final"))
     assert (error.value.line, error.value.field) == (2, "prompt")
+
+
+def _write(path, examples):
+    path.write_text("".join(json.dumps(e) + "\n" for e in examples), encoding="utf-8")
+    return path
+
+
+def test_each_bad_example_is_one_error_naming_its_line_and_field(tmp_path):
+    first, mid, final = _examples(1)
+    cases = [
+        ({k: v for k, v in mid.items() if k != "context"}, "field 'context' is missing"),
+        ({**mid, "kind": "middle"}, "field 'kind' unknown kind 'middle' (known: first, mid, final)"),
+        ({**mid, "completion": ""}, "field 'completion' must be a non-empty string"),
+        ({**mid, "completion": ["x"]}, "field 'completion' must be a non-empty string"),
+        ({**mid, "prompt": "something else"}, "field 'prompt' must equal context + continuation"),
+    ]
+    for bad, message in cases:
+        path = _write(tmp_path / "bad.jsonl", [first, bad])
+        with pytest.raises(InputError) as error:
+            load_examples(path, ("first", "mid", "final"))
+        assert str(error.value) == f"{path}, line 2: {message}"
+    path = _write(tmp_path / "mixed.jsonl", [first, mid, final])
+    assert load_examples(path, ("first", "final")) == [first, final]  # other kinds are left out, in file order
+    with pytest.raises(InputError) as error:
+        load_examples(_write(tmp_path / "no_final.jsonl", [first, mid]), ("final",))
+    assert str(error.value) == f"{tmp_path / 'no_final.jsonl'}: no examples of kinds final"
+
+
+def test_a_matched_method_takes_the_steps_of_the_others_data(tmp_path):
+    data = _write(tmp_path / "final.jsonl", [e for e in _examples(5) if e["kind"] == "final"])
+    matched = {"data": "final", "loss": "vanilla", "match_steps_of": {"data": "first-mid-final", "loss": "difficulty_aware"}}
+    other = _write(tmp_path / "fmf.jsonl", _examples(5))  # 15 examples of the method it is matched to
+
+    def steps(match_data, processes=1, **training):
+        settings = parse_train_settings({"method": matched, "training": {"batch_size": 4, "epochs": 2, **CPU, **training}})
+        return matched_steps(settings, match_data, processes)
+
+    assert steps(other) == 2 * 4  # ceil(15 / 4) batches per epoch, not the 2 of its own 5 examples
+    assert steps(other, processes=2) == 2 * 2 and steps(other, grad_accum=2) == 2 * 2
+    assert steps(other, max_steps=3) == 3
+    assert matched_steps(_settings("vanilla"), data, 1) is None  # a method matched to none takes its own steps
+    with pytest.raises(InputError) as error:
+        steps(None)
+    assert str(error.value) == "--match-data: required: method.match_steps_of names a method whose step-wise data it counts"
+
+
+def test_only_this_outputs_staging_directories_are_removed(tmp_path):
+    output = tmp_path / "student"
+    stale = [tmp_path / ".student.abcd1234.tmp", tmp_path / ".student.abcd1234.old"]
+    kept = [tmp_path / ".student.abc.tmp", tmp_path / ".students.abcd1234.tmp", tmp_path / ".student.abcd1234.tmpx", tmp_path / "student"]
+    for path in stale + kept:
+        path.mkdir()
+        (path / "f").write_text("x")
+    (tmp_path / ".student.efgh5678.tmp.file").write_text("x")
+    remove_stale_staging(output)
+    assert [path.exists() for path in stale] == [False, False] and all(path.exists() for path in kept)
+    remove_stale_staging(tmp_path / "missing" / "student")  # no parent: nothing to do
+
+
+def test_threads_cap_torch_and_the_tokenizer(monkeypatch):
+    before = torch.get_num_threads()
+    monkeypatch.delenv("TOKENIZERS_PARALLELISM", raising=False)
+    monkeypatch.delenv("RAYON_NUM_THREADS", raising=False)
+    try:
+        set_threads(None)
+        assert torch.get_num_threads() == before and "RAYON_NUM_THREADS" not in os.environ
+        set_threads(1)
+        assert (torch.get_num_threads(), os.environ["TOKENIZERS_PARALLELISM"], os.environ["RAYON_NUM_THREADS"]) == (1, "false", "1")
+        set_threads(2)
+        assert (torch.get_num_threads(), os.environ["TOKENIZERS_PARALLELISM"], os.environ["RAYON_NUM_THREADS"]) == (2, "true", "2")
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_compute_dtype_is_the_setting_or_auto_for_this_device():
+    assert compute_dtype(_settings("uniform", dtype="float32")) == "float32"
+    assert compute_dtype(_settings("uniform", dtype="bfloat16")) == "bfloat16"
+    assert compute_dtype(_settings("uniform", dtype="auto")) == resolve_dtype_name("auto", "cuda" if torch.cuda.is_available() else "cpu")
