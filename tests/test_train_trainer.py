@@ -435,3 +435,21 @@ def test_compute_dtype_is_the_setting_or_auto_for_this_device():
     assert compute_dtype(_settings("uniform", dtype="float32")) == "float32"
     assert compute_dtype(_settings("uniform", dtype="bfloat16")) == "bfloat16"
     assert compute_dtype(_settings("uniform", dtype="auto")) == resolve_dtype_name("auto", "cuda" if torch.cuda.is_available() else "cpu")
+
+
+def test_a_logged_step_averages_its_accumulated_batches(model_dir, data_path, tmp_path):
+    """Three accumulated batches of six (two examples of each kind) per step: each logged kind loss
+    is the mean over the step's batches, each term L_j their mean (1/3 of the kind's mean loss here)."""
+    settings = parse_train_settings({"method": {"data": "first-mid-final", "loss": "fixed", "weights": {"first": 1.5, "mid": 1.0, "final": 0.5}},
+                                     "training": {"max_steps": 2, "batch_size": 6, "grad_accum": 3, "dtype": "float32",
+                                                  "group_by_length": False, **CPU}})
+    out = tmp_path / "accumulated"
+    train(data_path, model_dir, out, settings)
+    records = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [1, 2]
+    for record in records:
+        terms, losses = record["kind_terms"], record["kind_losses"]
+        assert record["loss"] == pytest.approx(1.5 * terms["first"] + terms["mid"] + 0.5 * terms["final"], rel=1e-4)
+        for kind in terms:
+            assert terms[kind] == pytest.approx(losses[kind] / 3, rel=1e-4)
+        assert 1.0 < losses["final"] < 20.0  # a mean token cross-entropy, not a sum over the batches
