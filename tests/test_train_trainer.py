@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -9,11 +10,13 @@ import torch
 import torch.nn.functional as F
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from steper import layout
 from steper.cli import main
 from steper.io import InputError
 from steper.models.precision import resolve_dtype_name
 from steper.models.tiny import RandomModelSettings, build_random_model
 from steper.train.batching import Features, KindMixingSampler, collate, encode_example, mixed_batches
+from steper.train.checkpoints import MARKER
 from steper.train.launch import deepspeed_config, launch_command, needs_launch, resolve_deepspeed
 from steper.train.losses import DifficultyAwareWeighting, ObjectiveScale, UniformWeighting
 from steper.train.settings import parse_train_settings
@@ -453,3 +456,22 @@ def test_a_logged_step_averages_its_accumulated_batches(model_dir, data_path, tm
         for kind in terms:
             assert terms[kind] == pytest.approx(losses[kind] / 3, rel=1e-4)
         assert 1.0 < losses["final"] < 20.0  # a mean token cross-entropy, not a sum over the batches
+
+
+def test_checkpoints_in_process_mark_their_budget_and_a_rerun_resumes_from_the_latest(model_dir, data_path, tmp_path):
+    """What the subprocess tests of test_train_checkpoint show end to end, in this process: a checkpoint
+    holds the log so far and its supervised tokens; a second run of the same job resumes from it."""
+    settings = _settings("difficulty_aware", max_steps=4, checkpoint={"every_steps": 2, "keep": 2, "keep_after_finish": True})
+    out = tmp_path / "student"
+    first = train(data_path, model_dir, out, settings)
+    records = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
+    root = Path(layout.checkpoints_dir(str(out)))
+    assert sorted(p.name for p in root.iterdir() if p.name.startswith("checkpoint-")) == ["checkpoint-2"]  # never at the last step
+    marker = json.loads((root / "checkpoint-2" / MARKER).read_text())
+    assert marker["supervised_tokens"] == records[1]["supervised_tokens"]
+    assert [json.loads(line)["step"] for line in (root / "checkpoint-2" / "train_log.jsonl").read_text().splitlines()] == [1, 2]
+    shutil.rmtree(out)
+    second = train(data_path, model_dir, out, settings)
+    assert (second["resumed_from_step"], second["steps"], first["resumed_from_step"]) == (2, 4, None)
+    assert second["supervised_tokens"] == first["supervised_tokens"]
+    assert [json.loads(line)["step"] for line in (out / "train_log.jsonl").read_text().splitlines()] == [1, 2, 3, 4]
