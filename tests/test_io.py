@@ -243,6 +243,10 @@ def test_two_commands_writing_into_one_directory_keep_both_lists_and_remove_only
     assert read_ownership(directory).files == {"table2.tex"}
     with owned_files(directory) as files:
         files.remove("table1.tex")  # listed no more: nothing to do, no error
+    (directory / "table2.tex").unlink()
+    with owned_files(directory) as files:
+        files.remove("table2.tex")  # listed but already gone: no error, listed no more
+    assert read_ownership(directory).files == set()
     # a marker copied from elsewhere lists nothing of this directory
     copy = tmp_path / "copy"
     shutil.copytree(directory, copy)
