@@ -241,3 +241,14 @@ def test_cli_reports_missing_doc_and_writes_nothing(tmp_path, tokenizer_dir, cap
                  "--framework", "ircot", "--tokenizer", str(tokenizer_dir), "--output-dir", str(out), "--settings", '{"variants": ["final"]}'])
     assert code == 2 and "line 1: field 'retrieved'" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_a_trace_without_framework_or_retrieved_keys_reads_as_the_default(corpus, tmp_path):
+    trace = next(t for t in _lines() if t["id"] == "q1")
+    trace["steps"][-1]["retrieved"] = []
+    bare = json.loads(json.dumps(trace))
+    del bare["framework"]
+    del bare["steps"][-1]["retrieved"]
+    explicit = build_examples(_write(tmp_path / "explicit.jsonl", [trace]), corpus, "ircot", "acc_tokens", "chain").examples
+    assert build_examples(_write(tmp_path / "bare.jsonl", [bare]), corpus, "ircot", "acc_tokens", "chain").examples == explicit
+    assert len(explicit) == 3
