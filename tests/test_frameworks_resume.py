@@ -153,3 +153,43 @@ def test_merge_of_no_records_needs_a_flag(tmp_path, capsys):
     assert main(args) == 2 and "no questions" in capsys.readouterr().err
     assert not (tmp_path / "merged.jsonl").exists()
     assert main([*args, "--allow-empty"]) == 0 and (tmp_path / "merged.jsonl").read_text() == ""
+
+
+def test_what_changed_names_each_kind_of_input_with_its_keys():
+    from steper.frameworks.resume import what_changed
+
+    assert what_changed(None, {"model": "a"}) == "unknown (no identity recorded)"
+    assert what_changed({"model": "a"}, {"model": "a"}) == "unknown"
+    before = {"model": "a", "records": "r1", "settings": {"k": 1, "same": 0}, "max_new_tokens": 16, "index_files": {"i": 1}}
+    after = {"model": "b", "records": "r2", "settings": {"k": 2, "same": 0}, "max_new_tokens": 32, "index_files": {"i": 2}}
+    assert what_changed(before, after) == "index (i); settings (max_new_tokens, settings.k); model; records"
+    files = what_changed({"model_files": {"w.bin": "h1", "c.json": "x"}}, {"model_files": {"w.bin": "h2", "c.json": "x", "new": "y"}})
+    assert files == "model (new, w.bin)"
+    assert what_changed({"demonstrations": "d1"}, {"demonstrations": "d2", "extra": 1}) == "demonstrations; settings (extra)"
+
+
+def test_finished_ids_refuse_each_bad_line_with_its_message_and_cut_a_torn_one(tmp_path):
+    from steper.frameworks.resume import finished_ids
+
+    path = tmp_path / "traces.jsonl"
+    ok = lambda line: None  # noqa: E731
+
+    def refusal(text: bytes, check=ok) -> str:
+        path.write_bytes(b'{"id": "q1"}\n' + text)
+        with pytest.raises(InputError) as error:
+            finished_ids(path, {"q1", "q2"}, check)
+        return str(error.value)
+
+    end = "remove the file to start over"
+    assert refusal(b"{nope\n") == f"{path}, line 2: malformed JSON in an earlier output; {end}"
+    assert refusal(b'{"id": "\xff"}\n') == f"{path}, line 2: malformed JSON in an earlier output; {end}"
+    assert refusal(b'["q2"]\n') == f"{path}, line 2: field 'id' is missing in an earlier output"
+    assert refusal(b'{"qid": "q2"}\n') == f"{path}, line 2: field 'id' is missing in an earlier output"
+    assert refusal(b'{"id": "q1"}\n') == f"{path}, line 2: field 'id' question q1 is written twice; {end}"
+    assert refusal(b'{"id": "q3"}\n') == f"{path}, line 2: field 'id' question q3 is not in the records; {end}"
+    wrong = lambda line: ("framework", "is 'selfask', expected 'ircot'")  # noqa: E731
+    assert refusal(b"", wrong) == f"{path}, line 1: field 'framework' is 'selfask', expected 'ircot' in an earlier output; {end}"
+    path.write_bytes(b'{"id": "q1"}\n{"id": "q2"}\n{"id": "q')
+    assert finished_ids(path, {"q1", "q2"}, ok) == {"q1", "q2"}
+    assert path.read_bytes() == b'{"id": "q1"}\n{"id": "q2"}\n'  # the torn line is cut off
+    assert finished_ids(path, {"q1", "q2"}, ok) == {"q1", "q2"} and path.read_bytes() == b'{"id": "q1"}\n{"id": "q2"}\n'
