@@ -252,3 +252,15 @@ def test_a_trace_without_framework_or_retrieved_keys_reads_as_the_default(corpus
     explicit = build_examples(_write(tmp_path / "explicit.jsonl", [trace]), corpus, "ircot", "acc_tokens", "chain").examples
     assert build_examples(_write(tmp_path / "bare.jsonl", [bare]), corpus, "ircot", "acc_tokens", "chain").examples == explicit
     assert len(explicit) == 3
+
+
+def test_kept_traces_are_counted_per_length_and_lengths_summarised_to_two_decimals(corpus, tmp_path):
+    from steper.stepwise.build import _summary
+
+    q1 = next(t for t in _lines() if t["id"] == "q1")
+    data = build_examples(_write(tmp_path / "twice.jsonl", [q1, dict(q1, id="q1b")]), corpus, "ircot", "acc_tokens", "chain")
+    assert data.steps_per_trace == {3: 2}
+    assert _summary([1, 2, 2]) == {"mean": 1.67, "median": 2.0, "max": 2} and _summary([]) is None
+    with pytest.raises(ValueError) as error:
+        kind_of(4, 3)
+    assert str(error.value) == "step position 4 outside 1..3"
