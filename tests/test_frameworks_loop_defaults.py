@@ -366,3 +366,24 @@ def test_stepwise_prompts_follow_frameworks_that_replace_or_observe_passages(fra
             "Action 1: Search[Quiet Harbor]\nObservation 1: [Quiet Harbor] Quiet Harbor is a [The Hollow Orchard] The Hollow Orchard is\n"
             "Thought 2: Quiet Harbor is by Mara Quill.\nAction 2: Search[Mara Quill]\nObservation 2: [Mara Quill] Mara Quill was born"
         )
+
+
+def test_the_forced_answers_call_is_recorded_apart_from_its_steps_call():
+    chains, backend, _ = loop()
+    last, forced = chains["c"].steps[-1], backend.prompts_of(QC)[-1]
+    assert last["answer_prompt_tokens"] == len(forced.plain.split()) != last["prompt_tokens"]
+    assert last["answer_completion_tokens"] == len("the Ellery River.".split())
+    steps = sum(step["completion_tokens"] for step in chains["c"].steps)
+    assert chains["c"].completion_tokens == steps + last["answer_completion_tokens"]
+    assert "answer_prompt_tokens" not in chains["a"].steps[-1]  # a chain that answered itself made no such call
+
+
+def test_a_chain_whose_forced_answer_cannot_fit_does_not_stop_the_others_answers():
+    script = {**SCRIPT, (QD, ""): f" {D1} It", (QD, f" {D1}"): "\n\nQ: next"}
+    backend, retriever = ScriptedBackend(script), RankedRetriever({**RANKINGS, "was Port Ellery founded?": []}, DOCS)
+    settings = LoopSettings(top_k=3, max_steps=4, max_passages=15, max_new_tokens=8, passage_order="retrieval", new_passages="ircot")
+    step_two = len(f"Q: Answer the following question by reasoning step-by-step.\n{QD}\nA: {D1}".split())
+    budget = PromptBudget(count=backend.count_tokens, max_model_len=step_two + 8)
+    chains = run_chains([("d", QD), ("d2", QD)], make_strategy("ircot", 350, "ircot"), retriever, backend, settings, budget=budget)
+    assert [chain.cuts["overflows"] for chain in chains] == [1, 1] and [chain.answer for chain in chains] == [None, None]
+    assert all(chain.done for chain in chains)

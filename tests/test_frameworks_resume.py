@@ -166,6 +166,7 @@ def test_what_changed_names_each_kind_of_input_with_its_keys():
     files = what_changed({"model_files": {"w.bin": "h1", "c.json": "x"}}, {"model_files": {"w.bin": "h2", "c.json": "x", "new": "y"}})
     assert files == "model (new, w.bin)"
     assert what_changed({"demonstrations": "d1"}, {"demonstrations": "d2", "extra": 1}) == "demonstrations; settings (extra)"
+    assert what_changed({"settings": {"k": 1}}, {"settings": None}) == "settings"  # a mapping that became a value
 
 
 def test_finished_ids_refuse_each_bad_line_with_its_message_and_cut_a_torn_one(tmp_path):
