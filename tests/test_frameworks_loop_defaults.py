@@ -387,3 +387,17 @@ def test_a_chain_whose_forced_answer_cannot_fit_does_not_stop_the_others_answers
     chains = run_chains([("d", QD), ("d2", QD)], make_strategy("ircot", 350, "ircot"), retriever, backend, settings, budget=budget)
     assert [chain.cuts["overflows"] for chain in chains] == [1, 1] and [chain.answer for chain in chains] == [None, None]
     assert all(chain.done for chain in chains)
+
+
+def test_a_step_whose_prompt_cannot_fit_ends_its_chain_with_an_empty_step():
+    backend, retriever = ScriptedBackend({}), RankedRetriever({"was Port Ellery founded?": ["ellery"]}, DOCS)
+    settings = LoopSettings(top_k=3, max_steps=4, max_passages=15, max_new_tokens=8, passage_order="retrieval", new_passages="ircot")
+    budget = PromptBudget(count=backend.count_tokens, max_model_len=12)  # not even the question fits
+    chains = run_chains([("d", QD), ("d2", QD)], make_strategy("ircot", 350, "ircot"), retriever, backend, settings, budget=budget)
+    for chain in chains:
+        assert (chain.answer, chain.done, chain.cuts["overflows"], chain.completion_tokens) == (None, True, 1, 0)
+        assert [(s["step"], s["output"], s["retrieved"], s["prompt_tokens"], s["query"]) for s in chain.steps] == [
+            (1, "", ["ellery"], 0, "was Port Ellery founded?")
+        ]
+        assert chain.rounds == [[DOCS["ellery"]]]
+    assert backend.prompts == []
