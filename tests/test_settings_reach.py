@@ -421,7 +421,6 @@ reach("data.annotations.followups", ("annotations",),
 reach("data.download.mirror", ("download",), command_value("data.download.mirror", lambda job, tier: job.first("mirror")))
 reach("data.download.sha256", ("download",), command_value("data.download.sha256", lambda job, tier: job.first("sums")))
 reach("retrieval.backend", FRAMEWORK_LOOPS, setting("retrieval.backend", "framework.retrieval_backend"))
-reach("retrieval.backend", ("teacher_shard",), command_value("retrieval.backend", lambda job, tier: Path(job.first("index")).name))
 reach("retrieval.compare", (), once("retrieval.compare", lambda tier: {job.wildcards["backend"] for job in tier.of(["index"])}, lambda value, tier: set(value)))
 reach("retrieval.compare", ("retrieval_eval",), command_value("retrieval.compare", lambda job, tier: job.flag("backends")))
 for name in ("k1", "b"):
