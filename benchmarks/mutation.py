@@ -10,7 +10,7 @@ Score = (killed + timed out) / (mutants - skipped - equivalent), per group; `equ
 lists the mutants that compute the same result as the original (no test can kill them), with why.
 Every other mutant not killed is listed in the output JSON as a survivor with its diff.
 
-    nice -n 15 python benchmarks/mutation.py --output benchmarks/results/mutation.json [--group metrics ...]
+    nice -n 15 python benchmarks/mutation.py --output benchmarks/mutation.json [--group metrics ...]
 
 It runs at nice 15 whatever the caller did (the machine is shared), one mutant at a time unless
 `--max-children` says otherwise.
