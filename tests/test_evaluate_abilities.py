@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pytest
 
+from steper.data.corpus import passage_id
 from steper.evaluate.abilities import ability_scores, appears, question_abilities, supporting_recall
 from steper.retrieval import Passage
-from steper.retrieval.corpus import passage_id
 
 # a 4-hop question: a_1 Mara Quill, a_2 St. Albans, a_3 Hertfordshire, a_4 (final) England
 RECORD = {

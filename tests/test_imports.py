@@ -66,3 +66,22 @@ def test_no_stage_imports_a_stage_that_imports_it():
     for module, targets in imports().items():
         graph.setdefault(stage(module), set()).update(stage(t) for t in targets if stage(t) != stage(module))
     assert circle(graph) is None
+
+
+# The stages in the order data flows through them; the workflow's plan and the preflight sit on top.
+PIPELINE = ("data", "retrieval", "models", "frameworks", "finetune", "stepwise", "train", "evaluate", "paper", "plan", "preflight")
+
+
+def test_no_stage_imports_a_later_stage_and_no_shared_module_imports_a_stage():
+    """A stage reads only what is below it: earlier stages and the shared modules (io, layout, settings, ...)."""
+    rank = {f"steper.{name}": index for index, name in enumerate(PIPELINE)}
+    back = []
+    for module, targets in imports().items():
+        for target in targets:
+            source, dest = stage(module), stage(target)
+            if source == dest or dest not in rank or source == "steper.cli":
+                continue
+            if source not in rank or rank[dest] > rank[source]:
+                back.append(f"{module} -> {target}")
+    assert back == []
+    assert {stage(module) for module in imports()} >= set(rank)  # every stage named here exists

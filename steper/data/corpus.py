@@ -11,6 +11,7 @@ expected count of the paper's corpus and whether they match.
 from __future__ import annotations
 
 import bz2
+import hashlib
 import json
 import logging
 import os
@@ -24,9 +25,13 @@ from tqdm import tqdm
 from steper.data.readers import context_paragraphs
 from steper.data.source import iter_json_lines
 from steper.io import InputError, atomic_path, write_json
-from steper.retrieval.corpus import passage_id
 
 log = logging.getLogger(__name__)
+
+
+def passage_id(title: str, text: str) -> str:
+    """A passage's corpus id: the same title and text are the same passage in every corpus."""
+    return hashlib.sha256(f"{title} {text}".encode()).hexdigest()[:16]
 
 EXPECTED_COUNTS = {"hotpotqa": 5_233_329, "2wikimultihopqa": 430_225, "musique": 139_416}
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from steper.data.corpus import passage_id
 from steper.metrics import normalize_answer, score
-from steper.retrieval.corpus import Retriever, passage_id
+from steper.retrieval.corpus import Retriever
 from steper.retrieval.evaluation import found, match_keys
 
 ABILITY_DEFINITIONS = """\

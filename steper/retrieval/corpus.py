@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -11,11 +10,6 @@ from typing import Protocol
 from steper.io import InputError, read_jsonl_numbered
 
 CORPUS_FIELDS = ("id", "title", "contents")
-
-
-def passage_id(title: str, text: str) -> str:
-    """A passage's corpus id: the same title and text are the same passage in every corpus."""
-    return hashlib.sha256(f"{title} {text}".encode()).hexdigest()[:16]
 
 
 @dataclass

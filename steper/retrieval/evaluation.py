@@ -19,8 +19,9 @@ from typing import Any
 from tqdm import tqdm
 
 from steper import layout
+from steper.data.corpus import passage_id
 from steper.io import InputError, read_jsonl_numbered
-from steper.retrieval.corpus import Passage, Retriever, passage_id
+from steper.retrieval.corpus import Passage, Retriever
 from steper.retrieval.index import BACKENDS, open_retriever
 from steper.settings import config_hash, from_schema, git_revision, settings_dict
 
