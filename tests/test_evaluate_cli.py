@@ -8,6 +8,7 @@ import pytest
 
 from steper import layout
 from steper.cli import main
+from steper.settings import config_hash
 
 FIXTURES = Path(__file__).parent / "fixtures" / "results" / "predictions"
 FRAMEWORK_FIXTURES = Path(__file__).parent / "fixtures" / "frameworks"
@@ -95,27 +96,48 @@ def test_run_with_a_tiny_random_model(tmp_path, monkeypatch):
     model = tmp_path / "model"
     build_random_model([corpus], model, RandomModelSettings(hidden_size=32, layers=1, heads=2, kv_heads=1, intermediate_size=64, vocab_size=400))
     build_index(corpus, tmp_path / "index" / "bm25s", "bm25s")
+    # the fixture's records, e1 with a supporting passage whose text differs from the corpus's: only the
+    # index (by title) finds it among the passages the run retrieved, as for real datasets' paragraphs
+    records = tmp_path / "records.jsonl"
+    rows = [json.loads(line) for line in (FRAMEWORK_FIXTURES / "records.jsonl").read_text().splitlines()]
+    rows[0]["supporting"] = [{"title": "The Hollow Orchard", "text": "The Hollow Orchard (film), a drama."}]
+    records.write_text("".join(json.dumps(row) + "\n" for row in rows))
     predictions = tmp_path / "eval" / "ircot" / "toy" / "tiny--steper.predictions.jsonl"
     output = tmp_path / "eval" / "ircot" / "toy" / "tiny--steper.json"
-    settings = {"framework": {"top_k": 2, "max_steps": 2, "max_passages": 4, "max_new_tokens": 6, "shots": 0, "retrieval_backend": "bm25s"},
+    settings = {"framework": {"top_k": 2, "max_steps": 2, "max_passages": 4, "max_new_tokens": 6, "shots": 1, "retrieval_backend": "bm25s"},
                 "generation": {"dtype": "float32", "batch_size": 2}}
     argv = [
         "evaluate", "run", "--framework", "ircot", "--dataset", "toy", "--system", "tiny--steper",
-        "--records", str(FRAMEWORK_FIXTURES / "records.jsonl"), "--index-dir", str(tmp_path / "index"), "--model", str(model),
+        "--records", str(records), "--index-dir", str(tmp_path / "index"), "--model", str(model),
+        "--demonstrations", str(FRAMEWORK_FIXTURES / "demonstrations.jsonl"),
         "--predictions", str(predictions), "--output", str(output), "--settings", json.dumps(settings),
     ]
     assert main(argv) == 0
     # one index, opened once: the run's retrieval and the scoring's passage look-ups share it
     assert [Path(path) for path in opened] == [tmp_path / "index" / "bm25s"]
     result = json.loads(output.read_text())
-    assert result["metrics"]["n"] == 3
+    assert (result["system"], result["framework"], result["dataset"]) == ("tiny--steper", "ircot", "toy")
+    assert (result["predictions"], result["records"], result["model_dir"]) == (str(predictions), str(records), str(model))
+    assert result["metrics"]["n"] == 3 and result["n_records"] == 3
+    assert [row["id"] for row in result["per_question"]] == ["e1", "e2", "e3"]
+    assert [row["supporting_recall"] for row in result["per_question"]] == [1.0, None, None]
     assert 1 <= result["metrics"]["mean_steps"] <= 2
     assert result["metrics"]["prompt_tokens"] > 0 and result["metrics"]["seconds_per_question"] > 0
     assert result["settings"]["framework"]["top_k"] == 2 and result["settings"]["generation"]["seed"] == 0
+    assert result["precision"] == {"storage_dtype": "float32", "compute_dtype_setting": "float32", "compute_dtype": "float32"}
     from transformers import AutoModelForCausalLM
 
     assert result["n_parameters"] == AutoModelForCausalLM.from_pretrained(model).num_parameters()
-    assert Path(layout.settings_sidecar(output)).exists()
+    sidecar = json.loads(Path(layout.settings_sidecar(output)).read_text())
+    assert (sidecar["system"], sidecar["framework"], sidecar["dataset"]) == ("tiny--steper", "ircot", "toy")
+    assert (sidecar["settings"], sidecar["config_hash"]) == (result["settings"], config_hash(result["settings"]))
+    # the predictions: this system's, prompted with one demonstration, and the identity a resume checks
+    traces = [json.loads(line) for line in predictions.read_text().splitlines()]
+    assert {(trace["framework"], trace["model"]) for trace in traces} == {("ircot", "tiny--steper")}
+    identity = json.loads(Path(f"{predictions}.resume.json").read_text())["run"]["identity"]
+    assert (identity["framework"], identity["model"]) == ("ircot", "tiny--steper")
+    assert "model.safetensors" in identity["model_files"] and "corpus.jsonl" in identity["index_files"]
+    assert identity["settings"]["shots"] == 1 and identity["demonstrations"] is not None
     # Resumable: a second run reuses every prediction and gives the same metrics.
     before = predictions.read_text()
     shutil.copy(output, tmp_path / "first.json")
