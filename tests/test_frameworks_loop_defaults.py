@@ -396,8 +396,59 @@ def test_a_step_whose_prompt_cannot_fit_ends_its_chain_with_an_empty_step():
     chains = run_chains([("d", QD), ("d2", QD)], make_strategy("ircot", 350, "ircot"), retriever, backend, settings, budget=budget)
     for chain in chains:
         assert (chain.answer, chain.done, chain.cuts["overflows"], chain.completion_tokens) == (None, True, 1, 0)
-        assert [(s["step"], s["output"], s["retrieved"], s["prompt_tokens"], s["query"]) for s in chain.steps] == [
-            (1, "", ["ellery"], 0, "was Port Ellery founded?")
+        assert [(s["step"], s["output"], s["retrieved"], s["prompt_tokens"], s["completion_tokens"], s["query"]) for s in chain.steps] == [
+            (1, "", ["ellery"], 0, 0, "was Port Ellery founded?")
         ]
         assert chain.rounds == [[DOCS["ellery"]]]
     assert backend.prompts == []
+
+
+class BudgetedBackend(ScriptedBackend):
+    """The scripted backend, keeping the generation budget each call asked for."""
+
+    def __init__(self, script):
+        super().__init__(script)
+        self.budgets: list[int] = []
+
+    def generate(self, prompts, max_new_tokens, stop, step_end=None):
+        self.budgets.append(max_new_tokens)
+        return super().generate(prompts, max_new_tokens, stop, step_end)
+
+
+E1 = "Port Ellery is a harbour town on the west coast."
+
+
+def test_a_prompt_that_fits_only_without_its_first_passages_leaves_them_out_and_counts_every_cut():
+    """14 + 15 + 16 words of passages (ellery, quiet, quill) then 13 + 16 (vale_director, everhart):
+    a limit of 44 words fits step 1 without ellery, and step 2 with everhart alone; the demonstration
+    never fits, so it is dropped at both steps."""
+    script = {(QD, ""): f" {E1} It was", (QD, f" {E1}"): " So the answer is: 1820. It"}
+    rankings = {"was Port Ellery founded?": ["ellery", "quiet", "quill"], "Port Ellery a harbour town on the west coast.": ["quill", "vale_director", "everhart"]}
+    backend, retriever = BudgetedBackend(script), RankedRetriever(rankings, DOCS)
+    settings = LoopSettings(top_k=3, max_steps=4, max_passages=15, max_new_tokens=8, passage_order="retrieval", new_passages="ircot")
+    budget = PromptBudget(count=backend.count_tokens, max_model_len=44 + 8)
+    demo = "Q: Answer the following question by reasoning step-by-step.\n" + " ".join(["Who?"] * 40) + "\nA: So the answer is: x."
+    strategy = make_strategy("ircot", 350, "ircot")
+    chain = run_chains([("d", QD)], strategy, retriever, backend, settings, demos=[demo], budget=budget)[0]
+    question = f"Q: Answer the following question by reasoning step-by-step.\n{QD}\nA:"
+    assert [prompt.context for prompt in backend.prompts] == [
+        "Wikipedia Title: Quiet Harbor\nQuiet Harbor is a novel by Mara Quill, published in 1971.\n\n"
+        "Wikipedia Title: Mara Quill\nMara Quill was born in St. Albans, where she taught  music.\n\n" + question,
+        "Wikipedia Title: Tamsin Everhart\nTamsin Everhart is an English actress.\nShe was born in 1970 in Dunmore.\n\n" + question,
+    ]
+    assert chain.cuts == {"prompts_cut": 2, "demos_dropped": 2, "passages_dropped": 1 + 4, "overflows": 0}
+    assert [s["retrieved"] for s in chain.steps] == [["ellery", "quiet", "quill"], ["vale_director", "everhart"]]
+    assert len(chain.passages) == 5  # the chain keeps every passage: only its prompts leave some out
+    assert [s["prompt_tokens"] for s in chain.steps] == [44, 41] and backend.budgets == [8, 8]
+    # the backend cut each completion at the step's end ("It was", "It" are not generated)
+    assert [s["completion_tokens"] for s in chain.steps] == [10, 5] and chain.completion_tokens == 15
+    assert chain.answer == "1820"
+
+
+def test_a_framework_that_does_not_retrieve_never_searches_even_given_a_retriever():
+    backend, retriever = ScriptedBackend({(QD, " So the answer is:"): " 1820. It"}), RankedRetriever({}, DOCS)
+    settings = LoopSettings(top_k=3, max_steps=4, max_passages=15, max_new_tokens=8, passage_order="retrieval", new_passages="ircot")
+    chain = run_chains([("d", QD)], make_strategy("direct", 350, "ircot"), retriever, backend, settings)[0]
+    assert retriever.calls == [] and chain.rounds == [[]] and chain.passages == []
+    assert [(s["query"], s["retrieved"], s["output"]) for s in chain.steps] == [(None, [], "So the answer is: 1820.")]
+    assert chain.answer == "1820"

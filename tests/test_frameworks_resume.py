@@ -207,3 +207,225 @@ def test_the_records_digest_is_the_sha256_of_the_sorted_json_lines():
     assert records_digest(records) == hashlib.sha256(blob.encode()).hexdigest()
     assert records_digest(records) == "5000776894f267444b248a72cf06227d2f3c95d251836a57725f671c2c9155df"
     assert records_digest([{"a": 2, "b": 1}]) == records_digest([{"b": 1, "a": 2}]) != records_digest([{"a": 3, "b": 1}])
+
+
+# `plan_resume` and `Resume` on hand-made files: a record per line is all `finished_ids` needs.
+OLD, NEW = {"model": "m", "settings": {"k": 1}}, {"model": "m", "settings": {"k": 2}}
+IDS = {"q1", "q2", "q3"}
+END = "(remove it to start over)"
+
+
+def trace_lines(*ids: str) -> str:
+    return "".join(json.dumps({"id": qid}) + "\n" for qid in ids)
+
+
+def plan(tmp_path, identity=NEW, ids=IDS):
+    from steper.frameworks.resume import plan_resume
+
+    return plan_resume(tmp_path / "out.jsonl", identity, ids, lambda line: None)
+
+
+def record(identity):
+    from steper.frameworks.resume import identity_record
+
+    return identity_record(identity)
+
+
+def saved(tmp_path, content) -> None:
+    (tmp_path / "out.jsonl.resume.json").write_text(json.dumps(content))
+
+
+def test_an_older_resume_record_with_one_hash_vouches_for_the_partial_and_the_output_alike(tmp_path, caplog):
+    from steper.frameworks.resume import output_identity
+
+    out, partial = tmp_path / "out.jsonl", tmp_path / "out.jsonl.partial"
+    out.write_text(trace_lines("q1"))
+    partial.write_text(trace_lines("q1", "q2"))
+    saved(tmp_path, record(NEW))  # the older format: {"hash", "identity"} at the top
+    resume = plan(tmp_path)
+    assert (resume.keep_partial, resume.keep_output, resume.done, resume.finished) == (True, True, {"q1", "q2"}, record(NEW))
+    assert output_identity(out) == record(NEW) and caplog.text == ""
+    saved(tmp_path, record(OLD))  # an older record of other settings: both files are another run's
+    resume = plan(tmp_path)
+    assert (resume.keep_partial, resume.keep_output, resume.done, resume.finished) == (False, False, set(), record(OLD))
+    changed = "was written by another run, changed: settings (settings.k)"
+    assert caplog.records[-1].getMessage() == (
+        f"{partial} (2 lines, discarded, never merged) {changed}; {out} (kept until this run replaces it) {changed}; starting over from zero"
+    )
+
+
+def test_a_resume_record_names_the_run_of_the_partial_and_that_of_the_output_apart(tmp_path, caplog):
+    from steper.frameworks.resume import output_identity
+
+    out, partial = tmp_path / "out.jsonl", tmp_path / "out.jsonl.partial"
+    out.write_text(trace_lines("q1"))
+    partial.write_text(trace_lines("q2"))
+    saved(tmp_path, {"run": record(OLD), "output": record(NEW)})
+    assert output_identity(out) == record(NEW)  # while a partial exists, `output` is the output's run
+    resume = plan(tmp_path)
+    assert (resume.keep_partial, resume.keep_output, resume.done, resume.finished) == (False, True, {"q1"}, record(NEW))
+    assert caplog.records[-1].getMessage() == (
+        f"{partial} (1 lines, discarded, never merged) was written by another run, changed: settings (settings.k); "
+        "starting over from the 1 finished questions of out.jsonl"
+    )
+    partial.unlink()
+    saved(tmp_path, {"run": record(NEW), "output": record(OLD)})
+    assert output_identity(out) == record(NEW)  # with no partial, `run` is the output's run
+    resume = plan(tmp_path)
+    assert (resume.keep_output, resume.complete, resume.done, resume.finished) == (True, True, {"q1"}, record(NEW))
+
+
+def test_a_resume_record_without_a_hash_vouches_for_nothing(tmp_path, caplog):
+    partial = tmp_path / "out.jsonl.partial"
+    partial.write_text(trace_lines("q1"))
+    saved(tmp_path, {"run": {"identity": NEW}, "output": None})
+    resume = plan(tmp_path)
+    assert (resume.keep_partial, resume.keep_output, resume.done, resume.finished) == (False, False, set(), None)
+    assert caplog.records[-1].getMessage() == (
+        f"{partial} (1 lines, discarded, never merged) was written by another run, changed: unknown (no identity recorded); starting over from zero"
+    )
+
+
+def test_a_fresh_run_plans_from_zero_without_a_word(tmp_path, caplog):
+    resume = plan(tmp_path)
+    assert (resume.keep_partial, resume.keep_output, resume.done, resume.finished) == (False, False, set(), None)
+    assert caplog.text == ""
+
+
+def test_a_resume_record_that_is_no_object_is_refused_with_its_path(tmp_path):
+    saved(tmp_path, [record(NEW)])
+    with pytest.raises(InputError) as error:
+        plan(tmp_path)
+    assert str(error.value) == f"{tmp_path / 'out.jsonl.resume.json'}: is not a resume record (a JSON object)"
+
+
+def test_a_trace_file_that_no_run_vouches_for_is_refused_with_its_path(tmp_path):
+    (tmp_path / "out.jsonl").write_text(trace_lines("q1"))
+    with pytest.raises(InputError) as error:
+        plan(tmp_path)
+    assert str(error.value) == f"{tmp_path / 'out.jsonl'}: has no out.jsonl.resume.json saying which run wrote it; remove it to start over"
+
+
+def test_a_link_or_special_file_where_a_trace_file_belongs_is_refused(tmp_path):
+    import os
+
+    elsewhere = tmp_path / "elsewhere.jsonl"
+    elsewhere.write_text(trace_lines("q1"))
+    out, partial = tmp_path / "out.jsonl", tmp_path / "out.jsonl.partial"
+
+    def refusal() -> str:
+        with pytest.raises(InputError) as error:
+            plan(tmp_path)
+        return str(error.value)
+
+    out.symlink_to(elsewhere)
+    assert refusal() == f"{out}: is a symbolic link; refusing to follow it {END}"
+    out.unlink()
+    partial.symlink_to(elsewhere)
+    assert refusal() == f"{partial}: is a symbolic link; refusing to follow it {END}"
+    partial.unlink()
+    os.mkfifo(partial)
+    assert refusal() == f"{partial}: is not a regular file; refusing to open it {END}"
+    partial.unlink()
+    out.mkdir()
+    assert refusal() == f"{out}: is not a regular file; refusing to open it {END}"
+    assert elsewhere.read_text() == trace_lines("q1")
+
+
+def test_an_earlier_output_is_never_read_through_a_symbolic_link(tmp_path):
+    from steper.frameworks.resume import finished_ids
+
+    elsewhere, link = tmp_path / "elsewhere.jsonl", tmp_path / "link.jsonl"
+    elsewhere.write_text(trace_lines("q1") + '{"id": "q')  # a torn line it would cut
+    link.symlink_to(elsewhere)
+    with pytest.raises(InputError) as error:
+        finished_ids(link, IDS, lambda line: None)
+    assert str(error.value) == f"{link}: is a symbolic link; refusing to follow it {END}"
+    assert elsewhere.read_text() == trace_lines("q1") + '{"id": "q'
+
+
+def test_a_partial_continues_the_output_only_if_it_holds_every_question_the_output_has(tmp_path, caplog):
+    out, partial = tmp_path / "out.jsonl", tmp_path / "out.jsonl.partial"
+    out.write_text(trace_lines("q1", "q2"))
+    saved(tmp_path, {"run": record(NEW), "output": record(NEW)})
+    partial.write_text(trace_lines("q1"))  # stale: an extension killed before it copied the output
+    resume = plan(tmp_path)
+    assert (resume.keep_partial, resume.keep_output, resume.done) == (False, True, {"q1", "q2"})
+    assert "out.jsonl.partial is stale: it lacks 1 of the questions the finished out.jsonl has" in caplog.text
+    partial.write_text(trace_lines("q2", "q1"))  # the output's questions, no more
+    resume = plan(tmp_path)
+    assert (resume.keep_partial, resume.keep_output, resume.done) == (True, True, {"q1", "q2"})
+    partial.write_text(trace_lines("q1", "q2", "q3"))
+    resume = plan(tmp_path)
+    assert (resume.keep_partial, resume.keep_output, resume.done) == (True, True, IDS)
+
+
+def test_every_step_of_a_run_leaves_a_true_resume_record(tmp_path, monkeypatch):
+    """Each record written, in order: the discarded partial disowned, the output alone, this run's
+    partial, and after the rename this run's output."""
+    from steper.frameworks import resume as module
+
+    written = []
+
+    def recording(path, content):
+        written.append((str(path), json.loads(json.dumps(content))))
+        module_write_json(path, content)
+
+    module_write_json = module.write_json
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(module, "write_json", recording)
+    out, partial = tmp_path / "out.jsonl", tmp_path / "out.jsonl.partial"
+    out.write_text(trace_lines("q1"))
+    partial.write_text(trace_lines("q2"))
+    before = {"model": "m", "settings": {"k": 0}}
+    saved(tmp_path, {"run": record(OLD), "output": record(before)})
+    resume = plan(tmp_path)
+    assert resume.start() == partial and partial.read_text() == ""
+    partial.write_text(trace_lines("q3"))
+    resume.finish()
+    path = str(tmp_path / "out.jsonl.resume.json")
+    old, new = record(before), record(NEW)
+    assert written == [
+        (path, {"run": None, "output": old}),
+        (path, {"run": old, "output": old}),
+        (path, {"run": new, "output": old}),
+        (path, {"run": new, "output": new}),
+    ]
+    assert out.read_text() == trace_lines("q3") and not partial.exists()
+
+
+def test_trace_files_a_run_makes_are_readable_by_all_and_executable_by_none(tmp_path):
+    import os
+    import stat
+
+    umask = os.umask(0o022)
+    try:
+        out = tmp_path / "out.jsonl"
+        resume = plan(tmp_path)
+        partial = resume.start()  # a new partial
+        assert stat.S_IMODE(partial.stat().st_mode) == 0o644
+        partial.write_text(trace_lines("q1"))
+        resume.finish()
+        assert stat.S_IMODE(out.stat().st_mode) == 0o644
+        os.chmod(out, 0o600)
+        resume = plan(tmp_path, ids=IDS | {"q4"})
+        assert resume.keep_output and resume.start() == partial  # the output's copy, to extend
+        assert stat.S_IMODE(partial.stat().st_mode) == 0o644 and partial.read_text() == trace_lines("q1")
+    finally:
+        os.umask(umask)
+
+
+def test_a_copy_of_the_output_that_fails_leaves_a_temporary_the_next_run_removes(tmp_path):
+    from steper.frameworks.resume import clean_stale_temporaries
+
+    out = tmp_path / "out.jsonl"
+    saved(tmp_path, {"run": record(NEW), "output": record(NEW)})
+    out.write_text(trace_lines("q1"))
+    resume = plan(tmp_path)
+    out.unlink()
+    out.mkdir()  # the output can no longer be read: the copy fails after its temporary was made
+    with pytest.raises(IsADirectoryError):
+        resume.start()
+    left = [path for path in tmp_path.iterdir() if path.name.startswith(".")]
+    assert len(left) == 1 and clean_stale_temporaries(out) == left
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["out.jsonl", "out.jsonl.resume.json"]
