@@ -1,6 +1,7 @@
 """Student training on a tiny random Llama: loss goes down, logs, outputs, methods, batching."""
 
 import json
+import math
 import os
 import shutil
 from pathlib import Path
@@ -93,10 +94,11 @@ def _toy_loss(model_path, examples):
 def test_training_reduces_loss_and_logs_per_kind(model_dir, data_path, tmp_path):
     out = tmp_path / "student"
     # kind-mixed batches (no length grouping): every batch carries every kind, so every sigma sees its loss each step
-    summary = train(data_path, model_dir, out, _settings("difficulty_aware", group_by_length=False), threads=1)
+    summary = train(data_path, model_dir, out, _settings("difficulty_aware", group_by_length=False, sigma_init=1.5), threads=1)
     assert summary["steps"] == 6 and summary["examples"] == {"first": 6, "mid": 6, "final": 6}
     assert (summary["traces"], summary["objective_factor"], summary["threads"]) == (6, 18 / (3 * 6), 1)
     assert summary["compute_dtype"] == "float32"
+    assert (summary["data"], summary["model"], summary["kinds"], summary["matched_to"]) == (str(data_path), str(model_dir), ["first", "mid", "final"], None)
     assert _toy_loss(out, _examples()) < _toy_loss(model_dir, _examples()) - 0.5
     records = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == list(range(1, 7))
@@ -112,8 +114,11 @@ def test_training_reduces_loss_and_logs_per_kind(model_dir, data_path, tmp_path)
         assert {"step", "epoch", "lr", "loss", "kind_losses", "kind_terms", "sigma", "weights"} <= set(record)
         assert set(record["kind_losses"]) == set(record["sigma"]) == set(record["weights"]) == {"first", "mid", "final"}
     assert records[-1]["kind_losses"]["final"] < records[0]["kind_losses"]["final"]
-    # losses above 1 make every sigma grow away from its start (weights shrink below 0.5)
+    # sigma starts at sigma_init, and Adam's first step moves each log sigma^2 by sigma_lr (0.05), not the student's lr
+    assert all(abs(math.log(s**2) - math.log(1.5**2)) == pytest.approx(0.05, abs=1e-3) for s in records[0]["sigma"].values())
     assert all(s > 1.0 for s in records[-1]["sigma"].values())
+    assert summary["sigma"] == pytest.approx(records[-1]["sigma"]) and summary["weights"] == pytest.approx(records[-1]["weights"])
+    assert summary["train_runtime"] > 0
     assert records[-1]["weights"]["first"] == pytest.approx(0.5 / records[-1]["sigma"]["first"] ** 2, rel=1e-4)
     saved = json.loads((out / "steper_settings.json").read_text())
     assert saved["settings"]["method"]["loss"] == "difficulty_aware" and saved["summary"]["steps"] == 6
@@ -475,3 +480,277 @@ def test_checkpoints_in_process_mark_their_budget_and_a_rerun_resumes_from_the_l
     assert (second["resumed_from_step"], second["steps"], first["resumed_from_step"]) == (2, 4, None)
     assert second["supervised_tokens"] == first["supervised_tokens"]
     assert [json.loads(line)["step"] for line in (out / "train_log.jsonl").read_text().splitlines()] == [1, 2, 3, 4]
+
+
+# --- in-process pins of what the multi-process / GPU paths read (the subprocess tests run those) ---
+
+
+def _trainer(model_dir, tmp_path, settings=None, weighting=None, sampler=None, log_path=None, **kwargs):
+    """A StepwiseTrainer around the tiny student, as `train` builds it (no data: the tests drive it directly)."""
+    settings = settings or _settings("difficulty_aware")
+    student = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    weighting = weighting or DifficultyAwareWeighting()
+    model = StepwiseModel(student, weighting, ObjectiveScale(6, 2, 3))
+    return StepwiseTrainer(model=model, args=training_arguments(settings, tmp_path / "trainer", "float32"), train_dataset=[],
+                           sampler=sampler, sigma_lr=settings.training.sigma_lr, log_path=log_path, **kwargs)
+
+
+def test_training_arguments_carry_every_setting(tmp_path):
+    settings = _settings("uniform", lr=1e-4, epochs=3, batch_size=2, grad_accum=3, weight_decay=0.1, max_grad_norm=0.5,
+                         seed=7, log_every=5)
+    args = training_arguments(settings, tmp_path / "out", "float32")
+    assert (args.output_dir, args.learning_rate, args.num_train_epochs, args.max_steps) == (str(tmp_path / "out"), 1e-4, 3, -1)
+    assert (args.per_device_train_batch_size, args.gradient_accumulation_steps, args.weight_decay, args.max_grad_norm) == (2, 3, 0.1, 0.5)
+    assert (args.lr_scheduler_type, args.warmup_steps) == ("cosine", 0)
+    assert (args.logging_steps, args.logging_first_step, args.save_strategy) == (5, True, "no")
+    assert (args.seed, args.data_seed) == (7, 7)
+    assert (args.bf16, args.fp16, args.deepspeed) == (False, False, None)
+    # the batches carry kind_ids, which the student's forward does not name; the last partial batch trains too
+    assert (args.remove_unused_columns, args.dataloader_drop_last, args.ddp_find_unused_parameters) == (False, False, False)
+    assert training_arguments(settings, tmp_path, "float32", max_steps=4).max_steps == 4
+    capped = _settings("uniform", max_steps=9)
+    assert training_arguments(capped, tmp_path, "float32").max_steps == 9
+    assert training_arguments(capped, tmp_path, "float32", max_steps=4).max_steps == 4  # a matched method's steps win
+    bf16, fp16 = training_arguments(settings, tmp_path, "bfloat16"), training_arguments(settings, tmp_path, "float16")
+    assert (bf16.bf16, bf16.fp16, fp16.bf16, fp16.fp16) == (True, False, False, True)
+
+
+def test_deepspeed_arguments_take_the_zero3_config_with_bf16_resolved(tmp_path):
+    from transformers.integrations.deepspeed import is_deepspeed_zero3_enabled, unset_hf_deepspeed_config
+
+    settings = _settings("uniform", deepspeed="zero3")
+    try:
+        args = training_arguments(settings, tmp_path, "bfloat16")
+        assert args.deepspeed == resolve_deepspeed("zero3")
+        assert is_deepspeed_zero3_enabled()  # what makes from_pretrained partition the weights while loading
+        resolved = args.hf_deepspeed_config.config
+        assert resolved["bf16"]["enabled"] is True and resolved["fp16"]["enabled"] is False  # "auto" follows bf16
+    finally:
+        unset_hf_deepspeed_config()
+    assert not is_deepspeed_zero3_enabled()
+
+
+def test_collate_gives_long_tensors():
+    batch = collate([Features([5, 6, 7], [-100, 6, 7], 0), Features([8], [8], 2)], pad_id=0)
+    assert {name: tensor.dtype for name, tensor in batch.items()} == dict.fromkeys(batch, torch.long)
+
+
+def _bos_tokenizer(model_dir):
+    """The tiny tokenizer made to start every text with BOS, as Llama's does."""
+    from tokenizers import processors
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    bos = tokenizer.bos_token
+    tokenizer.backend_tokenizer.post_processor = processors.Sequence([
+        processors.ByteLevel(trim_offsets=False),
+        processors.TemplateProcessing(single=f"{bos} $A", pair=f"{bos} $A $B", special_tokens=[(bos, tokenizer.bos_token_id)]),
+    ])
+    return tokenizer
+
+
+def test_truncation_keeps_a_leading_bos_and_the_completion_never_gets_one(model_dir):
+    plain, with_bos = AutoTokenizer.from_pretrained(model_dir), _bos_tokenizer(model_dir)
+    example = _examples(1)[2]
+    bos, eos = with_bos.bos_token_id, with_bos.eos_token_id
+    completion = plain(example["completion"], add_special_tokens=False)["input_ids"] + [eos]
+    prompt = with_bos(example["prompt"])["input_ids"]
+    assert prompt[0] == bos and prompt[1:] == plain(example["prompt"])["input_ids"]
+    full = encode_example(with_bos, example, 2, 1024, False)
+    assert full.input_ids == prompt + completion and full.labels == [-100] * len(prompt) + completion
+    # room for the prompt: BOS, then its last tokens
+    for room in (2, 3, 6):
+        short = encode_example(with_bos, example, 2, len(completion) + room, False)
+        assert short.input_ids == [bos] + prompt[len(prompt) - room + 1:] + completion
+    # room for one prompt token: the last one, not BOS
+    assert encode_example(with_bos, example, 2, len(completion) + 1, False).input_ids == prompt[-1:] + completion
+    # without BOS the cut keeps exactly the prompt's last tokens
+    plain_prompt = plain(example["prompt"])["input_ids"]
+    short = encode_example(plain, example, 2, len(completion) + 3, False)
+    assert short.input_ids == plain_prompt[-3:] + completion
+    # a completion longer than max_length keeps its first max_length - 1 tokens and one prompt token
+    tiny = encode_example(with_bos, example, 2, 4, False)
+    assert tiny.input_ids == prompt[-1:] + completion[:3] and tiny.labels == [-100] + completion[:3]
+
+
+def test_a_tokenizer_without_eos_is_refused(model_dir):
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    tokenizer.eos_token = None
+    with pytest.raises(ValueError, match="^the student tokenizer has no EOS token$"):
+        encode_example(tokenizer, _examples(1)[0], 0, 64, False)
+
+
+def test_length_grouping_sorts_each_window_of_batches_and_nothing_crosses_windows():
+    """The examples of each window of `window` batches (kinds in proportion) are that window's, cut in length order."""
+    n, batch_size = 150, 2
+    kinds = [i % 3 for i in range(n)]
+    lengths = [(i * 7919) % 1000 for i in range(n)]  # distinct
+    order = [i for b in mixed_batches(kinds, lengths, batch_size, 5, False) for i in b]  # the ungrouped (key) order
+    for window in (32, 3):
+        span = batch_size * window
+        expected = []
+        for start in range(0, n, span):
+            ranked = sorted(order[start:start + span], key=lambda i: lengths[i])
+            expected += [sorted(ranked[k:k + batch_size]) for k in range(0, len(ranked), batch_size)]
+        grouped = mixed_batches(kinds, lengths, batch_size, 5, True) if window == 32 else mixed_batches(kinds, lengths, batch_size, 5, True, window)
+        assert sorted(sorted(b) for b in grouped) == sorted(expected)
+
+
+def test_each_pass_of_the_sampler_is_the_next_epochs_batches():
+    kinds, lengths = [0] * 9 + [1] * 6 + [2] * 5, [(i * 13) % 17 for i in range(20)]
+    sampler = KindMixingSampler(kinds, lengths, 4, seed=10, group_by_length=True)
+    for epoch in range(3):
+        assert list(sampler) == [i for b in mixed_batches(kinds, lengths, 4, 10 + epoch, True) for i in b]
+    sampler.set_epoch(6)
+    assert list(sampler) == [i for b in mixed_batches(kinds, lengths, 4, 16, True) for i in b]
+    assert sampler.epoch == 7
+
+
+def test_load_and_encode_log_what_they_left_out_and_cut(tmp_path, model_dir, caplog):
+    import logging
+
+    path = _write(tmp_path / "mixed.jsonl", _examples(2))
+    with caplog.at_level(logging.INFO, logger="steper.train.trainer"):
+        examples = load_examples(path, ("final",))
+    assert f"{path}: left out {{'first': 2, 'mid': 2}} (method trains on final)" in caplog.messages
+    with pytest.raises(InputError) as error:
+        load_examples(_write(tmp_path / "first.jsonl", _examples(1)[:1]), ("mid", "final"))
+    assert str(error.value).endswith("no examples of kinds mid, final")
+    from steper.train.trainer import encode_all
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="steper.train.trainer"):
+        features = encode_all(tokenizer, examples, ("final",), _settings("vanilla", max_length=20))
+    assert [len(f.input_ids) for f in features] == [20, 20]
+    assert "2 of 2 examples reach max_length=20 (prompt cut on the left)" in caplog.messages
+
+
+def test_a_student_whose_logits_go_beyond_the_head_is_refused(model_dir):
+    for attribute in ("final_logit_softcapping", "logit_scale"):
+        student = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+        setattr(student.config, attribute, 30.0)
+        with pytest.raises(ValueError, match=f"^{type(student).__name__} transforms its logits beyond the LM head"):
+            StepwiseModel(student, UniformWeighting(), ObjectiveScale(3, 1, 3))
+
+
+def test_checkpoint_store_identity_and_when_there_is_one(model_dir, data_path, tmp_path):
+    from steper.train.checkpoints import directory_digest, file_digest
+    from steper.train.settings import checkpoint_identity
+    from steper.train.trainer import checkpoint_store
+
+    out = tmp_path / "student"
+    off = _settings("uniform", checkpoint={"every_steps": None, "every_minutes": None})
+    assert checkpoint_store(off, data_path, model_dir, out, None, 1) is None
+    on = _settings("uniform", checkpoint={"every_steps": 2, "keep": 3})
+    store = checkpoint_store(on, data_path, model_dir, out, 5, 2)
+    assert (store.root, store.keep) == (Path(layout.checkpoints_dir(str(out))), 3)
+    assert store.identity == {"settings": checkpoint_identity(on), "max_steps": 5, "processes": 2,
+                              "data": file_digest(data_path), "model": directory_digest(model_dir)}
+    store.root.mkdir(parents=True)  # a killed run left checkpoints: a rerun with checkpoints off still resumes them
+    assert checkpoint_store(off, data_path, model_dir, out, None, 1) is not None
+
+
+def test_the_trainer_uses_its_sampler_no_warmup_by_default_and_a_given_optimizer(model_dir, tmp_path):
+    from steper.train.trainer import _SamplerEpoch
+
+    sampler = KindMixingSampler([0, 1, 2], [3, 2, 1], 3, seed=0, group_by_length=False)
+    trainer = _trainer(model_dir, tmp_path, sampler=sampler)
+    assert trainer._get_train_sampler() is sampler
+    assert [c.sampler for c in trainer.callback_handler.callbacks if isinstance(c, _SamplerEpoch)] == [sampler]
+    assert not any(isinstance(c, _SamplerEpoch) for c in _trainer(model_dir, tmp_path).callback_handler.callbacks)
+    optimizer = trainer.create_optimizer()
+    scheduler = trainer.create_scheduler(10)
+    assert scheduler.get_last_lr()[0] == pytest.approx(3e-3)  # warm-up ratio 0: the full lr from the first step
+    assert trainer._created_lr_scheduler  # the Trainer rebuilds a schedule it created when train() runs again
+    other = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    fresh = _trainer(model_dir, tmp_path)
+    assert fresh.create_scheduler(10, optimizer=other).optimizer is other and optimizer is not other
+
+
+def test_the_optimizer_groups_decay_and_a_given_model(model_dir, tmp_path):
+    settings = _settings("difficulty_aware", weight_decay=0.1)
+    trainer = _trainer(model_dir, tmp_path, settings)
+    groups = trainer.create_optimizer().param_groups
+    assert [g["weight_decay"] for g in groups] == [0.1, 0.0, 0.0]
+    other = _trainer(model_dir, tmp_path, settings).model
+    given = _trainer(model_dir, tmp_path, settings)
+    ids = {id(p) for g in given.create_optimizer(other).param_groups for p in g["params"]}
+    assert ids == {id(p) for p in other.parameters()}
+
+
+def test_compute_loss_counts_completion_tokens_and_returns_outputs(model_dir, tmp_path):
+    trainer = _trainer(model_dir, tmp_path)
+    model = trainer.model.train()
+    # the longest row's prompt is one token: its first label is at position 1
+    batch = collate([Features([9, 10, 11, 12], [-100, 10, 11, 12], 2), Features([5, 6, 7], [-100, -100, 7], 0)], pad_id=0)
+    loss, outputs = trainer.compute_loss(model, batch, return_outputs=True)
+    assert loss is outputs["loss"] and set(outputs) == {"loss", "kind_losses", "kind_terms"}
+    assert trainer._tokens.tolist() == [1, 0, 3]
+    assert torch.equal(trainer.compute_loss(model, batch), loss)
+
+
+def test_log_puts_kind_losses_and_sigmas_in_the_console_dict_and_the_record(model_dir, tmp_path):
+    weighting = DifficultyAwareWeighting(sigma_init=1.23456789)
+    log_path = tmp_path / "train_log.jsonl"
+    trainer = _trainer(model_dir, tmp_path, weighting=weighting, log_path=log_path)
+    model = trainer.model.train()
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    batch = collate(_features(tokenizer, _examples(2)), tokenizer.pad_token_id)
+    outputs = trainer.compute_loss(model, batch, return_outputs=True)[1]
+    trainer.log({"loss": 2.5, "grad_norm": 0.75, "learning_rate": 1e-3})
+    console = trainer.state.log_history[-1]
+    sigmas = weighting.sigmas()
+    for kind in ("first", "mid", "final"):
+        assert console[f"loss_{kind}"] == round(outputs["kind_losses"][kind], 6) != round(outputs["kind_losses"][kind], 7)
+        assert console[f"sigma_{kind}"] == round(sigmas[kind], 6) != round(sigmas[kind], 7)
+    record = json.loads(log_path.read_text(encoding="utf-8"))
+    assert (record["step"], record["lr"], record["loss"], record["grad_norm"]) == (0, 1e-3, 2.5, 0.75)
+    assert record["kind_losses"] == pytest.approx(outputs["kind_losses"])
+    assert record["kind_terms"] == pytest.approx(outputs["kind_terms"])
+    assert record["sigma"] == pytest.approx(sigmas) and record["weights"] == pytest.approx(weighting.effective_weights())
+    assert record["supervised_tokens"] == {kind: sum(f.n_completion for f, e in zip(_features(tokenizer, _examples(2)), _examples(2))
+                                                     if e["kind"] == kind) for kind in ("first", "mid", "final")}
+    # a step without batches (nothing accumulated) and no log file: the console line only
+    quiet = _trainer(model_dir, tmp_path, weighting=DifficultyAwareWeighting(), log_path=None)
+    quiet.log({"loss": 1.0})
+    assert quiet.state.log_history[-1]["loss"] == 1.0 and "loss_first" not in quiet.state.log_history[-1]
+    trainer.log({"eval_loss": 3.0})  # not a training step: no record
+    assert len(log_path.read_text(encoding="utf-8").splitlines()) == 1
+
+
+def test_checkpoint_weights_store_each_tensor_once(model_dir, tmp_path):
+    from safetensors.torch import load_file
+
+    trainer = _trainer(model_dir, tmp_path)
+    state = trainer.model.state_dict()
+    tied = set(trainer.model._keys_to_ignore_on_save)
+    trainer._save(str(tmp_path / "all"))
+    assert set(load_file(tmp_path / "all" / "model.safetensors")) == set(state) - tied
+    subset = {name: state[name] for name in list(state)[:2]}
+    trainer._save(str(tmp_path / "some"), state_dict=subset)
+    assert set(load_file(tmp_path / "some" / "model.safetensors")) == set(subset)
+
+
+def test_the_student_is_saved_alone_in_its_dtype(model_dir, tmp_path):
+    from safetensors.torch import load_file
+
+    from steper.train.trainer import _save_student
+
+    trainer = _trainer(model_dir, tmp_path)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    trainer.model.student.config.use_cache = False
+    _save_student(trainer, trainer.model.student, tokenizer, tmp_path / "saved", torch.bfloat16)
+    weights = load_file(tmp_path / "saved" / "model.safetensors")
+    assert {t.dtype for t in weights.values()} == {torch.bfloat16} and not any("log_var" in name for name in weights)
+    config = json.loads((tmp_path / "saved" / "config.json").read_text())
+    assert config["dtype"] == "bfloat16" and config["use_cache"] is True
+
+
+def test_gradient_checkpointing_does_not_reenter(model_dir):
+    from steper.train.trainer import _enable_checkpointing
+
+    student = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    _enable_checkpointing(student)
+    functions = {m._gradient_checkpointing_func.keywords["use_reentrant"] for m in student.modules()
+                 if hasattr(m, "_gradient_checkpointing_func")}
+    assert student.is_gradient_checkpointing and functions == {False}
