@@ -473,7 +473,7 @@ def test_checkpoints_in_process_mark_their_budget_and_a_rerun_resumes_from_the_l
     root = Path(layout.checkpoints_dir(str(out)))
     assert sorted(p.name for p in root.iterdir() if p.name.startswith("checkpoint-")) == ["checkpoint-2"]  # never at the last step
     marker = json.loads((root / "checkpoint-2" / MARKER).read_text())
-    assert marker["supervised_tokens"] == records[1]["supervised_tokens"]
+    assert marker["supervised_tokens"] == records[1]["supervised_tokens"] and marker["step"] == 2
     assert [json.loads(line)["step"] for line in (root / "checkpoint-2" / "train_log.jsonl").read_text().splitlines()] == [1, 2]
     shutil.rmtree(out)
     second = train(data_path, model_dir, out, settings)
@@ -754,3 +754,16 @@ def test_gradient_checkpointing_does_not_reenter(model_dir):
     functions = {m._gradient_checkpointing_func.keywords["use_reentrant"] for m in student.modules()
                  if hasattr(m, "_gradient_checkpointing_func")}
     assert student.is_gradient_checkpointing and functions == {False}
+
+
+def test_a_matched_training_takes_the_other_methods_steps_and_drops_its_checkpoints(model_dir, data_path, tmp_path):
+    """vanilla on 6 final steps, matched to StepER's 18 examples: ceil(18 / 4) steps an epoch, not ceil(6 / 4);
+    its checkpoints are removed once it finished (keep_after_finish false)."""
+    settings = parse_train_settings({
+        "method": {"data": "final", "loss": "vanilla", "match_steps_of": STEPER},
+        "training": {"batch_size": 4, "epochs": 1, "dtype": "float32", **CPU, "checkpoint": {"every_steps": 2, "keep_after_finish": False}},
+    })
+    out = tmp_path / "matched"
+    summary = train(data_path, model_dir, out, settings, match_data=data_path)
+    assert (summary["steps"], summary["examples"], summary["matched_to"]) == (5, {"final": 6}, STEPER)
+    assert not Path(layout.checkpoints_dir(str(out))).exists()
