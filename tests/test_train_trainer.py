@@ -158,9 +158,11 @@ def test_warmup_is_a_ratio_of_the_optimizer_steps(model_dir, data_path, tmp_path
 
 
 def test_the_last_step_is_logged_whatever_log_every(model_dir, data_path, tmp_path):
-    """The report reads a method's budget (steps, supervised tokens) from its log's last line."""
+    """The report reads a method's budget (steps, supervised tokens) from its log's last line. (Without checkpoints.)"""
     out = tmp_path / "odd"
-    summary = train(data_path, model_dir, out, _settings("vanilla", max_steps=3, log_every=2))
+    no_checkpoints = {"every_steps": None, "every_minutes": None}
+    summary = train(data_path, model_dir, out, _settings("vanilla", max_steps=3, log_every=2, checkpoint=no_checkpoints))
+    assert not Path(layout.checkpoints_dir(str(out))).exists() and summary["resumed_from_step"] is None
     records = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [1, 2, 3]
     assert records[-1]["supervised_tokens"] == summary["supervised_tokens"]
