@@ -78,7 +78,19 @@ def test_unknown_settings_key_is_an_error(tmp_path, capsys):
     assert "topk" in capsys.readouterr().err
 
 
-def test_run_with_a_tiny_random_model(tmp_path, monkeypatch):
+@pytest.fixture
+def one_torch_thread():
+    """Torch computes on one thread here: a process forked after torch started its thread pool (as
+    mutmut forks one per mutant) waits forever on that pool's lock."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_run_with_a_tiny_random_model(tmp_path, monkeypatch, one_torch_thread):
     from steper.models.tiny import RandomModelSettings, build_random_model
     from steper.retrieval import build_index
     from steper.retrieval.bm25s_backend import Bm25sRetriever
