@@ -93,8 +93,10 @@ def configure(dest: Path, group: dict, patterns: list[str]) -> list[str]:
 def mutmut(dest: Path, *args: str) -> subprocess.CompletedProcess:
     """mutmut with progress bars off: a mutant that breaks a bar's display raises inside tqdm's
     refresh, which holds tqdm's process-shared lock and never releases it, so every later test
-    process that draws a bar hangs until its time limit (counted as a timeout, i.e. killed)."""
-    env = {**os.environ, "TQDM_DISABLE": "1"}
+    process that draws a bar hangs until its time limit (counted as a timeout, i.e. killed). Torch
+    on one thread: mutmut forks a child per mutant from a parent whose torch thread pool is already
+    running, and such a child blocks forever on the pool's lock."""
+    env = {**os.environ, "TQDM_DISABLE": "1", "OMP_NUM_THREADS": "1"}
     return subprocess.run([sys.executable, "-m", "mutmut", *args], cwd=dest, capture_output=True, text=True, env=env)
 
 
