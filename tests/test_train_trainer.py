@@ -518,6 +518,7 @@ def test_training_arguments_carry_every_setting(tmp_path):
 
 
 def test_deepspeed_arguments_take_the_zero3_config_with_bf16_resolved(tmp_path):
+    pytest.importorskip("deepspeed")  # TrainingArguments reads a DeepSpeed config only with DeepSpeed installed (the gpu extra)
     from transformers.integrations.deepspeed import is_deepspeed_zero3_enabled, unset_hf_deepspeed_config
 
     settings = _settings("uniform", deepspeed="zero3")
