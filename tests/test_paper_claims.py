@@ -21,6 +21,7 @@ from steper.paper.claims import (
     INCONCLUSIVE,
     MATCHED,
     MATCHED_TEXT,
+    NEEDS,
     NOT_TESTED,
     OPPOSITE,
     ClaimTester,
@@ -78,9 +79,31 @@ def test_every_comparison_of_the_fixture_run_is_the_committed_one():
     results = load_manifest(FIXTURE / "run" / "manifest.json")
     comparisons = evaluate_claims(results, parsed, Statistics(parsed.bootstrap_settings()), load_published())
     assert [as_row(c) for c in comparisons] == committed_rows()
-    assert len(comparisons) == 14 and {c.claim_id for c in comparisons} == {
+    assert len(comparisons) == 16 and {c.claim_id for c in comparisons} == {
         "steper_beats_vanilla", "selfask_gains", "learned_weights_best", "step_data_abilities", "scaling", "out_of_domain", "subqa_validity",
+        "student_matches_teacher", "latency",
     }
+
+
+def test_every_claim_of_the_paper_is_listed_and_one_without_comparison_says_what_it_needs():
+    published = load_published()
+    assert [claim["id"] for claim in published.claims if claim["id"] not in NEEDS] == []
+    settings = settings_dict()
+    settings["scaling_students"] = ["stu"]
+    parsed = parse_settings(settings, PaperSettings)
+    results = load_manifest(FIXTURE / "run" / "manifest.json")
+    results.transfer.clear()
+    comparisons = evaluate_claims(results, parsed, Statistics(parsed.bootstrap_settings()), published)
+    untested = [(c.claim_id, c.what, c.score, c.evidence) for c in comparisons if c.what == "–"]
+    assert untested == [
+        (claim_id, "–", "–", NEEDS[claim_id]) for claim_id in ("student_matches_teacher", "scaling", "out_of_domain", "latency")
+    ]
+    assert all(c.verdict == NOT_TESTED and c.claim == claims_text(published, c.claim_id) for c in comparisons if c.what == "–")
+    assert [c.claim_id for c in comparisons][-4:] == ["student_matches_teacher", "scaling", "out_of_domain", "latency"]
+
+
+def claims_text(published, claim_id: str) -> str:
+    return next(claim["text"] for claim in published.claims if claim["id"] == claim_id)
 
 
 def paired(low: float, high: float, mcnemar: McNemar | None = None) -> Paired:

@@ -39,6 +39,25 @@ HOLDS = "HOLDS"
 OPPOSITE = "OPPOSITE"
 INCONCLUSIVE = "INCONCLUSIVE"
 NOT_TESTED = "NOT TESTED"
+# What each claim of the paper needs, the evidence of its NOT TESTED row when a run has no comparison
+# for it: the report lists every claim, tested or not.
+NEEDS: dict[str, str] = {
+    "steper_beats_vanilla": "needs StepER and Vanilla-KD in the main table",
+    "student_matches_teacher": (
+        "not decided by this reproduction: the paper gives no margin for 'comparable'; Table 1 shows the teacher's "
+        "in-context rows beside the student"
+    ),
+    "learned_weights_best": "needs StepER and fixed-weight methods in the weighting table",
+    "step_data_abilities": "needs the step-data ablation (final, first+final, first+mid+final data) in the ablation table",
+    "selfask_gains": "needs StepER and Vanilla-KD trained in the Self-Ask framework",
+    "subqa_validity": "needs StepER's and Vanilla-KD's sub-question evaluations (the subquestions table)",
+    "scaling": "needs two or more student sizes in the scaling table (paper.scaling_students)",
+    "out_of_domain": "needs StepER's and Vanilla-KD's transfer evaluations (the transfer table)",
+    "latency": (
+        "not decided by this reproduction: cost is not a paired score; the latency table and figure give each "
+        "system's seconds and generated tokens per question"
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -253,10 +272,17 @@ class ClaimTester:
         return comparisons
 
     def all(self) -> list[Comparison]:
+        """Every comparison the run's results allow, then one NOT TESTED row per claim with none."""
         tests: list[Callable[[], list[Comparison]]] = [
             self.steper_beats_vanilla, self.learned_weights_best, self.step_data_abilities, self.scaling, self.out_of_domain, self.subqa_validity,
         ]
-        return [comparison for test in tests for comparison in test()]
+        comparisons = [comparison for test in tests for comparison in test()]
+        tested = {comparison.claim_id for comparison in comparisons}
+        return comparisons + [
+            Comparison(claim_id, text, "–", "–", NOT_TESTED, NEEDS.get(claim_id, "no comparison implemented"))
+            for claim_id, text in self.texts.items()
+            if claim_id not in tested and claim_id != MATCHED
+        ]
 
 
 def evaluate_claims(results: Results, settings: PaperSettings, stats: Statistics, published: Published) -> list[Comparison]:
