@@ -124,9 +124,19 @@ def test_a_configured_student_that_was_not_evaluated_is_no_second_size(tmp_path)
     assert "Not run in this tier: Figure 4 (needs two student sizes)." in (output / "REPORT.md").read_text().splitlines()
 
 
-@pytest.mark.parametrize(("tier", "sizes"), [("config/one-cell.yaml", False), ("config/demo-full.yaml", True)])
+@pytest.mark.parametrize(("tier", "sizes"), [("config/one-cell.yaml", False), ("config/demo-full.yaml", False), ("config/config.yaml", True), ("config/smoke.yaml", True)])
 def test_the_workflow_declares_figure_4_only_for_two_trained_sizes(tier, sizes):
-    """one-cell trains one of the paper config's students: its other students are no second size."""
+    """one-cell trains one of the paper config's students: its other students are no second size.
+    demo-full trains one size (its pruned students learned nothing without healing); smoke prunes
+    a second size from its tiny model."""
     config = tier_config(ROOT, [ROOT / tier])
     validate_config(config)
     assert ("fig4_scaling" in paper_plan.figures(Plan(config, basedir=ROOT))) is sizes
+
+
+def test_demo_full_runs_every_part_of_the_paper_but_figure_4():
+    config = tier_config(ROOT, [ROOT / "config" / "demo-full.yaml"])
+    validate_config(config)
+    run = paper_plan.run_contents(Plan(config, basedir=ROOT))
+    assert run.parts == {"selfask", "transfer", "subquestions", "seeds"}
+    assert run.not_run == "Not run in this tier: Figure 4 (needs two student sizes)."
