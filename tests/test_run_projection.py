@@ -78,9 +78,14 @@ def test_evaluation_priced_per_question_and_missing_stats_named(tmp_path: Path) 
         run_projection.example_tokens(tmp_path / "nowhere" / "final.jsonl")
 
 
-def test_two_thread_stages_run_alone() -> None:
-    assert run_projection.wall("train", 100.0) == 100.0
-    assert run_projection.wall("models/finetune", 100.0) == 100.0
-    assert run_projection.wall("evaluate", 100.0) == 50.0
+def test_wall_time_packs_core_seconds_or_waits_for_the_chain() -> None:
+    jobs = [("models/finetune/teacher", 100.0), ("train/a", 60.0), ("train/b", 40.0), ("evaluate/a", 30.0), ("evaluate/b", 10.0), ("data/split/x", 20.0)]
+    # core-seconds: 2×100 + 2×60 + 2×40 + 30 + 10 + 20 = 460
+    assert run_projection.wall_on(jobs, 2) == pytest.approx(230.0)
+    assert run_projection.wall_on(jobs, 4) == pytest.approx(190.0)  # the chain: fine-tuning 100 + training 60 + evaluation 30
+    assert run_projection.wall_on(jobs, 16) == pytest.approx(190.0)
+    assert run_projection.wall_on([("evaluate/a", 30.0), ("evaluate/b", 30.0)], 2) == pytest.approx(30.0)
+    assert run_projection.wall_on([], 8) == 0.0
+    assert [run_projection.threads(stage) for stage in ("train", "models/finetune", "evaluate", "teacher")] == [2, 2, 1, 1]
     assert run_projection.stage_of("models/finetune/teacher") == "models/finetune"
     assert run_projection.stage_of("teacher/ircot/hotpotqa/t/train.0-of-2") == "teacher"
