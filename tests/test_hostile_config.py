@@ -207,7 +207,8 @@ def test_teacher_baseline_gets_the_teacher_sections_threads(tmp_path):
     def edit(config):
         config["teacher"]["resources"]["threads"] = 3
         config["evaluation"]["baseline_models"] = ["tiny-teacher"]
-        config["students"] = {"tiny": {"teacher": "tiny-teacher"}}
+        for student in config["students"].values():
+            student["teacher"] = "tiny-teacher"
 
     result = dry_run(tmp_path, edit)
     assert result.returncode == 0, (result.stdout + result.stderr)[-2000:]

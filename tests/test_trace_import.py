@@ -364,7 +364,8 @@ def test_a_fine_tuned_teacher_whose_every_trace_is_imported_is_never_built(tmp_p
     the tokenizer of the teacher's base model, so no job fine-tunes or runs the teacher. A dry run
     reads no trace file: every import names the shipped fixture."""
     config = yaml.safe_load(SMOKE.read_text(encoding="utf-8"))
-    config["students"] = {"tiny": {"teacher": "tiny-teacher"}}
+    for student in config["students"].values():
+        student["teacher"] = "tiny-teacher"
     config["evaluation"]["baseline_models"] = ["tiny"]
     config["teacher"]["imports"] = []
     built = job_counts(dry_run(tmp_path, config))
