@@ -381,19 +381,18 @@ def tiny(tmp_path_factory):
     build_random_model([FIXTURES / "corpus.jsonl"], root / "model",
                        RandomModelSettings(hidden_size=32, layers=1, heads=2, kv_heads=1, intermediate_size=64, vocab_size=400))
     records = [json.loads(line) for line in (FIXTURES / "records.jsonl").read_text().splitlines()]
-    for name, copies in (("records.jsonl", 12), ("long.jsonl", 120)):
-        (root / name).write_text("".join(json.dumps(r | {"id": f"{r['id']}-{i}"}) + "\n" for i in range(copies) for r in records))
+    (root / "records.jsonl").write_text("".join(json.dumps(r | {"id": f"{r['id']}-{i}"}) + "\n" for i in range(12) for r in records))
     return root
 
 
-def teacher(tiny, output, cache, records: str = "records.jsonl") -> subprocess.Popen:
-    """`long.jsonl` (360 questions) for a run stopped mid-way: the tiny model answers 36 faster than
-    a test can see four lines written and signal."""
+def teacher(tiny, output, cache) -> subprocess.Popen:
     settings = {"framework": {"shots": 0, "max_new_tokens": 16}, "generation": {"dtype": "float32", "batch_size": 1}}
-    command = [sys.executable, "-m", "steper.cli", "teacher", "run", "--framework", "direct", "--records", str(tiny / records),
+    command = [sys.executable, "-m", "steper.cli", "teacher", "run", "--framework", "direct", "--records", str(tiny / "records.jsonl"),
                "--model", str(tiny / "model"), "--model-name", "tiny", "--output", str(output), "--settings", json.dumps(settings)]
     env = dict(os.environ, STEPER_CACHE_DIR=str(cache), OMP_NUM_THREADS="1")
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+    # SIGINT as a terminal delivers it: a test run in the background (`cmd &`) starts with it ignored, inherited otherwise
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def wait_for(condition, process: subprocess.Popen, timeout: float = 120.0) -> None:
@@ -429,7 +428,7 @@ def test_a_second_writer_of_one_output_fails_at_once(tiny, tmp_path):
 @pytest.fixture(scope="module")
 def uninterrupted(tiny, tmp_path_factory) -> Path:
     reference = tmp_path_factory.mktemp("reference") / "reference.jsonl"
-    whole = teacher(tiny, reference, reference.parent / "cache", "long.jsonl")
+    whole = teacher(tiny, reference, reference.parent / "cache")
     assert whole.wait(timeout=300) == 0
     return reference
 
@@ -437,13 +436,13 @@ def uninterrupted(tiny, tmp_path_factory) -> Path:
 @pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT], ids=lambda stop: stop.name)
 def test_a_writer_stopped_mid_run_frees_the_output_and_the_rerun_matches_an_uninterrupted_run(tiny, uninterrupted, tmp_path, stop):
     output = tmp_path / "out.jsonl"
-    stopped = teacher(tiny, output, tmp_path / "cache", "long.jsonl")
+    stopped = teacher(tiny, output, tmp_path / "cache")
     partial = Path(f"{output}.partial")
     wait_for(lambda: partial.exists() and partial.read_text().count("\n") >= 4, stopped)
     stopped.send_signal(stop)
     assert stopped.wait(timeout=120) != 0
     assert not output.exists()
-    rerun = teacher(tiny, output, tmp_path / "cache", "long.jsonl")
+    rerun = teacher(tiny, output, tmp_path / "cache")
     _, err = rerun.communicate(timeout=300)
     assert rerun.returncode == 0, err[-2000:]
     done = int(err.split(" already done")[0].rsplit(" ", 1)[-1])
