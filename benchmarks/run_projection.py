@@ -17,7 +17,7 @@ chain every run waits on, the longest job of each stage from the teacher's fine-
 evaluations. Jobs keep their configured threads and this machine's per-job times; the DAG's other
 waits are not modelled, so more cores are a lower bound on the wall time.
 
-    python benchmarks/run_projection.py --configfile config/demo-full.yaml \
+    python benchmarks/run_projection.py --configfile config/demo-full.yaml config/demo-full-imports.yaml \
         --rates-run results/demo --rates-config config/demo.yaml \
         --output benchmarks/results/demo_full_projection.json
 """
@@ -47,14 +47,14 @@ RULE = re.compile(r"^(?:local)?rule (\w+):$")
 BENCHMARK = re.compile(r"^benchmark: \S*?/benchmarks/(\S+)\.tsv$")
 
 
-def planned_jobs(configfile: str) -> list[tuple[str, str, list[str]]]:
-    """(rule, stage, shell words) of every job Snakemake would still run for this config."""
+def planned_jobs(configfiles: list[str]) -> list[tuple[str, str, list[str]]]:
+    """(rule, stage, shell words) of every job Snakemake would still run for this config and its overlays."""
     result = subprocess.run(
-        ["snakemake", "--dry-run", "--printshellcmds", "--nolock", "--cores", "2", "--configfile", configfile],
+        ["snakemake", "--dry-run", "--printshellcmds", "--nolock", "--cores", "2", "--configfile", *configfiles],
         capture_output=True, text=True,
     )
     if result.returncode != 0:
-        raise SystemExit(f"snakemake --dry-run --configfile {configfile} failed:\n{result.stderr[-2000:]}")
+        raise SystemExit(f"snakemake --dry-run --configfile {' '.join(configfiles)} failed:\n{result.stderr[-2000:]}")
     return parse_dry_run(result.stdout)
 
 
@@ -156,13 +156,13 @@ def wall_on(jobs: list[tuple[str, float]], cores: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--configfile", required=True, help="the config to project (run it partially first)")
+    parser.add_argument("--configfile", nargs="+", required=True, help="the config to project and its overlays (run it partially first)")
     parser.add_argument("--rates-run", type=Path, required=True, help="a finished run's results directory")
     parser.add_argument("--rates-config", type=Path, required=True, help="the config of that run")
     parser.add_argument("--output", type=Path)
     args = parser.parse_args()
 
-    config = yaml.safe_load(open(args.configfile, encoding="utf-8"))
+    config = yaml.safe_load(open(args.configfile[0], encoding="utf-8"))
     rates = measured_rates(args.rates_run, yaml.safe_load(open(args.rates_config, encoding="utf-8")))
     done = stage_seconds(Path("results") / config["run"])
     measured = defaultdict(float)
