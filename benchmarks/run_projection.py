@@ -37,6 +37,8 @@ from pathlib import Path
 import yaml
 from demo_speedup import stage_seconds
 
+from steper.plan.tiers import tier_config
+
 TWO_THREAD_STAGES = ("models/finetune", "train")
 # The stages each later one waits for: the teacher's fine-tuning, its traces, the step-wise data, a training, its evaluation.
 CHAIN = ("models/finetune", "teacher", "stepwise", "train", "evaluate")
@@ -137,7 +139,10 @@ def price(rule: str, stage: str, words: list[str], rates: dict) -> tuple[str, fl
         epochs = settings["training"]["epochs"]
         return "train", tokens * epochs / rates["train_tokens_per_second"], {"examples": examples, "epochs": epochs}
     if stage == "evaluate" and "--records" in words:
-        n = count_lines(Path(flag(words, "--records")))
+        records = Path(flag(words, "--records"))
+        if not records.exists():  # made by a job not yet run (the sub-questions): listed as unpriced
+            return stage, None, {}
+        n = count_lines(records)
         return "evaluate", n * rates["evaluate_seconds_per_question"], {"questions": n}
     return stage, rates["stage_mean_seconds"].get(stage), {}
 
@@ -163,7 +168,7 @@ def main() -> None:
     args = parser.parse_args()
 
     config = yaml.safe_load(open(args.configfile[0], encoding="utf-8"))
-    rates = measured_rates(args.rates_run, yaml.safe_load(open(args.rates_config, encoding="utf-8")))
+    rates = measured_rates(args.rates_run, tier_config(Path.cwd(), [args.rates_config]))
     done = stage_seconds(Path("results") / config["run"])
     measured = defaultdict(float)
     for stage, seconds in done.items():

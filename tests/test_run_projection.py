@@ -74,6 +74,8 @@ def test_evaluation_priced_per_question_and_missing_stats_named(tmp_path: Path) 
     records.write_text("{}\n{}\n\n{}\n")
     words = ["steper", "evaluate", "run", "--records", str(records)]
     assert run_projection.price("evaluate_baseline", "evaluate", words, {"evaluate_seconds_per_question": 1.5})[:2] == ("evaluate", pytest.approx(4.5))
+    missing = ["steper", "evaluate", "run", "--records", str(tmp_path / "subquestions.jsonl")]
+    assert run_projection.price("evaluate_subquestions", "evaluate", missing, {"evaluate_seconds_per_question": 1.5}) == ("evaluate", None, {})
     with pytest.raises(SystemExit, match="stats.json: missing"):
         run_projection.example_tokens(tmp_path / "nowhere" / "final.jsonl")
 
