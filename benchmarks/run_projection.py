@@ -34,7 +34,6 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-import yaml
 from demo_speedup import stage_seconds
 
 from steper.plan.tiers import tier_config
@@ -167,7 +166,7 @@ def main() -> None:
     parser.add_argument("--output", type=Path)
     args = parser.parse_args()
 
-    config = yaml.safe_load(open(args.configfile[0], encoding="utf-8"))
+    config = tier_config(Path.cwd(), args.configfile)
     rates = measured_rates(args.rates_run, tier_config(Path.cwd(), [args.rates_config]))
     done = stage_seconds(Path("results") / config["run"])
     measured = defaultdict(float)
