@@ -4,6 +4,8 @@ import json
 import math
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -25,6 +27,7 @@ from steper.train.trainer import (
     StepwiseModel,
     StepwiseTrainer,
     compute_dtype,
+    end_process_group,
     load_examples,
     matched_steps,
     objective_scale,
@@ -349,6 +352,25 @@ def test_launch_command_and_deepspeed_config():
     assert resolve_deepspeed(None) is None
     with pytest.raises(InputError, match="training.deepspeed"):
         resolve_deepspeed("zero-three")
+
+
+def test_two_processes_end_their_process_group_and_exit_cleanly(tmp_path):
+    # Left to interpreter exit, gloo aborts a process (SIGABRT) in most runs after training succeeded.
+    script = tmp_path / "job.py"
+    script.write_text(
+        "import torch, torch.distributed as dist\n"
+        "from steper.train.trainer import end_process_group\n"
+        "dist.init_process_group('gloo')\n"
+        "total = torch.ones(1)\n"
+        "dist.all_reduce(total)\n"
+        "end_process_group()\n"
+        "assert total.item() == 2 and not dist.is_initialized()\n"
+    )
+    for _ in range(3):
+        run = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(script)],
+                             capture_output=True, text=True, timeout=300)
+        assert run.returncode == 0, run.stderr[-2000:]
+    end_process_group()  # one process, no group: nothing to end
 
 
 def test_cli_rejects_bad_settings_before_training(data_path, model_dir, tmp_path, capsys):

@@ -362,6 +362,17 @@ def init_deepspeed_on_cpu(settings: TrainSettings) -> None:
     deepspeed.init_distributed(dist_backend="gloo", auto_mpi_discovery=False)
 
 
+def end_process_group() -> None:
+    """Wait for every process, then destroy the process group of a multi-process run.
+
+    Left to interpreter exit, gloo's worker threads are torn down with the interpreter and a
+    process can abort (SIGABRT, "terminate called without an active exception") after training
+    succeeded, which fails the whole torchrun job."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
+
+
 def _save_student(trainer: StepwiseTrainer, student: nn.Module, tokenizer: Any, directory: Path, dtype: torch.dtype) -> None:
     """Write the student alone (not the weighting) in `dtype`; under ZeRO-3 the shards are gathered first."""
     if trainer.is_deepspeed_enabled:
@@ -534,6 +545,7 @@ def train(
             save_resolved(staging / layout.SETTINGS_FILE, settings, summary=summary)
     if is_main and checkpoints is not None and not settings.training.checkpoint.keep_after_finish:
         checkpoints.remove()
+    end_process_group()
     log.info("trained %d steps (%d supervised tokens), final loss %.4f -> %s",
              summary["steps"], sum(tokens.values()), summary["train_loss"], output_dir)
     return summary
