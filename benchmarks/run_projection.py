@@ -3,8 +3,8 @@
 config/demo-full.yaml (every table on three datasets, three training seeds) does not fit in one
 sitting here, so its cost is stated from measurements rather than guessed. The jobs a partial run
 has finished (say, `--until stepwise`: teacher fine-tuning, traces, step-wise data) keep their
-Snakemake benchmark times. Every job Snakemake still plans (its dry run) is priced at the rate of its
-kind measured in a finished run of another config (the demo):
+Snakemake benchmark times. Every job Snakemake still plans (its dry run) and has no benchmark time is
+priced at the rate of its kind measured in a finished run of another config (the demo):
 - training at tokens per second, over example-epochs: the examples of its data file times their mean
   prompt + completion tokens (the step-wise stats beside the file) times its epochs. Layer-pruned
   students are priced as full-depth ones, so their jobs are over-estimated;
@@ -60,8 +60,9 @@ def planned_jobs(configfiles: list[str]) -> list[tuple[str, str, list[str]]]:
 
 
 def parse_dry_run(text: str) -> list[tuple[str, str, list[str]]]:
-    """The jobs of `snakemake --dry-run --printshellcmds` output: a rule line, its benchmark file (the
-    rule's own BENCH path, so the stage is never spelled twice; the rule name if it has none), its shell command."""
+    """The jobs of `snakemake --dry-run --printshellcmds` output: a rule line, its benchmark file under
+    benchmarks/ without .tsv (the rule's own BENCH path, so the stage is never spelled twice; the rule
+    name if it has none), its shell command."""
     jobs: list[tuple[str, str, list[str]]] = []
     for line in text.splitlines():
         match = RULE.match(line.strip())
@@ -69,7 +70,7 @@ def parse_dry_run(text: str) -> list[tuple[str, str, list[str]]]:
         if match:
             jobs.append((match.group(1), match.group(1), []))
         elif bench and jobs:
-            jobs[-1] = (jobs[-1][0], stage_of(bench.group(1)), jobs[-1][2])
+            jobs[-1] = (jobs[-1][0], bench.group(1), jobs[-1][2])
         elif line.startswith("Shell command:") and jobs:
             jobs[-1] = (jobs[-1][0], jobs[-1][1], shlex.split(line[len("Shell command:"):]))
     return jobs
@@ -130,8 +131,16 @@ def stage_of(benchmark: str) -> str:
     return "/".join(parts[:2]) if parts[0] in GROUPED_STAGES else parts[0]
 
 
-def price(rule: str, stage: str, words: list[str], rates: dict) -> tuple[str, float | None, dict]:
+def unfinished(jobs: list[tuple[str, str, list[str]]], done: dict[str, float]) -> list[tuple[str, str, list[str]]]:
+    """The planned jobs not yet measured. A run assembled in parts plans again the finished jobs whose
+    files it does not keep (a fresh clone has the committed benchmarks but no model or index): their
+    benchmark is already counted, and pricing them again would count them twice."""
+    return [job for job in jobs if job[1] not in done]
+
+
+def price(rule: str, benchmark: str, words: list[str], rates: dict) -> tuple[str, float | None, dict]:
     """(stage, seconds or None if unpriced, what the price was computed from)."""
+    stage = stage_of(benchmark)
     if stage == "train":
         settings = json.loads(flag(words, "--settings"))
         examples, tokens = example_tokens(Path(flag(words, "--data")))
@@ -174,8 +183,8 @@ def main() -> None:
         measured[stage_of(stage)] += seconds
     projected, jobs, unpriced, examples = defaultdict(float), defaultdict(int), defaultdict(int), []
     priced: list[tuple[str, float]] = []
-    for rule, job_stage, words in planned_jobs(args.configfile):
-        stage, seconds, basis = price(rule, job_stage, words, rates)
+    for rule, benchmark, words in unfinished(planned_jobs(args.configfile), done):
+        stage, seconds, basis = price(rule, benchmark, words, rates)
         jobs[stage] += 1
         if seconds is None:
             unpriced[rule] += 1

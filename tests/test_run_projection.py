@@ -48,10 +48,20 @@ def _bench(path: Path, seconds: float) -> None:
 def test_dry_run_jobs_and_training_price(tmp_path: Path) -> None:
     data = _stepwise(tmp_path / "stepwise", examples=10, prompt=90.0, completion=10.0)
     jobs = run_projection.parse_dry_run(DRY_RUN.format(data=data))
-    assert [(rule, stage) for rule, stage, _ in jobs] == [("train", "train"), ("paper_manifest", "paper_manifest")]
+    bench = "train/ircot/hotpotqa/s/steper/chain-acc_tokens/lr0.0001_ep3_bs4_len1024_seed0"
+    assert [(rule, benchmark) for rule, benchmark, _ in jobs] == [("train", bench), ("paper_manifest", "paper_manifest")]
     stage, seconds, basis = run_projection.price(*jobs[0], {"train_tokens_per_second": 100.0})
     assert (stage, seconds, basis) == ("train", pytest.approx(30.0), {"examples": 10, "epochs": 3})  # 10 × 100 tokens × 3 epochs / 100 tok/s
     assert run_projection.price(*jobs[1], {"stage_mean_seconds": {}})[1] is None  # unpriced
+
+
+def test_planned_jobs_already_measured_are_not_priced_again(tmp_path: Path) -> None:
+    """A part run from a fresh clone re-plans finished jobs whose models it lacks; their benchmark counts once."""
+    jobs = run_projection.parse_dry_run(DRY_RUN.format(data=tmp_path / "x.jsonl"))
+    measured = {"train/ircot/hotpotqa/s/steper/chain-acc_tokens/lr0.0001_ep3_bs4_len1024_seed0": 50.0}
+    assert [rule for rule, _, _ in run_projection.unfinished(jobs, measured)] == ["paper_manifest"]
+    other_seed = {"train/ircot/hotpotqa/s/steper/chain-acc_tokens/lr0.0001_ep3_bs4_len1024_seed1": 50.0}
+    assert [rule for rule, _, _ in run_projection.unfinished(jobs, other_seed)] == ["train", "paper_manifest"]
 
 
 def test_rates_from_a_finished_run(tmp_path: Path) -> None:
