@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from steper.evaluate.bootstrap import Interval, McNemar
+from steper.io import InputError
 from steper.paper.claims import (
     HOLDS,
     INCONCLUSIVE,
@@ -123,26 +124,50 @@ def test_evidence_text():
     assert describe(paired(-1.25, 3.75)) == "Δ +1.2 [-1.2, +3.8] points, n=10"
     assert describe(paired(1.0, 3.0, McNemar(4, 1, 0.375))) == "Δ +2.0 [+1.0, +3.0] points, n=10; McNemar 4:1 discordant, exact p=0.375"
     three = SeedDifference(Spread(2.0, 4.0), 3, 2, 0)
-    assert describe_seeds(three, "StepER") == "over 3 seeds (paired by seed): Δ +2.0 ± 4.0 points (mean ± sd), StepER higher in 2 of 3"
+    assert describe_seeds(paired(-1.25, 5.25), three, "StepER") == (
+        "over 3 seeds pooled per question (the verdict's interval): Δ +2.0 [-1.2, +5.2] points; "
+        "per seed Δ +2.0 ± 4.0 (mean ± sd), StepER higher in 2 of 3"
+    )
     tied = SeedDifference(Spread(-0.5, 0.7071), 2, 0, 1)
-    assert describe_seeds(tied, "X") == "over 2 seeds (paired by seed): Δ -0.5 ± 0.7 points (mean ± sd), X higher in 0 of 2, 1 tied"
+    assert describe_seeds(paired(-1.0, 0.0), tied, "X").endswith("per seed Δ -0.5 ± 0.7 (mean ± sd), X higher in 0 of 2, 1 tied")
 
 
-def seed_result(acc: float, system: str, seed: int) -> EvalResult:
-    return EvalResult("ircot", "hotpotqa", system, Path(f"{system}-{seed}.json"), {"metrics": {"acc": acc}})
+def seed_result(right: list[int], system: str, seed: int) -> EvalResult:
+    """Acc 1 on the questions in `right` out of q0..q9, its reported Acc consistent with the rows."""
+    rows = [{"id": f"q{i}", "acc": float(i in right)} for i in range(10)]
+    return EvalResult("ircot", "hotpotqa", system, Path(f"{system}-{seed}.json"), {"metrics": {"acc": 10.0 * len(right)}, "per_question": rows})
 
 
-def test_seed_level_evidence_is_appended_when_both_systems_have_seeds():
+def test_several_seeds_are_decided_pooled_per_question():
+    """Seed 0 alone (the fixture's run seed: StepER 72 vs 60 of 200, 12:0 discordant) HOLDS. Over three
+    seeds of ten questions StepER is right on q0 in every seed and Vanilla-KD never, but each is right on
+    q1..q4 in two of three seeds (Acc 30/30/50 against 40/20/20): the pooled difference is +10 points,
+    all of it on one question of ten, which no interval over questions separates from zero."""
     claims = claim_tester()
-    claims.results.seeds[("ircot", "hotpotqa", "stu--steper")] = {s: seed_result(a, "stu--steper", s) for s, a in enumerate([36.0, 33.0, 30.0])}
-    claims.results.seeds[("ircot", "hotpotqa", "stu--vanilla_kd")] = {s: seed_result(a, "stu--vanilla_kd", s) for s, a in enumerate([30.0, 31.0, 32.0])}
+    claims.results.seeds[("ircot", "hotpotqa", "stu--steper")] = {
+        s: seed_result(right, "stu--steper", s) for s, right in enumerate([[0, 1, 2], [0, 3, 4], [0, 1, 2, 3, 4]])}
+    claims.results.seeds[("ircot", "hotpotqa", "stu--vanilla_kd")] = {
+        s: seed_result(right, "stu--vanilla_kd", s) for s, right in enumerate([[1, 2, 3, 4], [1, 2], [3, 4]])}
     hotpot, musique = claims.steper_beats_vanilla()[:2]
-    assert hotpot.evidence.endswith("; over 3 seeds (paired by seed): Δ +2.0 ± 4.0 points (mean ± sd), StepER higher in 2 of 3")
-    assert hotpot.verdict == HOLDS  # the verdict stays the run seed's paired interval
-    assert "seeds" not in musique.evidence
-    # one seed in common is no seed-level result
-    claims.results.seeds[("ircot", "hotpotqa", "stu--vanilla_kd")] = {5: seed_result(30.0, "stu--vanilla_kd", 5), 0: seed_result(30.0, "stu--vanilla_kd", 0)}
-    assert "seeds" not in claims.steper_beats_vanilla()[0].evidence
+    assert hotpot.verdict == INCONCLUSIVE
+    pooled = hotpot.evidence.split("; over 3 seeds pooled per question (the verdict's interval): ")[1]
+    assert pooled.startswith("Δ +10.0 [+0.0, +30.0] points; per seed Δ +10.0 ± 20.0 (mean ± sd), StepER higher in 2 of 3")
+    assert hotpot.evidence.startswith("StepER 36.0 vs Vanilla-KD 30.0; Δ +6.0")  # the run seed's comparison comes first
+    assert "seeds" not in musique.evidence and musique.verdict == HOLDS
+    # one seed in common: the run seed's verdict and no pooled result
+    claims.results.seeds[("ircot", "hotpotqa", "stu--vanilla_kd")] = {
+        5: seed_result([1], "stu--vanilla_kd", 5), 0: seed_result([1, 2, 3, 4], "stu--vanilla_kd", 0)}
+    alone = claims.steper_beats_vanilla()[0]
+    assert "seeds" not in alone.evidence and alone.verdict == HOLDS
+
+
+def test_pooling_needs_every_seed_scored_per_question():
+    claims = claim_tester()
+    claims.results.seeds[("ircot", "hotpotqa", "stu--steper")] = {s: seed_result([0], "stu--steper", s) for s in range(2)}
+    no_rows = EvalResult("ircot", "hotpotqa", "stu--vanilla_kd", Path("v-1.json"), {"metrics": {"acc": 0.0}})
+    claims.results.seeds[("ircot", "hotpotqa", "stu--vanilla_kd")] = {0: seed_result([], "stu--vanilla_kd", 0), 1: no_rows}
+    with pytest.raises(InputError, match="v-1.json.*per_question"):
+        claims.steper_beats_vanilla()
 
 
 def with_matched_vanilla(claims: ClaimTester) -> ClaimTester:
@@ -304,8 +329,9 @@ def test_a_missing_steper_is_not_tested_against_a_vanilla_that_ran():
 
 def test_seed_evidence_needs_seeds_of_both_systems():
     claims = claim_tester()
-    claims.results.seeds[("ircot", "hotpotqa", "stu--steper")] = {s: seed_result(a, "stu--steper", s) for s, a in enumerate([36.0, 33.0])}
-    assert "seeds" not in claims.steper_beats_vanilla()[0].evidence
+    claims.results.seeds[("ircot", "hotpotqa", "stu--steper")] = {s: seed_result(right, "stu--steper", s) for s, right in enumerate([[0], [1]])}
+    hotpot = claims.steper_beats_vanilla()[0]
+    assert "seeds" not in hotpot.evidence and hotpot.verdict == HOLDS
 
 
 def sub_result(system: str, dataset: str, ids: list[str]) -> EvalResult:

@@ -135,6 +135,31 @@ def test_paired_difference_with_mcnemar_on_binary_scores():
     assert paired.mcnemar.p_value == pytest.approx(2 / 2**6)
 
 
+def by_seed(rows: list[list[float]], system: str) -> dict[int, EvalResult]:
+    """One evaluation per seed: seed s scores question q{i} rows[s][i]."""
+    return {s: result(100.0 * sum(row) / len(row), {f"q{i}": v for i, v in enumerate(row)}, name=f"{system}{s}") for s, row in enumerate(rows)}
+
+
+def test_pooled_over_seeds_averages_each_question_over_the_common_seeds():
+    # a: every question right in one of two seeds (0.5 each); b: never; seed 2 of a has no partner in b
+    a = by_seed([[1, 0, 1, 0], [0, 1, 0, 1], [1, 1, 1, 1]], "a")
+    b = by_seed([[0, 0, 0, 0], [0, 0, 0, 0]], "b")
+    pooled = Statistics(SETTINGS).paired_over_seeds(a, b, "acc")
+    assert (pooled.difference.estimate, pooled.difference.low, pooled.difference.high, pooled.difference.n) == (50.0, 50.0, 50.0, 4)
+    assert pooled.mcnemar is None  # means over seeds are not 0/1
+    # one seed in each direction: +100 on q0 (seed 0 only), -100 on q1 (seed 1 only) pool to 0 per question
+    c, d = by_seed([[1, 0], [0, 1]], "c"), by_seed([[0, 1], [1, 0]], "d")
+    assert Statistics(SETTINGS).paired_over_seeds(c, d, "acc").difference.estimate == 0.0
+
+
+def test_pooled_over_seeds_needs_two_common_seeds_and_the_same_questions():
+    stats = Statistics(SETTINGS)
+    assert stats.paired_over_seeds(by_seed([[1, 0]], "a"), by_seed([[0, 0], [1, 1]], "b"), "acc") is None
+    other = {0: result(50.0, {"q0": 1.0, "q1": 0.0}, name="x0"), 1: result(50.0, {"q0": 1.0, "q9": 0.0}, name="x1")}
+    with pytest.raises(InputError, match="x1.json.*seeds are pooled per question"):
+        stats.paired_over_seeds(by_seed([[1, 0], [0, 1]], "a"), other, "acc")
+
+
 def test_paired_needs_the_same_questions_for_metrics():
     a = result(50.0, {"q1": 1.0, "q2": 0.0}, name="a")
     b = result(50.0, {"q1": 1.0, "q3": 0.0}, name="b")

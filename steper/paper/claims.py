@@ -7,9 +7,11 @@ side, INCONCLUSIVE when it contains zero (the difference is inside the noise, wh
 estimates say); NOT TESTED when the systems were not run. The intervals are per comparison, not
 corrected for multiple comparisons; with many comparisons a few may exclude zero by chance.
 
-When StepER and Vanilla-KD were trained with several seeds, their comparison's evidence adds the
-seed-level result (the Acc difference per seed, its mean ± sd and how many seeds StepER wins); the
-verdict stays the paired interval's of the run's seed, since a few seeds give no interval.
+When StepER and a Vanilla-KD were trained with several seeds, their comparison is decided pooled
+over the seeds both have (each question's Acc averaged over the seeds, paired bootstrap over
+questions): one seed's draw of the training order no longer decides the verdict. The evidence keeps
+the run seed's comparison and adds the pooled interval and the difference per seed (mean ± sd, how
+many seeds StepER wins), which shows the spread the pooled interval, over questions, leaves out.
 
 The paper compares StepER and Vanilla-KD at equal epochs, which gives StepER more optimizer steps
 (it has three kinds of examples per trace). When the config has a Vanilla-KD with `match_steps_of`
@@ -82,9 +84,12 @@ def verdict(paired: Paired | None) -> str:
     return INCONCLUSIVE
 
 
-def describe_seeds(difference: SeedDifference, better: str) -> str:
-    spread, n = difference.spread, difference.n
-    text = f"over {n} seeds (paired by seed): Δ {spread.value:+.1f} ± {spread.sd:.1f} points (mean ± sd), {better} higher in {difference.wins} of {n}"
+def describe_seeds(pooled: Paired, difference: SeedDifference, better: str) -> str:
+    spread, n, d = difference.spread, difference.n, pooled.difference
+    text = (
+        f"over {n} seeds pooled per question (the verdict's interval): Δ {d.estimate:+.1f} [{d.low:+.1f}, {d.high:+.1f}] points; "
+        f"per seed Δ {spread.value:+.1f} ± {spread.sd:.1f} (mean ± sd), {better} higher in {difference.wins} of {n}"
+    )
     return text + (f", {difference.ties} tied" if difference.ties else "")
 
 
@@ -167,13 +172,15 @@ class ClaimTester:
         return replace(comparison, evidence=f"{comparison.evidence}; trained: {'; '.join(budgets)}") if budgets else comparison
 
     def with_seeds(self, comparison: Comparison, better: tuple[str, str, str], worse: tuple[str, str, str], label: str) -> Comparison:
-        """The comparison with the seed-level result appended when both systems have two or more seeds in common."""
-        if better not in self.results.seeds or worse not in self.results.seeds:
+        """The comparison decided pooled over the seeds both systems have, when they have two or more."""
+        if comparison.verdict == NOT_TESTED or better not in self.results.seeds or worse not in self.results.seeds:
             return comparison
-        difference = seed_difference(self.results.seeds[better], self.results.seeds[worse], comparison.score)
-        if difference is None:
+        a, b = self.results.seeds[better], self.results.seeds[worse]
+        pooled = self.stats.paired_over_seeds(a, b, comparison.score)
+        difference = seed_difference(a, b, comparison.score)
+        if pooled is None or difference is None:
             return comparison
-        return replace(comparison, evidence=f"{comparison.evidence}; {describe_seeds(difference, label)}")
+        return replace(comparison, verdict=verdict(pooled), evidence=f"{comparison.evidence}; {describe_seeds(pooled, difference, label)}")
 
     def learned_weights_best(self) -> list[Comparison]:
         steper = self.settings.first("weighting", "is_steper")

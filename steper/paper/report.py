@@ -101,9 +101,11 @@ def report_markdown(tables: list[Table], comparisons: list[Comparison], settings
     b = stats.settings
     seeds = by_name.get("table_seeds")
     seeds_claims = (
-        "Where StepER and Vanilla-KD were trained with several seeds, the evidence adds the Acc difference per "
-        "seed (seed i of one against seed i of the other): its mean ± sd over seeds and how many seeds StepER "
-        "is higher. The verdict stays the run's seed's paired interval: a few seeds give a spread, not an interval.\n\n"
+        "Where StepER and Vanilla-KD were trained with several seeds, the comparison is decided pooled over the "
+        "seeds both have: each question's Acc is averaged over the seeds and the difference is bootstrapped over "
+        "questions (the seeds are fixed, not sampled). The evidence starts with the run's seed, as in the tables, "
+        "and adds the pooled interval and the Acc difference per seed (seed i of one against seed i of the other): "
+        "its mean ± sd over seeds and how many seeds StepER is higher.\n\n"
         if seeds else ""
     )
     seeds_section = ["### Training seeds", "", to_markdown(seeds)] if seeds else []

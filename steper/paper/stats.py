@@ -5,10 +5,12 @@ checked against the metric the evaluation reported, so per-question rows from an
 never sit under a headline number they did not produce. An average over datasets resamples each
 dataset separately (a stratified bootstrap) and averages the resampled means.
 
-Systems trained with several seeds are summarised over seeds, not questions: the mean and sample
-standard deviation of each seed's reported metric, and for two systems the difference per seed
-(seed i of one against seed i of the other). With a handful of seeds these describe the spread;
-no interval or test is computed from them.
+Systems trained with several seeds are summarised over seeds: the mean and sample standard deviation
+of each seed's reported metric, and for two systems the difference per seed (seed i of one against
+seed i of the other). With a handful of seeds these describe the spread; no interval comes from
+them. Two such systems are also compared pooled over their common seeds: each question's score
+averaged over the seeds, then the paired bootstrap over questions. The seeds are fixed, not
+sampled: that interval is for these seeds' average, with the noise of the question sample only.
 """
 
 from __future__ import annotations
@@ -146,6 +148,21 @@ class Statistics:
         interval = percentile_interval(float(difference.mean()), resample_means(difference, self.settings), self.settings.level, difference.size)
         binary = np.all(np.isin(first, (0.0, 1.0))) and np.all(np.isin(second, (0.0, 1.0)))
         return Paired(interval, mcnemar_exact(first, second) if binary else None)
+
+    def paired_over_seeds(self, a: dict[int, EvalResult], b: dict[int, EvalResult], name: str) -> Paired | None:
+        """a - b pooled over the seeds both have (see the module docstring); None with fewer than two.
+        Every seed must be scored on the same questions; McNemar is left out, as the means are not 0/1."""
+        common = sorted(set(a) & set(b))
+        if len(common) < 2:
+            return None
+        runs = [(result, self._scores(result, name)) for seed in common for result in (a[seed], b[seed])]
+        first, questions = runs[0][0], set(runs[0][1])
+        for result, scores in runs[1:]:
+            if set(scores) != questions:
+                raise InputError(result.path, f"was scored on other questions than {first.path}: seeds are pooled per question", field="per_question")
+        pooled = [[float(np.mean([scores[qid] for _, scores in runs[side::2]])) for qid in sorted(questions)] for side in (0, 1)]
+        found = self.paired_values(pooled[0], pooled[1])
+        return None if found is None else Paired(found.difference, None)
 
     def proportion(self, indicators: list[float]) -> Interval | None:
         """A share of questions (0/1 indicators) in percent with its interval."""
