@@ -151,7 +151,7 @@ class Statistics:
 
     def paired_over_seeds(self, a: dict[int, EvalResult], b: dict[int, EvalResult], name: str) -> Paired | None:
         """a - b pooled over the seeds both have (see the module docstring); None with fewer than two.
-        Every seed must be scored on the same questions; McNemar is left out, as the means are not 0/1."""
+        Every seed must be scored on the same questions."""
         common = sorted(set(a) & set(b))
         if len(common) < 2:
             return None
@@ -161,8 +161,7 @@ class Statistics:
             if set(scores) != questions:
                 raise InputError(result.path, f"was scored on other questions than {first.path}: seeds are pooled per question", field="per_question")
         pooled = [[float(np.mean([scores[qid] for _, scores in runs[side::2]])) for qid in sorted(questions)] for side in (0, 1)]
-        found = self.paired_values(pooled[0], pooled[1])
-        return None if found is None else Paired(found.difference, None)
+        return self.paired_values(pooled[0], pooled[1])
 
     def proportion(self, indicators: list[float]) -> Interval | None:
         """A share of questions (0/1 indicators) in percent with its interval."""
