@@ -112,12 +112,34 @@ def paired(low: float, high: float, mcnemar: McNemar | None = None) -> Paired:
 
 
 def test_verdict_needs_the_whole_interval_on_one_side():
-    assert verdict(None) == NOT_TESTED
-    assert verdict(paired(0.5, 2.0)) == HOLDS
-    assert verdict(paired(-2.0, -0.5)) == OPPOSITE
-    assert verdict(paired(0.0, 2.0)) == INCONCLUSIVE  # an interval touching zero does not exclude it
-    assert verdict(paired(-2.0, 0.0)) == INCONCLUSIVE
-    assert verdict(paired(-1.0, 1.0)) == INCONCLUSIVE
+    assert verdict(None, 0.95) == NOT_TESTED
+    assert verdict(paired(0.5, 2.0), 0.95) == HOLDS
+    assert verdict(paired(-2.0, -0.5), 0.95) == OPPOSITE
+    assert verdict(paired(0.0, 2.0), 0.95) == INCONCLUSIVE  # an interval touching zero does not exclude it
+    assert verdict(paired(-2.0, 0.0), 0.95) == INCONCLUSIVE
+    assert verdict(paired(-1.0, 1.0), 0.95) == INCONCLUSIVE
+
+
+def test_for_0_1_scores_mcnemar_must_agree_at_the_intervals_level():
+    assert verdict(paired(1.0, 8.0, McNemar(4, 0, 0.125)), 0.95) == INCONCLUSIVE
+    assert verdict(paired(1.0, 8.0, McNemar(4, 0, 0.125)), 0.8) == HOLDS  # p < 1 - level
+    assert verdict(paired(1.0, 8.0, McNemar(5, 0, 0.0625)), 0.95) == INCONCLUSIVE
+    assert verdict(paired(1.0, 8.0, McNemar(6, 0, 0.03125)), 0.95) == HOLDS
+    assert verdict(paired(-8.0, -1.0, McNemar(0, 7, 0.0156)), 0.95) == OPPOSITE
+    assert verdict(paired(-8.0, -1.0, McNemar(0, 4, 0.125)), 0.95) == INCONCLUSIVE
+    assert verdict(paired(-1.0, 8.0, McNemar(9, 1, 0.02)), 0.95) == INCONCLUSIVE  # and the interval must exclude zero
+
+
+def test_four_discordant_questions_never_decide_a_claim():
+    """The percentile bootstrap of 4:0 discordant on 100 questions excludes zero (no question of the
+    4 is drawn in under 2.5% of resamples); the exact test gives p = 0.125."""
+    stats = Statistics(parse_settings(settings_dict(), PaperSettings).bootstrap_settings())
+    better, worse = [1.0] * 4 + [1.0] * 50 + [0.0] * 46, [0.0] * 4 + [1.0] * 50 + [0.0] * 46
+    four = stats.paired_values(better, worse)
+    assert four.difference.low > 0 and four.mcnemar == McNemar(4, 0, 0.125)
+    assert claim_tester()._verdict(four) == INCONCLUSIVE
+    better[54:60] = [1.0] * 6  # 10:0 discordant
+    assert claim_tester()._verdict(stats.paired_values(better, worse)) == HOLDS
 
 
 def test_evidence_text():

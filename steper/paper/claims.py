@@ -4,7 +4,9 @@ A claim is split into comparisons (one per dataset and framework, per pair of we
 of sizes ...). Each comparison is a paired bootstrap of the difference on the same questions:
 HOLDS when the whole interval lies on the claimed side of zero, OPPOSITE when it lies on the other
 side, INCONCLUSIVE when it contains zero (the difference is inside the noise, whatever the point
-estimates say); NOT TESTED when the systems were not run. The intervals are per comparison, not
+estimates say); NOT TESTED when the systems were not run. For 0/1 scores the exact McNemar test
+must agree at the same level: with few discordant questions the percentile bootstrap is too liberal
+(4:0 discordant gives an interval above zero, while no 4 questions can reach p < 0.05). The intervals are per comparison, not
 corrected for multiple comparisons; with many comparisons a few may exclude zero by chance.
 
 When StepER and a Vanilla-KD were trained with several seeds, their comparison is decided pooled
@@ -74,14 +76,14 @@ class Comparison:
     evidence: str
 
 
-def verdict(paired: Paired | None) -> str:
+def verdict(paired: Paired | None, level: float) -> str:
+    """`level`: the intervals' coverage; McNemar's p must be below 1 - level (module docstring)."""
     if paired is None:
         return NOT_TESTED
-    if paired.difference.low > 0:
-        return HOLDS
-    if paired.difference.high < 0:
-        return OPPOSITE
-    return INCONCLUSIVE
+    d = paired.difference
+    if d.low <= 0 <= d.high or (paired.mcnemar is not None and paired.mcnemar.p_value >= 1.0 - level):
+        return INCONCLUSIVE
+    return HOLDS if d.low > 0 else OPPOSITE
 
 
 def describe_seeds(pooled: Paired, difference: SeedDifference, better: str) -> str:
@@ -119,7 +121,10 @@ class ClaimTester:
             f"{levels[0]} {self.stats.interval(better, score).estimate:.1f} vs {levels[1]} "  # type: ignore[union-attr]
             f"{self.stats.interval(worse, score).estimate:.1f}; {describe(paired)}"  # type: ignore[union-attr]
         )
-        return Comparison(claim_id, text, what, score, verdict(paired), evidence)
+        return Comparison(claim_id, text, what, score, self._verdict(paired), evidence)
+
+    def _verdict(self, paired: Paired | None) -> str:
+        return verdict(paired, self.stats.settings.level)
 
     def _get(self, framework: str, dataset: str, model: str, method: Method | str) -> EvalResult | None:
         name = method if isinstance(method, str) else method.name
@@ -180,7 +185,7 @@ class ClaimTester:
         difference = seed_difference(a, b, comparison.score)
         if pooled is None or difference is None:
             return comparison
-        return replace(comparison, verdict=verdict(pooled), evidence=f"{comparison.evidence}; {describe_seeds(pooled, difference, label)}")
+        return replace(comparison, verdict=self._verdict(pooled), evidence=f"{comparison.evidence}; {describe_seeds(pooled, difference, label)}")
 
     def learned_weights_best(self) -> list[Comparison]:
         steper = self.settings.first("weighting", "is_steper")
@@ -275,7 +280,8 @@ class ClaimTester:
                 continue
             common = sorted(set(shares[steper.name]) & set(shares[vanilla.name]))
             paired = self.stats.paired_values([shares[steper.name][q] for q in common], [shares[vanilla.name][q] for q in common])
-            comparisons.append(Comparison("subqa_validity", text, what, "both right", verdict(paired), describe(paired) if paired else "no question in common"))
+            evidence = describe(paired) if paired else "no question in common"
+            comparisons.append(Comparison("subqa_validity", text, what, "both right", self._verdict(paired), evidence))
         return comparisons
 
     def all(self) -> list[Comparison]:

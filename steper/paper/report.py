@@ -127,8 +127,10 @@ def report_markdown(tables: list[Table], comparisons: list[Comparison], settings
         "",
         "Each claim is split into comparisons and decided from the paired interval of the difference: **HOLDS** when "
         "the interval lies above zero, **OPPOSITE** when it lies below, **INCONCLUSIVE** when it contains zero (inside "
-        "the noise, whatever the point estimates), NOT TESTED when a system was not run. Intervals are per comparison, "
-        "not corrected for multiple comparisons.",
+        "the noise, whatever the point estimates), NOT TESTED when a system was not run. For 0/1 scores the exact "
+        f"McNemar test must agree (p < {1 - b.level:.2g}), or the comparison is INCONCLUSIVE: with few discordant "
+        "questions the percentile bootstrap is too liberal. Intervals are per comparison, not corrected for multiple "
+        "comparisons.",
         "",
         seeds_claims + _claims_markdown(comparisons),
         "## Main results",
