@@ -159,6 +159,24 @@ def test_table2_average_is_over_complete_rows(rendered):
     assert rows["Uniform weights (1:1:1)"][2:] == ["–", "–"]
 
 
+def test_ablation_abilities_average_the_same_datasets_in_every_row(tmp_path):
+    """Vanilla-KD and StepER ran on MuSiQue, the ablation methods on HotpotQA only: an ability column
+    averaged over each row's own datasets would compare different questions."""
+    copy = _copy(tmp_path)
+    for system in ("stu--vanilla_kd", "stu--steper"):
+        path = copy / "eval" / "ircot" / "musique" / f"{system}.json"
+        data = json.loads(path.read_text())
+        for row in data["per_question"]:
+            row["initialization"] = 1.0
+        data["abilities"] |= {"initialization": 100.0, "n_initialization": len(data["per_question"])}
+        path.write_text(json.dumps(data))
+    assert _render(tmp_path / "out", settings={**SETTINGS, "case_study": 0}, manifest=copy / "manifest.json") == 0
+    table = tmp_path / "out" / "tables" / "table_ablation_steps.md"
+    rows = {row[0]: row for row in _markdown_rows(table)}
+    assert _cell(rows["Vanilla-KD"][3])[0] == 40.0 and _cell(rows["StepER"][3])[0] == 60.0  # HotpotQA's, not (40 + 100) / 2
+    assert "(Init. hotpotqa; Exp. hotpotqa; Agg. hotpotqa; Sup. recall hotpotqa)" in table.read_text()
+
+
 def test_claims_are_decided_from_paired_intervals(rendered):
     report = (rendered / "REPORT.md").read_text()
     rows = {(cells[1].strip(), cells[2].strip()): cells for line in report.splitlines() if line.startswith("| ") and "**" in line

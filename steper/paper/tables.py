@@ -154,21 +154,31 @@ def ablation_methods(settings: PaperSettings) -> list[Method]:
 
 
 def table_ablation_steps(results: Results, settings: PaperSettings, stats: Statistics, published: Published) -> Table:
-    rows: list[list[Cell]] = []
-    for method in ablation_methods(settings):
-        found = [results.get("ircot", dataset, layout.student_system(settings.main_student, method.name)) for dataset in settings.datasets]
-        abilities = [
-            estimate(stats.average([r for r in found if stats.interval(r, name) is not None], name)) for name in (*ABILITIES, "supporting_recall")
-        ]
-        rows.append([method.label, *(stats.cell(result, "acc") for result in found), *abilities])
+    """An ability column averages, for every row, the same datasets (those where every row that ran
+    has the score): rows averaged over different datasets would compare different questions."""
+    found = {
+        method.name: [results.get("ircot", dataset, layout.student_system(settings.main_student, method.name)) for dataset in settings.datasets]
+        for method in ablation_methods(settings)
+    }
+    ran = [row for row in found.values() if any(result is not None for result in row)]
+    names = (*ABILITIES, "supporting_recall")
+    shared = {
+        name: [i for i in range(len(settings.datasets)) if all(stats.interval(row[i], name) is not None for row in ran)] for name in names
+    }
+    rows: list[list[Cell]] = [
+        [method.label, *(stats.cell(result, "acc") for result in found[method.name]),
+         *(estimate(stats.average([found[method.name][i] for i in shared[name]], name)) for name in names)]
+        for method in ablation_methods(settings)
+    ]
+    averaged = "; ".join(f"{ABILITY_LABELS[name]} {', '.join(settings.datasets[i] for i in shared[name]) or '–'}" for name in names)
     return Table(
         name="table_ablation_steps",
         caption=f"Step-data ablation, {settings.main_student}, IRCoT: Acc per dataset and ability scores (mean over datasets), in %",
         label_columns=["Training data"],
-        columns=[*(f"{dataset} Acc" for dataset in settings.datasets), *(ABILITY_LABELS[name] for name in (*ABILITIES, "supporting_recall"))],
+        columns=[*(f"{dataset} Acc" for dataset in settings.datasets), *(ABILITY_LABELS[name] for name in names)],
         rows=_keep(rows, 1),
-        note=ci_note(stats) + " Ability scores are the automatic proxy defined in the report (not GPT-4 judgements), "
-        "averaged over the datasets with a result.",
+        note=ci_note(stats) + " Ability scores are the automatic proxy defined in the report (not GPT-4 judgements), each averaged "
+        f"over the datasets where every row has it, so a column compares the rows on the same questions ({averaged}).",
         digits=1,
     )
 
