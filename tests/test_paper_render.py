@@ -16,6 +16,7 @@ from steper.cli import main
 from steper.io import OWNER_MARKER
 from steper.paper.definitions import PaperSettings
 from steper.paper.figures import sigma_points
+from steper.paper.tables import error_kind
 from steper.paper.typeset import Estimate, Table, to_latex, to_markdown
 from steper.settings import parse_settings
 
@@ -51,7 +52,7 @@ SETTINGS = {
     "case_study": 2,
 }
 TABLES = [
-    "table1_main", "table2_loss_weighting", "table3_selfask", "table4_subquestions", "table_ablation_steps", "table_transfer",
+    "table1_main", "table2_loss_weighting", "table3_selfask", "table4_subquestions", "table_ablation_steps", "table_errors", "table_transfer",
     "table_retrieval", "table_stepwise_stats", "table_teacher", "table_scaling", "table_latency", "table_published",
     "table_cost", "table_benchmarks",
 ]
@@ -175,6 +176,31 @@ def test_ablation_abilities_average_the_same_datasets_in_every_row(tmp_path):
     rows = {row[0]: row for row in _markdown_rows(table)}
     assert _cell(rows["Vanilla-KD"][3])[0] == 40.0 and _cell(rows["StepER"][3])[0] == 60.0  # HotpotQA's, not (40 + 100) / 2
     assert "(Init. hotpotqa; Exp. hotpotqa; Agg. hotpotqa; Sup. recall hotpotqa)" in table.read_text()
+
+
+def test_wrong_answers_are_split_by_the_first_hop_their_chain_missed(rendered):
+    rows = {(row[0], row[1], row[2]): row[3:] for row in _markdown_rows(rendered / "tables" / "table_errors.md")}
+    # Vanilla-KD on HotpotQA: Acc 1 on q000..q059; initialization 1 on q000..q079; aggregation defined on q100..q199
+    assert rows[("IRCoT", "hotpotqa", "Vanilla-KD")] == ["200", "140", "120", "20", "0", "0", "0"]
+    # StepER: Acc on q000..q071, initialization on q000..q119, aggregation from q100: 20 found every hop,
+    # and supporting recall is 1 on q000..q119, so those 20 retrieved all the evidence
+    assert rows[("IRCoT", "hotpotqa", "StepER")] == ["200", "128", "80", "28", "0", "20", "0"]
+    assert rows[("IRCoT", "musique", "StepER")] == ["200", "166", "0", "0", "0", "0", "166"]  # the fixture's MuSiQue has no ability scores
+
+
+@pytest.mark.parametrize(
+    "row, kind",
+    [
+        ({"initialization": None, "aggregation": None, "supporting_recall": 1.0}, "unclassified"),
+        ({"initialization": 0.0, "aggregation": None, "supporting_recall": 1.0}, "first hop missed"),
+        ({"initialization": 1.0, "aggregation": None, "supporting_recall": 1.0}, "middle hop missed"),
+        ({"initialization": 1.0, "aggregation": 0.0, "supporting_recall": 0.5}, "final hop wrong, evidence missing"),
+        ({"initialization": 1.0, "aggregation": 0.0, "supporting_recall": 1.0}, "final hop wrong, evidence retrieved"),
+        ({"initialization": 1.0, "aggregation": 0.0, "supporting_recall": None}, "unclassified"),
+    ],
+)
+def test_error_kind(row, kind):
+    assert error_kind(row) == kind
 
 
 def test_claims_are_decided_from_paired_intervals(rendered):

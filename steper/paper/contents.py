@@ -17,6 +17,7 @@ TABLES: dict[str, str] = {
     "table3_selfask": "Table 3: the Self-Ask framework.",
     "table4_subquestions": "Table 4: rationale validity on sub-questions.",
     "table_ablation_steps": "Step-data ablation with ability scores (Figure 3 as numbers).",
+    "table_errors": "Each distilled student's wrong answers by the first gold hop its chain missed.",
     "table_transfer": "Cross-domain transfer (StepER vs Vanilla-KD).",
     "table_scaling": "Accuracy by model size (Figure 4 as numbers).",
     "table_latency": "Inference cost vs accuracy.",

@@ -183,6 +183,55 @@ def table_ablation_steps(results: Results, settings: PaperSettings, stats: Stati
     )
 
 
+ERROR_KINDS = (
+    "first hop missed", "middle hop missed", "final hop wrong, evidence missing", "final hop wrong, evidence retrieved", "unclassified",
+)
+
+
+def error_kind(row: Mapping[str, float]) -> str:
+    """Where one wrong answer went wrong: the first gold hop its chain did not reach, from the question's
+    ability proxies (initialization: the first step reached hop 1; aggregation is defined only when
+    every intermediate hop was reached), and at the final hop whether every supporting passage was
+    retrieved (a retrieval miss) or not (a reading miss)."""
+    if row.get("initialization") is None:
+        return ERROR_KINDS[4]
+    if row["initialization"] == 0:
+        return ERROR_KINDS[0]
+    if row.get("aggregation") is None:
+        return ERROR_KINDS[1]
+    recall = row.get("supporting_recall")
+    if recall is None:
+        return ERROR_KINDS[4]
+    return ERROR_KINDS[3] if recall == 1 else ERROR_KINDS[2]
+
+
+def table_errors(results: Results, settings: PaperSettings, stats: Statistics, published: Published) -> Table:
+    """Every distilled student's wrong answers by error kind: what the traces show where a claim does not hold."""
+    table = Table(
+        "table_errors",
+        f"Where wrong answers go wrong: each wrong answer (Acc 0) of a distilled {settings.main_student} student, by the first "
+        "gold hop its chain did not reach",
+        ["Framework", "Dataset", "Method"],
+        ["Questions", "Wrong", *(kind.capitalize() for kind in ERROR_KINDS)],
+        note="From each question's ability proxies (definitions above): first hop missed = the first step's output lacks the "
+             "first hop's answer; middle hop missed = it has it, but a later intermediate answer appears in no step (3+ hops); "
+             "final hop wrong = every intermediate answer appears and the answer is wrong, with some gold supporting passage "
+             "never retrieved (evidence missing) or all of them retrieved (evidence retrieved: a reading error); unclassified = "
+             "no gold hops or no gold supporting passages. Counts of test questions, the run's seed.",
+    )
+    for framework in settings.frameworks:
+        for dataset in settings.datasets:
+            for method in settings.method_list():
+                result = results.get(framework, dataset, layout.student_system(settings.main_student, method.name))
+                if result is None:
+                    continue
+                acc = result.scores("acc")
+                rows = {str(row["id"]): row for row in result.data["per_question"]}
+                kinds = [error_kind(rows[qid]) for qid, right in acc.items() if right == 0]
+                table.rows.append([FRAMEWORK_LABELS[framework], dataset, method.label, len(acc), len(kinds), *(kinds.count(k) for k in ERROR_KINDS)])
+    return table
+
+
 def _parameters(results: Results, system: str, datasets: list[str]) -> int | None:
     for dataset in datasets:
         result = results.get("ircot", dataset, system)
@@ -583,6 +632,7 @@ MAKERS = {
     "table3_selfask": table3_selfask,
     "table4_subquestions": table4_subquestions,
     "table_ablation_steps": table_ablation_steps,
+    "table_errors": table_errors,
     "table_transfer": table_transfer,
     "table_scaling": table_scaling,
     "table_latency": table_latency,
