@@ -34,6 +34,7 @@ from steper.paper.claims import (
 )
 from steper.paper.definitions import PaperSettings
 from steper.paper.published import Published, load_published
+from steper.paper.report import traces_statement
 from steper.paper.results import EvalResult, TrainLog, load_manifest
 from steper.paper.stats import Paired, SeedDifference, Statistics
 from steper.paper.typeset import Spread
@@ -376,3 +377,9 @@ def test_subquestion_validity_per_dataset_and_without_common_questions():
     assert (hotpot.claim_id, hotpot.claim, hotpot.verdict) == ("subqa_validity", claims.texts["subqa_validity"], NOT_TESTED)
     assert musique == Comparison("subqa_validity", claims.texts["subqa_validity"], "IRCoT, musique: share with question and sub-questions right",
                                  "both right", NOT_TESTED, "no question in common")
+
+
+def test_the_traces_section_lists_only_comparisons_that_do_not_hold():
+    holds = Comparison("c", "claim", "IRCoT, hotpotqa", "acc", HOLDS, "", None)
+    untested = Comparison("c", "claim", "IRCoT, musique", "acc", NOT_TESTED, "no result for StepER")
+    assert traces_statement([holds, untested]).endswith("\n- Every tested comparison holds.\n")

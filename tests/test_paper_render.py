@@ -188,6 +188,17 @@ def test_wrong_answers_are_split_by_the_first_hop_their_chain_missed(rendered):
     assert rows[("IRCoT", "musique", "StepER")] == ["200", "166", "0", "0", "0", "0", "166"]  # the fixture's MuSiQue has no ability scores
 
 
+def test_the_traces_of_each_comparison_that_does_not_hold_are_broken_down(rendered):
+    report = (rendered / "REPORT.md").read_text()
+    section = report.split("### What the traces show where a comparison does not hold")[1].split("\n## ")[0]
+    bullets = [line for line in section.splitlines() if line.startswith("- ")]
+    assert len(bullets) == 3 and all(line.startswith("- **INCONCLUSIVE**") for line in bullets)
+    assert (
+        "- **INCONCLUSIVE**, vs Last-heavy weights (0.5:1:1.5), hotpotqa (acc): StepER 128 wrong of 200 (80 / 28 / 0 / 20 / 0); "
+        "Last-heavy weights (0.5:1:1.5) 132 wrong of 200 (96 / 32 / 0 / 4 / 0)."
+    ) in bullets
+
+
 @pytest.mark.parametrize(
     "row, kind",
     [

@@ -74,6 +74,8 @@ class Comparison:
     score: str
     verdict: str
     evidence: str
+    # (label, result) of the better and the worse system, where both were evaluated: their traces
+    systems: tuple[tuple[str, EvalResult], tuple[str, EvalResult]] | None = None
 
 
 def verdict(paired: Paired | None, level: float) -> str:
@@ -121,7 +123,7 @@ class ClaimTester:
             f"{levels[0]} {self.stats.interval(better, score).estimate:.1f} vs {levels[1]} "  # type: ignore[union-attr]
             f"{self.stats.interval(worse, score).estimate:.1f}; {describe(paired)}"  # type: ignore[union-attr]
         )
-        return Comparison(claim_id, text, what, score, self._verdict(paired), evidence)
+        return Comparison(claim_id, text, what, score, self._verdict(paired), evidence, ((levels[0], better), (levels[1], worse)))
 
     def _verdict(self, paired: Paired | None) -> str:
         return verdict(paired, self.stats.settings.level)

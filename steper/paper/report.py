@@ -24,7 +24,7 @@ from steper.paper.figures import render_figures
 from steper.paper.published import Published, load_published
 from steper.paper.results import Results, load_manifest
 from steper.paper.stats import Statistics
-from steper.paper.tables import KIND_COLUMNS, make_tables
+from steper.paper.tables import ERROR_KINDS, KIND_COLUMNS, error_counts, make_tables
 from steper.paper.training import NON_UNIFORM_RATIO, learned_weights
 from steper.paper.typeset import Table, to_latex, to_markdown
 from steper.settings import save_resolved
@@ -88,6 +88,27 @@ def _transfer_heading(shown: contents.Contents) -> list[str]:
     return [f"## {both if subquestions and transfer else 'Rationale validity on sub-questions' if subquestions else 'Cross-domain transfer'}", ""]
 
 
+def traces_statement(comparisons: list[Comparison]) -> str:
+    """For each comparison that does not hold, both systems' wrong answers by error kind: which hop
+    the difference (or its absence) comes from."""
+    kinds = " / ".join(ERROR_KINDS)
+    lines = [
+        "### What the traces show where a comparison does not hold",
+        "",
+        f"Each system's wrong answers (the run's seed) by the first gold hop its chain missed ({kinds}; defined under "
+        "'Where the wrong answers go wrong').",
+        "",
+    ]
+    shown = [c for c in comparisons if c.verdict in (OPPOSITE, INCONCLUSIVE) and c.systems is not None]
+    for c in shown:
+        sides = []
+        for label, result in c.systems:  # type: ignore[union-attr]
+            errors = error_counts(result)
+            sides.append(f"{label} {errors.wrong} wrong of {errors.questions} ({' / '.join(map(str, errors.kinds))})")
+        lines.append(f"- **{c.verdict}**, {c.what} ({c.score}): {'; '.join(sides)}.")
+    return "\n".join(lines if shown else [*lines, "- Every tested comparison holds."]) + "\n"
+
+
 def report_markdown(tables: list[Table], comparisons: list[Comparison], settings: PaperSettings, published: Published,
                     results: Results, stats: Statistics, case: str, shown: contents.Contents) -> str:
     by_name = {table.name: table for table in tables}
@@ -133,6 +154,7 @@ def report_markdown(tables: list[Table], comparisons: list[Comparison], settings
         "comparisons.",
         "",
         seeds_claims + _claims_markdown(comparisons),
+        traces_statement(comparisons),
         "## Main results",
         "",
         to_markdown(by_name["table1_main"]),

@@ -24,7 +24,7 @@ from steper.paper.definitions import (
     PaperSettings,
 )
 from steper.paper.published import PUBLISHED_TABLE1, PUBLISHED_TABLE2, Published
-from steper.paper.results import Artifact, Results
+from steper.paper.results import Artifact, EvalResult, Results
 from steper.paper.stats import Statistics, estimate, seed_values, spread
 from steper.paper.training import NON_UNIFORM_RATIO, budget, learned_weights
 from steper.paper.typeset import Cell, Table
@@ -205,6 +205,22 @@ def error_kind(row: Mapping[str, float]) -> str:
     return ERROR_KINDS[3] if recall == 1 else ERROR_KINDS[2]
 
 
+@dataclass(frozen=True)
+class ErrorCounts:
+    """A system's test questions, its wrong answers, and how many of those are of each of ERROR_KINDS."""
+
+    questions: int
+    wrong: int
+    kinds: tuple[int, ...]
+
+
+def error_counts(result: EvalResult) -> ErrorCounts:
+    acc = result.scores("acc")
+    rows = {str(row["id"]): row for row in result.data["per_question"]}
+    kinds = [error_kind(rows[qid]) for qid, right in acc.items() if right == 0]
+    return ErrorCounts(len(acc), len(kinds), tuple(kinds.count(kind) for kind in ERROR_KINDS))
+
+
 def table_errors(results: Results, settings: PaperSettings, stats: Statistics, published: Published) -> Table:
     """Every distilled student's wrong answers by error kind: what the traces show where a claim does not hold."""
     table = Table(
@@ -225,10 +241,8 @@ def table_errors(results: Results, settings: PaperSettings, stats: Statistics, p
                 result = results.get(framework, dataset, layout.student_system(settings.main_student, method.name))
                 if result is None:
                     continue
-                acc = result.scores("acc")
-                rows = {str(row["id"]): row for row in result.data["per_question"]}
-                kinds = [error_kind(rows[qid]) for qid, right in acc.items() if right == 0]
-                table.rows.append([FRAMEWORK_LABELS[framework], dataset, method.label, len(acc), len(kinds), *(kinds.count(k) for k in ERROR_KINDS)])
+                errors = error_counts(result)
+                table.rows.append([FRAMEWORK_LABELS[framework], dataset, method.label, errors.questions, errors.wrong, *errors.kinds])
     return table
 
 
