@@ -129,6 +129,7 @@ def test_for_0_1_scores_mcnemar_must_agree_at_the_intervals_level():
     assert verdict(paired(-8.0, -1.0, McNemar(0, 7, 0.0156)), 0.95) == OPPOSITE
     assert verdict(paired(-8.0, -1.0, McNemar(0, 4, 0.125)), 0.95) == INCONCLUSIVE
     assert verdict(paired(-1.0, 8.0, McNemar(9, 1, 0.02)), 0.95) == INCONCLUSIVE  # and the interval must exclude zero
+    assert verdict(paired(1.0, 8.0, McNemar(2, 0, 0.5)), 0.5) == INCONCLUSIVE  # p must be below 1 - level, not equal
 
 
 def test_four_discordant_questions_never_decide_a_claim():
@@ -383,3 +384,28 @@ def test_the_traces_section_lists_only_comparisons_that_do_not_hold():
     holds = Comparison("c", "claim", "IRCoT, hotpotqa", "acc", HOLDS, "", None)
     untested = Comparison("c", "claim", "IRCoT, musique", "acc", NOT_TESTED, "no result for StepER")
     assert traces_statement([holds, untested]).endswith("\n- Every tested comparison holds.\n")
+
+
+def test_a_comparison_carries_both_systems_for_their_traces():
+    claims = claim_tester()
+    better, worse = (claims.results.get("ircot", "hotpotqa", f"stu--{m}") for m in ("steper", "vanilla_kd"))
+    comparison = claims.compare("steper_beats_vanilla", "x", better, worse, "acc", ("StepER", "Vanilla-KD"))
+    assert comparison.systems == (("StepER", better), ("Vanilla-KD", worse))
+    assert claims.compare("steper_beats_vanilla", "x", better, None, "acc", ("StepER", "Vanilla-KD")).systems is None
+
+
+def test_seeds_are_pooled_only_where_the_better_system_has_them():
+    claims = claim_tester()
+    claims.results.seeds[("ircot", "hotpotqa", "stu--vanilla_kd")] = {s: seed_result([1, 2], "stu--vanilla_kd", s) for s in range(3)}
+    hotpot = claims.steper_beats_vanilla()[0]
+    assert "seeds" not in hotpot.evidence and hotpot.verdict == HOLDS
+
+
+def test_a_pooled_seed_without_its_reported_score_is_named():
+    claims = claim_tester()
+    for system in ("stu--steper", "stu--vanilla_kd"):
+        claims.results.seeds[("ircot", "hotpotqa", system)] = {s: seed_result([1, 2], system, s) for s in range(2)}
+    claims.results.seeds[("ircot", "hotpotqa", "stu--vanilla_kd")][1].data["metrics"].pop("acc")
+    with pytest.raises(InputError) as error:
+        claims.steper_beats_vanilla()
+    assert error.value.field == "metrics.acc" and error.value.path == "stu--vanilla_kd-1.json"

@@ -160,6 +160,14 @@ def test_pooled_over_seeds_needs_two_common_seeds_and_the_same_questions():
         stats.paired_over_seeds(by_seed([[1, 0], [0, 1]], "a"), other, "acc")
 
 
+def test_a_first_seed_scored_on_other_questions_is_named_against_it():
+    """Every seed is checked against the first run (a's first seed), the one the message names."""
+    a = {0: result(50.0, {"q0": 1.0, "q5": 0.0}, name="a0"), 1: result(50.0, {"q0": 1.0, "q1": 0.0}, name="a1")}
+    with pytest.raises(InputError) as error:
+        Statistics(SETTINGS).paired_over_seeds(a, by_seed([[1, 0], [0, 1]], "b"), "acc")
+    assert str(error.value) == "b0.json: field 'per_question' was scored on other questions than a0.json: seeds are pooled per question"
+
+
 def test_paired_needs_the_same_questions_for_metrics():
     a = result(50.0, {"q1": 1.0, "q2": 0.0}, name="a")
     b = result(50.0, {"q1": 1.0, "q3": 0.0}, name="b")

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from steper import layout
+from steper.io import InputError
 from steper.paper.definitions import FRAMEWORK_LABELS, Method, PaperSettings
 from steper.paper.published import Published
 from steper.paper.results import EvalResult, Results
@@ -184,9 +185,12 @@ class ClaimTester:
             return comparison
         a, b = self.results.seeds[better], self.results.seeds[worse]
         pooled = self.stats.paired_over_seeds(a, b, comparison.score)
-        difference = seed_difference(a, b, comparison.score)
-        if pooled is None or difference is None:
+        if pooled is None:
             return comparison
+        difference = seed_difference(a, b, comparison.score)
+        if difference is None:  # two or more common seeds were pooled: one of them reports no score
+            missing = next(r for seed in sorted(set(a) & set(b)) for r in (a[seed], b[seed]) if r.metric(comparison.score) is None)
+            raise InputError(missing.path, f"reports no {comparison.score} beside its per-question rows", field=f"metrics.{comparison.score}")
         return replace(comparison, verdict=self._verdict(pooled), evidence=f"{comparison.evidence}; {describe_seeds(pooled, difference, label)}")
 
     def learned_weights_best(self) -> list[Comparison]:
@@ -294,7 +298,7 @@ class ClaimTester:
         comparisons = [comparison for test in tests for comparison in test()]
         tested = {comparison.claim_id for comparison in comparisons}
         return comparisons + [
-            Comparison(claim_id, text, "–", "–", NOT_TESTED, NEEDS.get(claim_id, "no comparison implemented"))
+            Comparison(claim_id, text, "–", "–", NOT_TESTED, NEEDS[claim_id])
             for claim_id, text in self.texts.items()
             if claim_id not in tested and claim_id != MATCHED
         ]
