@@ -6,8 +6,9 @@ HOLDS when the whole interval lies on the claimed side of zero, OPPOSITE when it
 side, INCONCLUSIVE when it contains zero (the difference is inside the noise, whatever the point
 estimates say); NOT TESTED when the systems were not run. For 0/1 scores the exact McNemar test
 must agree at the same level: with few discordant questions the percentile bootstrap is too liberal
-(4:0 discordant gives an interval above zero, while no 4 questions can reach p < 0.05). The intervals are per comparison, not
-corrected for multiple comparisons; with many comparisons a few may exclude zero by chance.
+(4:0 discordant gives an interval above zero, while no 4 questions can reach p < 0.05). The
+intervals are per comparison, not corrected for multiple comparisons; with many comparisons a few
+may exclude zero by chance.
 
 When StepER and a Vanilla-KD were trained with several seeds, their comparison is decided pooled
 over the seeds both have (each question's Acc averaged over the seeds, paired bootstrap over

@@ -191,8 +191,8 @@ ERROR_KINDS = (
 def error_kind(row: Mapping[str, float]) -> str:
     """Where one wrong answer went wrong: the first gold hop its chain did not reach, from the question's
     ability proxies (initialization: the first step reached hop 1; aggregation is defined only when
-    every intermediate hop was reached), and at the final hop whether every supporting passage was
-    retrieved (a retrieval miss) or not (a reading miss)."""
+    every intermediate hop was reached), and at the final hop whether a supporting passage was never
+    retrieved (a retrieval miss) or all were and the answer is still wrong (a reading miss)."""
     if row.get("initialization") is None:
         return ERROR_KINDS[4]
     if row["initialization"] == 0:
