@@ -376,14 +376,34 @@ def test_subquestion_validity_per_dataset_and_without_common_questions():
     del subs[("ircot", "hotpotqa", "stu--vanilla_kd")]
     hotpot, musique = claims.subqa_validity()
     assert (hotpot.claim_id, hotpot.claim, hotpot.verdict) == ("subqa_validity", claims.texts["subqa_validity"], NOT_TESTED)
+    systems = (("StepER", subs[("ircot", "musique", "stu--steper")]), ("Vanilla-KD", subs[("ircot", "musique", "stu--vanilla_kd")]))
     assert musique == Comparison("subqa_validity", claims.texts["subqa_validity"], "IRCoT, musique: share with question and sub-questions right",
-                                 "both right", NOT_TESTED, "no question in common")
+                                 "both right", NOT_TESTED, "no question in common", systems)
 
 
 def test_the_traces_section_lists_only_comparisons_that_do_not_hold():
     holds = Comparison("c", "claim", "IRCoT, hotpotqa", "acc", HOLDS, "", None)
     untested = Comparison("c", "claim", "IRCoT, musique", "acc", NOT_TESTED, "no result for StepER")
     assert traces_statement([holds, untested]).endswith("\n- Every tested comparison holds.\n")
+
+
+def test_a_sub_question_comparison_reports_the_answers_its_chains_passed_over(tmp_path):
+    def sub(system: str, wrong: int) -> EvalResult:
+        predictions = tmp_path / f"{system}.predictions.jsonl"
+        traces = [{"id": f"q{i}#1", "question": "?", "answers": ["Rushaven"], "prediction": "Morvath",
+                   "steps": [{"step": 1, "output": "born in Rushaven."}, {"step": 2, "output": "So the answer is: Morvath."}]}
+                  for i in range(wrong)]
+        predictions.write_text("".join(json.dumps(t) + "\n" for t in traces))
+        rows = [{"id": f"q{i}#1", "acc": float(i >= wrong)} for i in range(3)]
+        return EvalResult("ircot", "hotpotqa", system, tmp_path / f"{system}.json", {"per_question": rows}, predictions)
+
+    opposite = Comparison("subqa_validity", "claim", "IRCoT, hotpotqa: share", "both right", OPPOSITE, "",
+                          (("StepER", sub("stu--steper", 2)), ("Vanilla-KD", sub("stu--vanilla_kd", 1))))
+    assert traces_statement([opposite]).endswith(
+        "\n- **OPPOSITE**, IRCoT, hotpotqa: share (both right): StepER 2 sub-questions wrong of 3, 2 passed over; "
+        "Vanilla-KD 1 sub-questions wrong of 3, 1 passed over.\n")
+    no_predictions = dataclasses.replace(opposite.systems[1][1], predictions=None)
+    assert "Vanilla-KD: no predictions file" in traces_statement([dataclasses.replace(opposite, systems=(opposite.systems[0], ("Vanilla-KD", no_predictions)))])
 
 
 def test_a_comparison_carries_both_systems_for_their_traces():

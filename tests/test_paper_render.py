@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 
 from steper.cli import main
-from steper.io import OWNER_MARKER
+from steper.io import OWNER_MARKER, InputError
 from steper.paper.definitions import PaperSettings
 from steper.paper.figures import sigma_points
-from steper.paper.tables import error_kind
+from steper.paper.results import EvalResult
+from steper.paper.tables import PassedOver, error_kind, passed_over
 from steper.paper.typeset import Estimate, Table, to_latex, to_markdown
 from steper.settings import parse_settings
 
@@ -212,6 +213,37 @@ def test_the_traces_of_each_comparison_that_does_not_hold_are_broken_down(render
 )
 def test_error_kind(row, kind):
     assert error_kind(row) == kind
+
+
+def _sub_eval(tmp_path: Path, acc: dict[str, float], traces: list[dict]) -> EvalResult:
+    predictions = tmp_path / "sub.predictions.jsonl"
+    predictions.write_text("".join(json.dumps(t) + "\n" for t in traces))
+    rows = [{"id": qid, "acc": value} for qid, value in acc.items()]
+    return EvalResult("ircot", "hotpotqa", "stu--steper", tmp_path / "sub.json", {"per_question": rows}, predictions)
+
+
+def _trace(qid: str, answers: list[str], *outputs: tuple[int, str]) -> dict:
+    steps = [{"step": step, "query": "", "retrieved": [], "output": output} for step, output in outputs]
+    return {"id": qid, "question": "?", "answers": answers, "steps": steps, "prediction": ""}
+
+
+def test_passed_over_counts_wrong_answers_a_step_before_the_last_had_found(tmp_path):
+    result = _sub_eval(tmp_path, {"right": 1.0, "early": 0.0, "last": 0.0, "alias": 0.0, "part": 0.0}, [
+        _trace("right", ["Rushaven"], (1, "born in Rushaven."), (2, "So the answer is: Morvath.")),
+        _trace("early", ["Rushaven"], (1, "born in Rushaven."), (2, "Rushaven is in Morvath."), (3, "So the answer is: Morvath.")),
+        _trace("last", ["Rushaven"], (1, "born in Tolby."), (2, "So the answer is: Rushaven town.")),
+        # steps out of order: step 1's output comes before the last step, wherever it is listed
+        _trace("alias", ["Rush", "Rushaven"], (2, "So the answer is: Morvath."), (1, "Rushaven it is.")),
+        _trace("part", ["19"], (1, "in 1999."), (2, "So the answer is: 1999.")),
+    ])
+    assert passed_over(result) == PassedOver(wrong=4, passed_over=2)
+
+
+def test_passed_over_needs_the_predictions_of_every_wrong_answer(tmp_path):
+    result = _sub_eval(tmp_path, {"a": 0.0, "b": 0.0}, [_trace("a", ["x"], (1, "x"), (2, "y"))])
+    with pytest.raises(InputError, match="no prediction for question 'b'"):
+        passed_over(result)
+    assert passed_over(EvalResult("ircot", "hotpotqa", "s", tmp_path / "s.json", {"per_question": []})) is None
 
 
 def test_claims_are_decided_from_paired_intervals(rendered):

@@ -274,12 +274,13 @@ class ClaimTester:
         for framework, dataset, system in sorted(self.results.subquestions):
             if system != layout.student_system(student, steper.name):
                 continue
-            shares = {}
+            shares, subs = {}, []
             for method in (steper, vanilla):
                 key = (framework, dataset, layout.student_system(student, method.name))
                 main, sub = self.results.get(*key), self.results.subquestions.get(key)
                 if main is not None and sub is not None:
                     shares[method.name] = {q: o["both"] for q, o in subquestion_outcomes(main.scores("acc"), sub.scores("acc")).items()}
+                    subs.append((method.label, sub))
             text = self.texts.get("subqa_validity", "subqa_validity")
             what = f"{FRAMEWORK_LABELS[framework]}, {dataset}: share with question and sub-questions right"
             if len(shares) < 2:
@@ -288,7 +289,7 @@ class ClaimTester:
             common = sorted(set(shares[steper.name]) & set(shares[vanilla.name]))
             paired = self.stats.paired_values([shares[steper.name][q] for q in common], [shares[vanilla.name][q] for q in common])
             evidence = describe(paired) if paired else "no question in common"
-            comparisons.append(Comparison("subqa_validity", text, what, "both right", self._verdict(paired), evidence))
+            comparisons.append(Comparison("subqa_validity", text, what, "both right", self._verdict(paired), evidence, (subs[0], subs[1])))
         return comparisons
 
     def all(self) -> list[Comparison]:

@@ -22,9 +22,9 @@ from steper.paper.claims import HOLDS, INCONCLUSIVE, NOT_TESTED, OPPOSITE, Compa
 from steper.paper.definitions import PaperSettings
 from steper.paper.figures import render_figures
 from steper.paper.published import Published, load_published
-from steper.paper.results import Results, load_manifest
+from steper.paper.results import EvalResult, Results, load_manifest
 from steper.paper.stats import Statistics
-from steper.paper.tables import ERROR_KINDS, KIND_COLUMNS, error_counts, make_tables
+from steper.paper.tables import ERROR_KINDS, KIND_COLUMNS, error_counts, make_tables, passed_over
 from steper.paper.training import NON_UNIFORM_RATIO, learned_weights
 from steper.paper.typeset import Table, to_latex, to_markdown
 from steper.settings import save_resolved
@@ -88,23 +88,34 @@ def _transfer_heading(shown: contents.Contents) -> list[str]:
     return [f"## {both if subquestions and transfer else 'Rationale validity on sub-questions' if subquestions else 'Cross-domain transfer'}", ""]
 
 
+def _trace_side(claim_id: str, label: str, result: EvalResult) -> str:
+    if claim_id == "subqa_validity":
+        over = passed_over(result)
+        if over is None:
+            return f"{label}: no predictions file"
+        return f"{label} {over.wrong} sub-questions wrong of {len(result.scores('acc'))}, {over.passed_over} passed over"
+    errors = error_counts(result)
+    return f"{label} {errors.wrong} wrong of {errors.questions} ({' / '.join(map(str, errors.kinds))})"
+
+
 def traces_statement(comparisons: list[Comparison]) -> str:
     """For each comparison that does not hold, both systems' wrong answers by error kind: which hop
     the difference (or its absence) comes from."""
     kinds = " / ".join(ERROR_KINDS)
+    shown = [c for c in comparisons if c.verdict in (OPPOSITE, INCONCLUSIVE) and c.systems is not None]
+    subquestions = (
+        "; for sub-question comparisons, each system's wrong sub-answers and how many of them a step before the chain's "
+        "last had already found (passed over, Table 4)" if any(c.claim_id == "subqa_validity" for c in shown) else ""
+    )
     lines = [
         "### What the traces show where a comparison does not hold",
         "",
         f"Each system's wrong answers (the run's seed) by the first gold hop its chain missed ({kinds}; defined under "
-        "'Where the wrong answers go wrong').",
+        f"'Where the wrong answers go wrong'){subquestions}.",
         "",
     ]
-    shown = [c for c in comparisons if c.verdict in (OPPOSITE, INCONCLUSIVE) and c.systems is not None]
     for c in shown:
-        sides = []
-        for label, result in c.systems:  # type: ignore[union-attr]
-            errors = error_counts(result)
-            sides.append(f"{label} {errors.wrong} wrong of {errors.questions} ({' / '.join(map(str, errors.kinds))})")
+        sides = [_trace_side(c.claim_id, label, result) for label, result in c.systems]  # type: ignore[union-attr]
         lines.append(f"- **{c.verdict}**, {c.what} ({c.score}): {'; '.join(sides)}.")
     return "\n".join(lines if shown else [*lines, "- Every tested comparison holds."]) + "\n"
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from steper import layout
+from steper.evaluate.abilities import appears
+from steper.evaluate.aggregate import read_traces
 from steper.io import InputError
 from steper.names import VARIANTS
 from steper.paper.definitions import (
@@ -366,6 +368,33 @@ def subquestion_outcomes(question: Mapping[str, float], subquestions: Mapping[st
     return outcomes
 
 
+@dataclass(frozen=True)
+class PassedOver:
+    """A system's wrong answers, and how many of them a step before the chain's last had already found."""
+
+    wrong: int
+    passed_over: int
+
+
+def passed_over(result: EvalResult) -> PassedOver | None:
+    """Wrong answers whose gold answer (or an alias) appears in a step output before the last one: the
+    chain reached the answer and went on a hop too far. This is how a student taught the dataset's
+    hop count fails a one-hop sub-question. None when the manifest gives no predictions file."""
+    if result.predictions is None:
+        return None
+    wrong = [qid for qid, right in result.scores("acc").items() if right == 0]
+    traces = {trace["id"]: trace for trace in read_traces(result.predictions)}
+    missing = [qid for qid in wrong if qid not in traces]
+    if missing:
+        raise InputError(result.predictions, f"has no prediction for question '{missing[0]}'", field="id")
+
+    def found_early(trace: Mapping[str, Any]) -> bool:
+        steps = sorted(trace["steps"], key=lambda step: step.get("step", 0))[:-1]
+        return any(appears(str(answer), str(step.get("output") or "")) for answer in trace["answers"] for step in steps)
+
+    return PassedOver(len(wrong), sum(found_early(traces[qid]) for qid in wrong))
+
+
 def table4_subquestions(results: Results, settings: PaperSettings, stats: Statistics, published: Published) -> Table:
     """Table 4: is a right answer backed by right answers to the question's sub-questions?"""
     rows: list[list[Cell]] = []
@@ -379,15 +408,19 @@ def table4_subquestions(results: Results, settings: PaperSettings, stats: Statis
         row: list[Cell] = [FRAMEWORK_LABELS[framework], dataset, settings.label(method), len(outcomes)]
         row += [estimate(stats.proportion([o[name] for o in outcomes.values()])) for name, _ in SUBQUESTION_OUTCOMES]
         row.append(stats.cell(sub, "acc"))
+        over = passed_over(sub)
+        row += [None, None] if over is None else [over.wrong, over.passed_over]
         rows.append(row)
     return Table(
         name="table4_subquestions",
         caption=f"Table 4: rationale validity on sub-questions, {settings.main_student}: share (%) of multi-hop questions by outcome (Acc)",
         label_columns=["Framework", "Dataset", "Method"],
-        columns=["Questions", *(label for _, label in SUBQUESTION_OUTCOMES), "Sub-question Acc"],
+        columns=["Questions", *(label for _, label in SUBQUESTION_OUTCOMES), "Sub-question Acc", "Sub-questions wrong", "Passed over"],
         rows=rows,
         note=ci_note(stats) + " Each sub-question is asked alone, zero-shot, with the same framework and retriever. "
-        "Sub-questions: the gold decompositions' hop questions (toy world) or SubQA (Tang et al., EACL 2021) for HotpotQA.",
+        "Sub-questions: the gold decompositions' hop questions (toy world) or SubQA (Tang et al., EACL 2021) for HotpotQA. "
+        "Passed over: wrong sub-answers whose gold answer a step before the chain's last already wrote (whole-token match "
+        "after normalisation), so the chain found it and went on; – without the predictions file.",
         digits=1,
     )
 
