@@ -99,8 +99,8 @@ def _trace_side(claim_id: str, label: str, result: EvalResult) -> str:
 
 
 def traces_statement(comparisons: list[Comparison]) -> str:
-    """For each comparison that does not hold, both systems' wrong answers by error kind: which hop
-    the difference (or its absence) comes from."""
+    """For each comparison that does not hold, both systems' wrong answers by error kind (which hop
+    the difference, or its absence, comes from), or for sub-questions how many they passed over."""
     kinds = " / ".join(ERROR_KINDS)
     shown = [c for c in comparisons if c.verdict in (OPPOSITE, INCONCLUSIVE) and c.systems is not None]
     subquestions = (
