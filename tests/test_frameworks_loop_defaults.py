@@ -331,8 +331,11 @@ def test_chain_target_moves_the_steps_so_far_into_the_completion(tmp_path, passa
     backend, examples = run_and_build(tmp_path, "ircot", passage_words, "retrieval", 0, "chain")
     sent = backend.prompts_of(QA)
     mine = [example for example in examples if example["id"] == "a"]
-    assert [example["context"] for example in mine] == [prompt.context for prompt in sent]
-    assert [example["completion"] for example in mine] == [f" {A1}", f" {A1} {A2}", f" {A1} {A2} {A3}", f" {A1} {A2} {A3} {A4}"]
+    # step 4 repeats step 3's query and finds nothing new, so step 3 joins it: one example, no EOS after A3
+    assert sent[2].context == sent[3].context
+    assert [example["context"] for example in mine] == [sent[0].context, sent[1].context, sent[3].context]
+    assert [example["completion"] for example in mine] == [f" {A1}", f" {A1} {A2}", f" {A1} {A2} {A3} {A4}"]
+    assert [example["kind"] for example in mine] == ["first", "mid", "final"]
     assert all(example["continuation"] == "" for example in mine)
 
 

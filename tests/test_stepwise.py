@@ -134,6 +134,33 @@ def test_selfask_chain_targets_are_the_selfask_lines_so_far(corpus):
     assert final["completion"] == mid["completion"] + "\nIntermediate answer: Brackenford.\nSo the final answer is: Brackenford"
 
 
+def _selfask_with_retrieved(tmp_path, *retrieved):
+    trace = _lines(FIXTURES / "selfask_traces.jsonl")[0]
+    for step, ids in zip(trace["steps"], retrieved):
+        step["retrieved"] = ids
+    return _write(tmp_path / "traces.jsonl", [trace])
+
+
+def test_a_step_whose_next_step_finds_nothing_new_joins_it_under_the_chain_target(corpus, tmp_path):
+    """Two examples with one prompt, one ending (EOS) where the other goes on, would teach the
+    student to stop after step 1 where the loop, having found nothing new, asks it to go on."""
+    orchard, tamsin, brackenford = "b6d64c462626b808", "0bc0421862e14452", "71080f6590a18872"
+    chain = build_examples(FIXTURES / "selfask_traces.jsonl", corpus, "selfask", "acc_tokens", "chain").examples
+    traces = _selfask_with_retrieved(tmp_path, [orchard, tamsin], [], [brackenford])
+    first, final = build_examples(traces, corpus, "selfask", "acc_tokens", "chain").examples
+    assert (first["kind"], first["step"], first["completion"]) == ("first", 2, chain[1]["completion"])
+    assert first["context"] == first["prompt"] == chain[1]["context"]
+    assert (final["kind"], final["completion"]) == ("final", chain[2]["completion"])
+    # the step target has no such conflict: each step's prompt holds the steps before it
+    assert [e["kind"] for e in build_examples(traces, corpus, "selfask", "acc_tokens", "step").examples] == ["first", "mid", "final"]
+    # a step joins the final one, which stays "final"; a step that finds something new stays its own
+    last = build_examples(_selfask_with_retrieved(tmp_path, [orchard], [tamsin, brackenford], []), corpus, "selfask", "acc_tokens", "chain")
+    assert [(e["kind"], e["step"]) for e in last.examples] == [("first", 1), ("final", 3)]
+    assert last.examples[1]["completion"] == chain[2]["completion"]
+    both = build_examples(_selfask_with_retrieved(tmp_path, [orchard, tamsin, brackenford], [], []), corpus, "selfask", "acc_tokens", "chain")
+    assert [(e["kind"], e["step"]) for e in both.examples] == [("final", 3)]
+
+
 def test_variants(corpus):
     examples = build_examples(IRCOT, corpus, "ircot", "acc_tokens", "chain").examples
     assert [e["kind"] for e in variant_examples(examples, "final")] == ["final"] * 3
@@ -251,7 +278,7 @@ def test_a_trace_without_framework_or_retrieved_keys_reads_as_the_default(corpus
     del bare["steps"][-1]["retrieved"]
     explicit = build_examples(_write(tmp_path / "explicit.jsonl", [trace]), corpus, "ircot", "acc_tokens", "chain").examples
     assert build_examples(_write(tmp_path / "bare.jsonl", [bare]), corpus, "ircot", "acc_tokens", "chain").examples == explicit
-    assert len(explicit) == 3
+    assert [e["kind"] for e in explicit] == ["first", "final"]  # the mid step joins the final one, which found nothing new
 
 
 def test_kept_traces_are_counted_per_length_and_lengths_summarised_to_two_decimals(corpus, tmp_path):

@@ -139,16 +139,28 @@ def trace_examples(trace: dict[str, Any], lookup: Callable[[str], HasText], fram
 
     `stepwise_prompts` gives, per step, the prompt with R<s as its continuation and r_s as the
     completion; the chain target moves R<s from the prompt into the completion.
+
+    Under the chain target a step whose next step retrieved nothing new joins that step: both
+    would have the same prompt, one teaching R<=s then EOS, the other R<=s+1, and a student taught
+    both stops where the loop continues (a Self-Ask follow-up often finds only passages already
+    shown). The joined example keeps the earlier step's kind (it starts from that step's prompt),
+    but the last step's example stays "final": Vanilla-KD's data does not change.
     """
     steps = stepwise_prompts(trace, lookup, framework)
     examples = []
+    joined: str | None = None
     for position, (step, prompt, completion) in enumerate(steps, start=1):
+        kind = joined if joined and position < len(steps) else kind_of(position, len(steps))
         if target == "chain":
+            if position < len(steps) and steps[position][1].context == prompt.context:
+                joined = kind
+                continue
             prompt, completion = Prompt(prompt.context), prompt.continuation + completion
+        joined = None
         examples.append(
             {
                 "id": trace["id"],
-                "kind": kind_of(position, len(steps)),
+                "kind": kind,
                 "step": step,
                 "prompt": prompt.plain,
                 "completion": completion,
