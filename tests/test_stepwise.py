@@ -161,6 +161,15 @@ def test_a_step_whose_next_step_finds_nothing_new_joins_it_under_the_chain_targe
     assert [(e["kind"], e["step"]) for e in both.examples] == [("final", 3)]
 
 
+def test_after_a_joined_step_the_next_step_has_its_own_kind(corpus, tmp_path):
+    trace = _lines(IRCOT)[0]
+    first, *rest = trace["steps"]
+    restated = {"step": 2, "retrieved": [], "output": "The Hollow Orchard is a novel."}
+    trace["steps"] = [first, restated] + [{**step, "step": step["step"] + 1} for step in rest]
+    examples = build_examples(_write(tmp_path / "traces.jsonl", [trace]), corpus, "ircot", "acc_tokens", "chain").examples
+    assert [(e["kind"], e["step"]) for e in examples] == [("first", 2), ("mid", 3), ("final", 4)]
+
+
 def test_variants(corpus):
     examples = build_examples(IRCOT, corpus, "ircot", "acc_tokens", "chain").examples
     assert [e["kind"] for e in variant_examples(examples, "final")] == ["final"] * 3
