@@ -64,6 +64,8 @@ TEMPLATES: dict[str, str] = {
 SETTINGS_FILE = "steper_settings.json"
 SETTINGS_SUFFIX = ".settings.json"
 SUMMARY_SUFFIX = ".summary.json"
+# Beside a generated file (traces, predictions): the identities its resumable run checks.
+RESUME_SUFFIX = ".resume.json"
 TEMPLATES["traces_summary"] = f"{TEMPLATES['traces']}{SUMMARY_SUFFIX}"
 # Beside a trained student: its training checkpoints. A sibling, not inside the student's directory,
 # because Snakemake deletes a job's declared outputs before it reruns the job.
@@ -132,6 +134,10 @@ def settings_sidecar(artifact: str | os.PathLike) -> str:
 def summary_sidecar(artifact: str | os.PathLike) -> str:
     """The summary written beside a file artifact (a trace file's, a predictions file's)."""
     return f"{artifact}{SUMMARY_SUFFIX}"
+
+
+def resume_sidecar(artifact: str | os.PathLike) -> str:
+    return f"{artifact}{RESUME_SUFFIX}"
 
 
 def checkpoints_dir(artifact: str) -> str:

@@ -50,7 +50,7 @@ from steper.settings import config_hash
 log = logging.getLogger(__name__)
 
 # What an atomic write of the output or its sidecars leaves when killed: `.<name>.<8 chars>.tmp`.
-_SIDECARS = ("", ".partial", layout.SUMMARY_SUFFIX, layout.SETTINGS_SUFFIX, ".resume.json")
+_SIDECARS = ("", ".partial", layout.SUMMARY_SUFFIX, layout.SETTINGS_SUFFIX, layout.RESUME_SUFFIX)
 # How the keys of an identity are named when they change.
 _KINDS = {"model": "model", "model_files": "model", "index_files": "index", "records": "records", "demonstrations": "demonstrations"}
 _FILES = ("model_files", "index_files")
@@ -66,7 +66,7 @@ def partial_path(output_path: str | os.PathLike) -> Path:
 
 
 def resume_path(output_path: str | os.PathLike) -> Path:
-    return Path(f"{output_path}.resume.json")
+    return Path(layout.resume_sidecar(output_path))
 
 
 def lock_path(output_path: str | os.PathLike) -> Path:

@@ -25,7 +25,7 @@ from steper.io import InputError, read_json, read_jsonl
 
 log = logging.getLogger(__name__)
 
-SIDE_FILES = (layout.SETTINGS_SUFFIX, layout.SUMMARY_SUFFIX)
+SIDE_FILES = (layout.SETTINGS_SUFFIX, layout.SUMMARY_SUFFIX, layout.RESUME_SUFFIX)
 # manifest section -> the label keys every entry of it carries (besides "path")
 SECTIONS: dict[str, tuple[str, ...]] = {
     "evals": ("framework", "dataset", "system"),
