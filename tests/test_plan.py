@@ -23,10 +23,10 @@ ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
 
 METHODS = {
-    "vanilla_kd": {"data": "final", "loss": "vanilla", "tables": ["main", "transfer"]},
-    "steper": {"data": "first-mid-final", "loss": "difficulty_aware", "tables": ["main", "subquestions"]},
-    "uniform": {"data": "first-mid-final", "loss": "fixed", "weights": {"first": 1.0, "mid": 1.0, "final": 1.0}, "tables": ["weighting"]},
-    "plus_mid": {"data": "first-mid-final", "loss": "uniform", "tables": ["ablation"]},
+    "vanilla_kd": {"data": "final", "loss": "vanilla", "eos": "every_step", "tables": ["main", "transfer"]},
+    "steper": {"data": "first-mid-final", "loss": "difficulty_aware", "eos": "every_step", "tables": ["main", "subquestions"]},
+    "uniform": {"data": "first-mid-final", "loss": "fixed", "weights": {"first": 1.0, "mid": 1.0, "final": 1.0}, "eos": "every_step", "tables": ["weighting"]},
+    "plus_mid": {"data": "first-mid-final", "loss": "uniform", "eos": "every_step", "tables": ["ablation"]},
 }
 
 
@@ -74,8 +74,17 @@ def test_no_grid_is_the_full_grid_with_the_runs_seed():
 
 def test_methods_that_are_the_same_computation_share_the_first_ones_student():
     assert trained_methods(METHODS) == {"vanilla_kd": "vanilla_kd", "steper": "steper", "uniform": "uniform", "plus_mid": "uniform"}
-    assert training_identity(METHODS, "vanilla_kd") == ("final", (1.0,), None)
-    assert training_identity({"m": {"data": "first-final", "loss": "fixed", "weights": {"first": 2.0}}}, "m") == ("first-final", (2.0, 0.0), None)
+    assert training_identity(METHODS, "vanilla_kd") == ("final", (1.0,), None, False)
+    methods = {"m": {"data": "first-final", "loss": "fixed", "weights": {"first": 2.0}, "eos": "every_step"}}
+    assert training_identity(methods, "m") == ("first-final", (2.0, 0.0), None, True)
+
+
+def test_where_eos_goes_is_part_of_a_students_identity_unless_it_trains_on_final_steps_only():
+    methods = dict(METHODS, steper_final_eos=dict(METHODS["steper"], eos="final_step"),
+                   vanilla_final_eos=dict(METHODS["vanilla_kd"], eos="final_step"))
+    shared = trained_methods(methods)
+    assert shared["steper_final_eos"] == "steper_final_eos"
+    assert shared["vanilla_final_eos"] == "vanilla_kd"
 
 
 def test_a_budget_matched_method_is_its_own_student_and_reads_the_other_methods_data():
@@ -277,7 +286,7 @@ def test_stage_settings_carry_the_retrieval_and_model_settings():
     evaluation = json.loads(plan.evaluate_settings("evaluation", "small", shots=0))
     assert evaluation["framework"]["shots"] == 0
     train = json.loads(plan.train_settings("small", "uniform", plan.hparams(0)))
-    assert train["method"] == {"data": "first-mid-final", "loss": "fixed", "weights": METHODS["uniform"]["weights"], "match_steps_of": None}
+    assert train["method"] == {"data": "first-mid-final", "loss": "fixed", "weights": METHODS["uniform"]["weights"], "eos": "every_step", "match_steps_of": None}
     assert train["training"]["seed"] == 0 and "resources" not in train["training"]
 
 

@@ -278,15 +278,17 @@ def kinds(spec: dict[str, Any]) -> list[str]:
 
 
 def identity(spec: dict[str, Any]) -> tuple:
-    """What a student is trained on: its kinds and their weighting (uniform and fixed 1:1:1 are one)."""
+    """What a student is trained on: its kinds, their weighting (uniform and fixed 1:1:1 are one)
+    and where EOS goes (moot for final steps only)."""
+    eos = None if kinds(spec) == ["final"] else spec["eos"]
     if spec["loss"] == "difficulty_aware":
-        return tuple(kinds(spec)), "learned"
+        return tuple(kinds(spec)), "learned", eos
     weights = spec.get("weights") if spec["loss"] == "fixed" else dict.fromkeys(kinds(spec), 1.0)
-    return tuple(kinds(spec)), tuple(float((weights or {}).get(kind, 0.0)) for kind in kinds(spec))
+    return tuple(kinds(spec)), tuple(float((weights or {}).get(kind, 0.0)) for kind in kinds(spec)), eos
 
 
 def method_reaches(part: str) -> Check:
-    """A method's data, loss and weights reach the student its evaluations load: the training job
+    """A method's data, loss, weights and EOS place reach the student its evaluations load: the training job
     that wrote it trained the method's kinds with its weighting (a method that is the same
     computation as an earlier one shares the earlier one's student)."""
 
@@ -453,7 +455,7 @@ reach("models.*.chat_template", ("teacher_shard", "evaluate_baseline"), setting(
 reach("models.*.chat_template", EVALUATIONS, setting("models.*.chat_template", "generation.chat_template", bind="student"))
 reach("students.*.teacher", ("train",),  # the step-wise data of results/{run}/stepwise/{framework}/{dataset}/{teacher}/...
       command_value("students.*.teacher", lambda job, tier: Path(job.first("data")).parts[5], bind="student"))
-for part in ("data", "loss", "weights"):
+for part in ("data", "loss", "weights", "eos"):
     reach(f"methods.*.{part}", ("evaluate_student",), method_reaches(part))
 reach("methods.*.match_steps_of", ("train",),
       command_value("methods.*.match_steps_of", lambda job, tier: job.settings["method"].get("match_steps_of"), bind="method",

@@ -27,6 +27,7 @@ from steper.train.trainer import (
     StepwiseModel,
     StepwiseTrainer,
     compute_dtype,
+    encode_all,
     end_process_group,
     load_examples,
     matched_steps,
@@ -87,7 +88,7 @@ def _toy_loss(model_path, examples):
     tokenizer = AutoTokenizer.from_pretrained(model_path)
     student = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
     kinds = ("first", "mid", "final")
-    features = [encode_example(tokenizer, e, kinds.index(e["kind"]), 256, False) for e in examples]
+    features = [encode_example(tokenizer, e, kinds.index(e["kind"]), 256, False, eos=True) for e in examples]
     # factor E/(K n) = B: each kind's term is the sum of its examples' losses, the total their sum
     model = StepwiseModel(student, UniformWeighting(), ObjectiveScale(len(features), 1, 1))
     with torch.no_grad():
@@ -109,7 +110,7 @@ def test_training_reduces_loss_and_logs_per_kind(model_dir, data_path, tmp_path)
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     per_epoch = {kind: 0 for kind in ("first", "mid", "final")}
     for example in _examples():
-        per_epoch[example["kind"]] += encode_example(tokenizer, example, 0, 1024, False).n_completion
+        per_epoch[example["kind"]] += encode_example(tokenizer, example, 0, 1024, False, eos=True).n_completion
     assert summary["supervised_tokens"] == records[-1]["supervised_tokens"] == {kind: 2 * n for kind, n in per_epoch.items()}
     totals = [sum(r["supervised_tokens"].values()) for r in records]
     assert 0 < totals[0] < totals[-1] and totals == sorted(totals)  # cumulative, logged at every step
@@ -201,21 +202,34 @@ def test_sampler_epoch_can_be_set():
 def test_encode_masks_prompt_appends_eos_and_truncates_prompt_left(model_dir):
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     example = _examples(1)[2]
-    full = encode_example(tokenizer, example, 2, 1024, False)
+    full = encode_example(tokenizer, example, 2, 1024, False, eos=True)
     completion = tokenizer(example["completion"], add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
     n_prompt = len(full.input_ids) - len(completion)
     assert full.labels == [-100] * n_prompt + completion
     assert full.input_ids[-len(completion):] == completion
-    short = encode_example(tokenizer, example, 2, len(completion) + 5, False)
+    short = encode_example(tokenizer, example, 2, len(completion) + 5, False, eos=True)
     assert len(short.input_ids) == len(completion) + 5
     assert short.input_ids[-len(completion) - 4:] == full.input_ids[-len(completion) - 4:]
     assert short.labels[-len(completion):] == completion and short.n_completion == len(completion)
 
 
+@pytest.mark.parametrize("eos", [None, "every_step", "final_step"])
+def test_eos_ends_every_completion_by_default_and_only_the_final_steps_under_final_step(model_dir, eos):
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    method = {"data": "first-mid-final", "loss": "difficulty_aware"} | ({"eos": eos} if eos else {})
+    settings = parse_train_settings({"method": method, "training": {"dtype": "float32", **CPU}})
+    examples = _examples(2)
+    features = encode_all(tokenizer, examples, ("first", "mid", "final"), settings)
+    ends = {(e["kind"], f.labels[-1] == tokenizer.eos_token_id) for e, f in zip(examples, features)}
+    assert ends == ({("first", False), ("mid", False), ("final", True)} if eos == "final_step" else {(k, True) for k in ("first", "mid", "final")})
+    without = encode_example(tokenizer, examples[0], 0, 1024, False, eos=False)
+    assert without.labels[-without.n_completion:] == tokenizer(examples[0]["completion"], add_special_tokens=False)["input_ids"]
+
+
 def test_chat_template_prompt_is_rendered_without_extra_special_tokens(model_dir):
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     example = _examples(1)[1]
-    features = encode_example(tokenizer, example, 1, 1024, True)
+    features = encode_example(tokenizer, example, 1, 1024, True, eos=True)
     n_prompt = features.labels.count(-100)
     text = tokenizer.decode(features.input_ids[:n_prompt])
     assert text == f"<|im_start|>user\n{example['context']}<|im_end|>\n<|im_start|>assistant\n{example['continuation']}"
@@ -223,7 +237,7 @@ def test_chat_template_prompt_is_rendered_without_extra_special_tokens(model_dir
 
 
 def _features(tokenizer, examples):
-    return [encode_example(tokenizer, e, ("first", "mid", "final").index(e["kind"]), 256, False) for e in examples]
+    return [encode_example(tokenizer, e, ("first", "mid", "final").index(e["kind"]), 256, False, eos=True) for e in examples]
 
 
 def test_left_padded_gathered_head_matches_unpadded_forward(model_dir):
@@ -317,6 +331,8 @@ def test_settings_errors_name_the_field(data_path):
         parse_train_settings({"method": {"data": "first-mid-final", "loss": "fixed"}})
     with pytest.raises(InputError, match="method.data"):
         parse_train_settings({"method": {"data": "mid", "loss": "uniform"}})
+    with pytest.raises(InputError, match="field 'eos' 'final' is not one of every_step, final_step"):
+        parse_train_settings({"method": {**STEPER, "eos": "final"}})
     with pytest.raises(InputError, match="field 'loss'"):
         parse_train_settings({"method": {"data": "final"}})
     with pytest.raises(InputError, match="field 'method'"):
@@ -580,20 +596,20 @@ def test_truncation_keeps_a_leading_bos_and_the_completion_never_gets_one(model_
     completion = plain(example["completion"], add_special_tokens=False)["input_ids"] + [eos]
     prompt = with_bos(example["prompt"])["input_ids"]
     assert prompt[0] == bos and prompt[1:] == plain(example["prompt"])["input_ids"]
-    full = encode_example(with_bos, example, 2, 1024, False)
+    full = encode_example(with_bos, example, 2, 1024, False, eos=True)
     assert full.input_ids == prompt + completion and full.labels == [-100] * len(prompt) + completion
     # room for the prompt: BOS, then its last tokens
     for room in (2, 3, 6):
-        short = encode_example(with_bos, example, 2, len(completion) + room, False)
+        short = encode_example(with_bos, example, 2, len(completion) + room, False, eos=True)
         assert short.input_ids == [bos] + prompt[len(prompt) - room + 1:] + completion
     # room for one prompt token: the last one, not BOS
-    assert encode_example(with_bos, example, 2, len(completion) + 1, False).input_ids == prompt[-1:] + completion
+    assert encode_example(with_bos, example, 2, len(completion) + 1, False, eos=True).input_ids == prompt[-1:] + completion
     # without BOS the cut keeps exactly the prompt's last tokens
     plain_prompt = plain(example["prompt"])["input_ids"]
-    short = encode_example(plain, example, 2, len(completion) + 3, False)
+    short = encode_example(plain, example, 2, len(completion) + 3, False, eos=True)
     assert short.input_ids == plain_prompt[-3:] + completion
     # a completion longer than max_length keeps its first max_length - 1 tokens and one prompt token
-    tiny = encode_example(with_bos, example, 2, 4, False)
+    tiny = encode_example(with_bos, example, 2, 4, False, eos=True)
     assert tiny.input_ids == prompt[-1:] + completion[:3] and tiny.labels == [-100] + completion[:3]
 
 
@@ -601,7 +617,7 @@ def test_a_tokenizer_without_eos_is_refused(model_dir):
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     tokenizer.eos_token = None
     with pytest.raises(ValueError, match="^the student tokenizer has no EOS token$"):
-        encode_example(tokenizer, _examples(1)[0], 0, 64, False)
+        encode_example(tokenizer, _examples(1)[0], 0, 64, False, eos=True)
 
 
 def test_length_grouping_sorts_each_window_of_batches_and_nothing_crosses_windows():

@@ -42,22 +42,24 @@ def matched_method(methods: Mapping[str, Mapping[str, Any]], name: str) -> dict[
     return None if other is None else {"data": methods[other]["data"], "loss": methods[other]["loss"]}
 
 
-def training_identity(methods: Mapping[str, Mapping[str, Any]], name: str) -> tuple[str, Any, Any]:
+def training_identity(methods: Mapping[str, Mapping[str, Any]], name: str) -> tuple[str, Any, Any, bool]:
     """What a method's student depends on: the kinds it trains on, how their losses are weighted,
-    and the method whose optimizer steps it takes (if any)."""
+    the method whose optimizer steps it takes (if any), and whether steps before the final one end
+    with EOS (moot when it trains on final steps only)."""
     spec = methods[name]
     trained = kinds(spec)
     matched = matched_method(methods, name)
     budget = tuple(sorted(matched.items())) if matched else None
+    early_eos = trained != ["final"] and spec["eos"] == "every_step"
     if spec["loss"] == "difficulty_aware":
-        return "-".join(trained), "difficulty_aware", budget
+        return "-".join(trained), "difficulty_aware", budget, early_eos
     weights = spec["weights"] if spec["loss"] == "fixed" else dict.fromkeys(trained, 1.0)
-    return "-".join(trained), tuple(float(weights.get(kind, 0.0)) for kind in trained), budget
+    return "-".join(trained), tuple(float(weights.get(kind, 0.0)) for kind in trained), budget, early_eos
 
 
 def trained_methods(methods: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
     """method -> the method whose student it shares: the first in config order with its identity."""
-    first: dict[tuple[str, Any, Any], str] = {}
+    first: dict[tuple[str, Any, Any, bool], str] = {}
     return {name: first.setdefault(training_identity(methods, name), name) for name in methods}
 
 

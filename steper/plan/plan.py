@@ -268,7 +268,7 @@ class Plan:
         spec = self.models[student]
         return as_json({
             "method": dict(
-                {key: self.config["methods"][method].get(key) for key in ("data", "loss", "weights")},
+                {key: self.config["methods"][method].get(key) for key in ("data", "loss", "weights", "eos")},
                 match_steps_of=matched_method(self.config["methods"], method),
             ),
             "training": self.training_settings(self.seed_of_hparams[hparams]),

@@ -43,8 +43,8 @@ class Features:
         return sum(label != IGNORE_INDEX for label in self.labels)
 
 
-def encode_example(tokenizer: Any, example: dict[str, Any], kind: int, max_length: int, chat_template: bool) -> Features:
-    """Tokenise prompt and completion separately and mask the prompt.
+def encode_example(tokenizer: Any, example: dict[str, Any], kind: int, max_length: int, chat_template: bool, *, eos: bool) -> Features:
+    """Tokenise prompt and completion separately and mask the prompt; `eos`: the completion ends with EOS.
 
     The prompt goes through `steper.models.prompting.encode`, the same call the generation
     backends use, so the student is trained on exactly the token ids it will see at inference.
@@ -52,11 +52,11 @@ def encode_example(tokenizer: Any, example: dict[str, Any], kind: int, max_lengt
     Too long: tokens are dropped from the LEFT of the prompt (after a leading BOS), since the
     completion and the most recent context (question, latest passages, earlier steps) matter most.
     """
-    eos = tokenizer.eos_token_id
-    if eos is None:
+    eos_id = tokenizer.eos_token_id
+    if eos_id is None:
         raise ValueError("the student tokenizer has no EOS token")
     prompt = encode(tokenizer, [Prompt(example["context"], example["continuation"])], chat_template)[0]
-    completion = tokenizer(example["completion"], add_special_tokens=False)["input_ids"] + [eos]
+    completion = tokenizer(example["completion"], add_special_tokens=False)["input_ids"] + ([eos_id] if eos else [])
     completion = completion[: max_length - 1]
     room = max_length - len(completion)
     if len(prompt) > room:

@@ -24,6 +24,7 @@ class MethodSettings:
     data: str
     loss: str
     weights: dict[str, float] | None = from_schema("methods.*.weights")
+    eos: str = from_schema("methods.*.eos")
     # A budget-matched control: the {data, loss} of the method whose number of optimizer steps this
     # one takes. The config names that method (`methods.<name>.match_steps_of`, default null); the
     # workflow passes its data and loss here, and its step-wise data as `--match-data`.

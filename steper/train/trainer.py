@@ -296,7 +296,8 @@ class StepwiseTrainer(Trainer):
 
 def encode_all(tokenizer: Any, examples: list[dict[str, Any]], kinds: tuple[str, ...], settings: TrainSettings) -> list[Features]:
     features = [
-        encode_example(tokenizer, ex, kinds.index(ex["kind"]), settings.training.max_length, settings.student.chat_template)
+        encode_example(tokenizer, ex, kinds.index(ex["kind"]), settings.training.max_length, settings.student.chat_template,
+                       eos=settings.method.eos == "every_step" or ex["kind"] == "final")
         for ex in tqdm(examples, desc="tokenise", unit="ex", mininterval=5)
     ]
     truncated = sum(len(f.input_ids) >= settings.training.max_length for f in features)
