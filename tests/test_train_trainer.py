@@ -742,7 +742,7 @@ def test_log_puts_kind_losses_and_sigmas_in_the_console_dict_and_the_record(mode
     console = trainer.state.log_history[-1]
     sigmas = weighting.sigmas()
     for kind in ("first", "mid", "final"):
-        assert console[f"loss_{kind}"] == round(outputs["kind_losses"][kind], 6) != round(outputs["kind_losses"][kind], 7)
+        assert console[f"loss_{kind}"] == round(outputs["kind_losses"][kind], 6)
         assert console[f"sigma_{kind}"] == round(sigmas[kind], 6) != round(sigmas[kind], 7)
     record = json.loads(log_path.read_text(encoding="utf-8"))
     assert (record["step"], record["lr"], record["loss"], record["grad_norm"]) == (0, 1e-3, 2.5, 0.75)
@@ -757,6 +757,24 @@ def test_log_puts_kind_losses_and_sigmas_in_the_console_dict_and_the_record(mode
     assert quiet.state.log_history[-1]["loss"] == 1.0 and "loss_first" not in quiet.state.log_history[-1]
     trainer.log({"eval_loss": 3.0})  # not a training step: no record
     assert len(log_path.read_text(encoding="utf-8").splitlines()) == 1
+
+
+def test_the_console_rounds_kind_losses_to_six_decimals(model_dir, tmp_path):
+    """With losses of known digits: a real model's losses change with every transformers release."""
+    losses = {"first": 1.23456789, "mid": 2.34567891, "final": 3.45678912}
+
+    class FixedLosses:
+        training = True
+
+        def __call__(self, **inputs):
+            return {"loss": torch.tensor(1.0), "kind_losses": losses, "kind_terms": {}}
+
+    trainer = _trainer(model_dir, tmp_path, weighting=DifficultyAwareWeighting(), log_path=None)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    trainer.compute_loss(FixedLosses(), collate(_features(tokenizer, _examples(2)), tokenizer.pad_token_id))
+    trainer.log({"loss": 1.0})
+    console = trainer.state.log_history[-1]
+    assert {kind: console[f"loss_{kind}"] for kind in losses} == {"first": 1.234568, "mid": 2.345679, "final": 3.456789}
 
 
 def test_checkpoint_weights_store_each_tensor_once(model_dir, tmp_path):
